@@ -1,0 +1,5 @@
+"""`python -m embedstack` runs the CLI."""
+
+from embedstack.cli.main import main
+
+main()

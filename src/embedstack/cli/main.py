@@ -1,0 +1,77 @@
+"""The `embedstack` command: a thin shell that parses, calls one library function, formats.
+
+Each command group lives in its own module exposing `register(app)`; add new modules to
+`COMMAND_MODULES`. Errors that embedstack raises on purpose print one line (no
+traceback) unless `--debug` or `EMBEDSTACK_DEBUG=1` is given.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from embedstack.errors import EmbedstackError
+
+COMMAND_MODULES = (
+    "embedstack.cli.embed",
+    "embedstack.cli.collection",
+    "embedstack.cli.demo",
+    "embedstack.cli.models",
+)
+
+err_console = Console(stderr=True)
+
+
+class _FriendlyErrors(TyperGroup):
+    """Turn EmbedstackError (and a few OS errors) into a one-line message and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (EmbedstackError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+            if (ctx.obj and ctx.obj.get("debug")) or os.environ.get("EMBEDSTACK_DEBUG") == "1":
+                raise
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(code=1) from None
+
+
+app = typer.Typer(
+    cls=_FriendlyErrors,
+    name="embedstack",
+    help="Local-first embeddings and retrieval: embed, index, search, evaluate, serve.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    ctx.obj = {"debug": debug}
+
+
+def _register_all() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="embedstack")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

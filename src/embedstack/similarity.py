@@ -1,0 +1,81 @@
+"""Pure similarity and top-k functions: easy to test, benchmark and reuse."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+
+from embedstack.errors import InputError
+
+
+class Metric(str, Enum):
+    COSINE = "cosine"
+    DOT = "dot"
+    EUCLIDEAN = "euclidean"
+
+
+def _as_2d(x: np.ndarray) -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float32)
+    return arr[None, :] if arr.ndim == 1 else arr
+
+
+def _check_dims(a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape[1] != b.shape[1]:
+        raise InputError(f"dimension mismatch: {a.shape[1]} vs {b.shape[1]}")
+
+
+def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, d) x (m, d) -> (n, m) inner products."""
+    a, b = _as_2d(a), _as_2d(b)
+    _check_dims(a, b)
+    return a @ b.T
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, m) cosine similarities; zero vectors have similarity 0 with everything."""
+    a, b = _as_2d(a), _as_2d(b)
+    _check_dims(a, b)
+    na = np.linalg.norm(a, axis=1, keepdims=True)
+    nb = np.linalg.norm(b, axis=1, keepdims=True)
+    na[na == 0] = 1.0
+    nb[nb == 0] = 1.0
+    return (a / na) @ (b / nb).T
+
+
+def euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, m) Euclidean distances (smaller is closer)."""
+    a, b = _as_2d(a), _as_2d(b)
+    _check_dims(a, b)
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
+def scores(
+    queries: np.ndarray, docs: np.ndarray, metric: Metric | str = Metric.COSINE
+) -> np.ndarray:
+    """Similarity where larger is better: euclidean is returned negated."""
+    metric = Metric(metric)
+    if metric is Metric.COSINE:
+        return cosine(queries, docs)
+    if metric is Metric.DOT:
+        return dot(queries, docs)
+    return -euclidean(queries, docs)
+
+
+def topk(row_scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and scores of the k largest values of a 1-d array, best first.
+
+    Uses `np.argpartition` (O(n)) then sorts only the k winners; ties go to the lower index.
+    """
+    if k <= 0:
+        raise InputError(f"k must be positive, got {k}")
+    row_scores = np.asarray(row_scores)
+    n = row_scores.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=row_scores.dtype)
+    k = min(k, n)
+    idx = np.argpartition(-row_scores, k - 1)[:k] if k < n else np.arange(n)
+    order = np.lexsort((idx, -row_scores[idx]))
+    idx = idx[order]
+    return idx, row_scores[idx]
