@@ -9,7 +9,11 @@ from embedstack.registry import load_encoder
 
 pytestmark = pytest.mark.torch
 
-VOCAB = "[PAD] [UNK] [CLS] [SEP] [MASK] the cat dog sat on mat a ran fast slow ##s red blue".split()
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+VOCAB = [
+    *SPECIAL,
+    *["the", "cat", "dog", "sat", "on", "mat", "a", "ran", "fast", "slow", "##s", "red", "blue"],
+]
 
 
 def _tiny_bert(directory):
