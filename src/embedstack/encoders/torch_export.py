@@ -27,7 +27,7 @@ def export_with_torch(model_dir: Path, target: Path, opset: int = 17) -> None:
         names.append("token_type_ids")
     dummy = {n: torch.ones((2, 8), dtype=torch.long) for n in names}
 
-    class _Wrapper(torch.nn.Module):
+    class _Wrapper(torch.nn.Module):  # type: ignore[name-defined]
         """Return only last_hidden_state, with positional inputs in a fixed order."""
 
         def __init__(self) -> None:
