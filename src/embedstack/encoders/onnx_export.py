@@ -21,7 +21,7 @@ from embedstack.errors import EmbedstackError
 
 OPSET = 17
 # Bump when the graph layout changes, so cached graphs are rebuilt.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 # model_type -> position-id scheme. RoBERTa-style models start positions after padding_idx.
 NATIVE_TYPES = {
     "bert": "absolute",
@@ -120,8 +120,8 @@ def _attention(
     q = project("query", [0, 2, 1, 3])
     k = project("key", [0, 2, 3, 1])
     v = project("value", [0, 2, 1, 3])
-    b.const(f"{name}.scale", np.array(1.0 / math.sqrt(hidden // heads), dtype=np.float32))
-    scores = b.op("Add", [b.op("Mul", [b.op("MatMul", [q, k]), f"{name}.scale"]), mask])
+    b.const(f"{name}.scale", np.array(math.sqrt(hidden // heads), dtype=np.float32))
+    scores = b.op("Add", [b.op("Div", [b.op("MatMul", [q, k]), f"{name}.scale"]), mask])
     context = b.op("MatMul", [b.op("Softmax", [scores], axis=-1), v])
     merged = b.op("Reshape", [b.op("Transpose", [context], perm=[0, 2, 1, 3]), "c_merge_shape"])
     out = _linear(b, merged, get, f"{name}.output.dense")
@@ -163,7 +163,8 @@ def build_encoder_graph(
     for name, value in {"c_i0": 0, "c_i1": 1}.items():
         b.const(name, np.array(value, dtype=np.int64))
     b.const("c_axes0", np.array([0], dtype=np.int64))
-    b.const("c_mask_axes", np.array([1, 2], dtype=np.int64))
+    b.const("c_axes1", np.array([1], dtype=np.int64))
+    b.const("c_axes2", np.array([2], dtype=np.int64))
     b.const("c_merge_shape", np.array([0, 0, hidden], dtype=np.int64))
     b.const("c_neg", np.array(np.finfo(np.float32).min, dtype=np.float32))
 
@@ -188,8 +189,11 @@ def build_encoder_graph(
     x = _layer_norm(b, x, get_prefixed, f"{emb}.LayerNorm", eps)
 
     # Additive mask (batch, 1, 1, tokens): 0 where attended, float32 min at padding.
-    keep = b.op("Cast", ["attention_mask"], to=TensorProto.FLOAT)
-    mask = b.op("Unsqueeze", [b.op("Mul", [b.op("Sub", ["c_one", keep]), "c_neg"]), "c_mask_axes"])
+    # Built in Hugging Face's order (Unsqueeze, Unsqueeze, Cast, Sub, Mul) so ONNX Runtime's
+    # transformer optimiser recognises it and fuses each layer into one Attention op.
+    expanded = b.op("Unsqueeze", [b.op("Unsqueeze", ["attention_mask", "c_axes1"]), "c_axes2"])
+    keep = b.op("Cast", [expanded], to=TensorProto.FLOAT)
+    mask = b.op("Mul", [b.op("Sub", ["c_one", keep]), "c_neg"])
 
     act = str(config.get("hidden_act", "gelu"))
     for i in range(int(config["num_hidden_layers"])):

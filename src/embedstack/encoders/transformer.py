@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from embedstack.config import cache_dir
+from embedstack.encoders.quantize import GRAPH_RECIPE, PrecisionUnavailableError, finish_graph
 from embedstack.errors import EmbedstackError, InputError, ModelNotFoundError
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,11 @@ class TransformerModel:
         tokenizer_hash = file_sha256(root / "tokenizer.json")
         tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
         _configure_tokenizer(tokenizer, config, length)
-        onnx_path = _cached_onnx(root, config, fingerprint, precision)
+        try:
+            onnx_path = _cached_onnx(root, config, fingerprint, precision)
+        except PrecisionUnavailableError as exc:
+            log.warning("%s; keeping float32", exc)
+            precision, onnx_path = "float32", _cached_onnx(root, config, fingerprint, "float32")
         return cls(
             root,
             config,
@@ -236,7 +241,7 @@ def _cached_onnx(root: Path, config: dict[str, Any], fingerprint: str, precision
 
     native = config.get("model_type") in NATIVE_TYPES
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
-    method = f"native{CONVERTER_VERSION}" if native else "torch"
+    method = (f"native{CONVERTER_VERSION}" if native else "torch") + f"-{GRAPH_RECIPE}"
     entry = cache_dir("onnx") / f"{fingerprint[:24]}-{config_hash}-{method}-{precision}"
     target = entry / "model.onnx"
     if target.is_file():
@@ -245,18 +250,15 @@ def _cached_onnx(root: Path, config: dict[str, Any], fingerprint: str, precision
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        fp32 = staging / "model.onnx" if precision == "float32" else staging / "fp32.onnx"
+        fp32 = staging / "raw.onnx"
         if native:
             _convert_native(root, config, fp32)
         else:
             from embedstack.encoders.torch_export import export_with_torch
 
             export_with_torch(root, fp32)
-        if precision == "int8":
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
-            quantize_dynamic(str(fp32), str(staging / "model.onnx"), weight_type=QuantType.QInt8)
-            fp32.unlink()
+        finish_graph(fp32, staging / "model.onnx", config, precision)  # fusion, int8
+        fp32.unlink(missing_ok=True)
         for item in staging.iterdir():
             with item.open("rb") as handle:
                 os.fsync(handle.fileno())
