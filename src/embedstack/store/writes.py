@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from embedstack.store.records import RecordStore
 
 INDEXES_DIR = "indexes"
-Progress = Callable[[int], None]
+# progress(done, total): called after each chunk of texts is embedded.
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -183,13 +184,13 @@ class CollectionWrites:
     ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.space.dim), dtype=np.float32)
-        chunk = max(256, batch_size or 0)
+        chunk = max(128, batch_size or 0)
         parts = []
         for start in range(0, len(texts), chunk):
             part = texts[start : start + chunk]
             parts.append(self.encoder.encode(part, kind=Kind.DOCUMENT, batch_size=batch_size))
             if progress is not None:
-                progress(len(part))
+                progress(start + len(part), len(texts))
         return np.concatenate(parts)
 
     @contextmanager
