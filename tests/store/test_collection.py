@@ -1,4 +1,5 @@
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -188,3 +189,29 @@ def test_search_vector_and_where_before_top_k(tmp_path, counting_encoder):
     hits = col.search("cat", k=10, where={"year": {"$gte": 2021}})
     assert {h.id for h in hits} == {"dog", "fish"}
     assert col.search("cat", where={"animal": "bird"}) == []
+
+
+def test_threads_can_share_one_collection(tmp_path, counting_encoder):
+    col = Collection.create(tmp_path / "c", counting_encoder, indexes=())
+    fill(col)
+    errors: list[Exception] = []
+
+    def reader():
+        for _ in range(20):
+            try:
+                assert col.search("the cat", k=3)
+                assert len(col.get(["dog"])) == 1
+            except Exception as exc:  # collected and asserted on below
+                errors.append(exc)
+
+    def writer():
+        for i in range(10):
+            col.add([f"text number {i}"], ids=[f"t{i}"])
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    threads.append(threading.Thread(target=writer))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(col) == 15
