@@ -22,7 +22,7 @@ import numpy as np
 
 from embedstack.encoders.base import Encoder
 from embedstack.errors import CollectionError, InputError, SpaceMismatchError
-from embedstack.similarity import topk
+from embedstack.similarity import Metric, topk
 from embedstack.store.changes import Record, UpsertReport
 from embedstack.store.files import remove
 from embedstack.store.flat import VECTORS_DIR, FlatVectors, check_vectors
@@ -55,6 +55,28 @@ def _require_space(folder: Path, space: EmbeddingSpace, encoder: Encoder) -> Non
         space.require_same(encoder.space)
     except SpaceMismatchError as exc:
         raise SpaceMismatchError(f"{folder}: {exc}") from None
+
+
+def _check_leftovers(folder: Path) -> None:
+    """A folder without a manifest may only be reused when it is empty or holds what a
+    crashed `create` leaves (an empty database); a collection whose manifest went
+    missing is damaged, and its data is never wiped silently."""
+    if not folder.exists():
+        return
+    if any(p.name not in _OWN_FILES for p in folder.iterdir()):
+        raise CollectionError(f"{folder} exists and is not empty: choose a new folder")
+    rows = 0
+    if (folder / DATABASE).exists():
+        store = RecordStore(folder / DATABASE)
+        try:
+            rows = store.count() + len(store.segments())
+        finally:
+            store.close()
+    if rows or any((folder / VECTORS_DIR).glob("*")) or any((folder / INDEXES_DIR).glob("*")):
+        raise CollectionError(
+            f"{folder} holds collection data but {MANIFEST} is missing, so it is damaged: "
+            "move the folder away and re-index into a new one"
+        )
 
 
 class Collection(CollectionWrites):
@@ -93,12 +115,13 @@ class Collection(CollectionWrites):
             if exist_ok:
                 return cls.open(folder, encoder)
             raise CollectionError(f"{folder} is already a collection: open it instead")
-        if folder.exists() and any(p.name not in _OWN_FILES for p in folder.iterdir()):
-            raise CollectionError(f"{folder} exists and is not empty: choose a new folder")
+        _check_leftovers(folder)
+        if metric not in {m.value for m in Metric}:
+            raise InputError(f"metric must be one of cosine, dot, euclidean; got {metric!r}")
         enc, spec = _resolve_encoder(encoder)
         names = default_indexes() if indexes is None else tuple(indexes)
         for leftover in folder.glob("*") if folder.exists() else ():
-            remove(leftover)  # a create that crashed before writing the manifest
+            remove(leftover)  # an empty database from a create that crashed
         folder.mkdir(parents=True, exist_ok=True)
         from embedstack import __version__
 
