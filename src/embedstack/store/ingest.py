@@ -1,0 +1,153 @@
+"""Embed a corpus of any size into a collection: streamed, bounded memory, resumable.
+
+`embed_corpus(records, collection)` reads the input lazily in chunks of `chunk_size`
+records, embeds each chunk and commits it to the collection before reading the next,
+so memory holds one chunk whatever the corpus size. Every chunk is an `upsert` keyed by
+record id: after an interruption (Ctrl-C, a killed process, a crash) run the same call
+again and every record already stored with the same text is skipped without being
+embedded; only the unfinished chunks are. Records without an id get their position in
+the input as id, so resuming needs the same input order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from embedstack.errors import InputError
+from embedstack.store.collection import Collection
+
+log = logging.getLogger(__name__)
+
+Record = str | tuple[str, str] | tuple[str, str, dict[str, Any]] | dict[str, Any]
+
+
+@dataclass
+class IngestReport:
+    """Counts so far: `embedded` records were encoded now, `skipped` were already stored
+    with the same text (finished before an interruption, or unchanged)."""
+
+    read: int = 0
+    embedded: int = 0
+    skipped: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        return self.embedded / self.seconds if self.seconds else 0.0
+
+
+def _normalise(record: Record, position: int) -> tuple[str, str, dict[str, Any]]:
+    if isinstance(record, str):
+        return str(position), record, {}
+    if isinstance(record, tuple) and len(record) in (2, 3):
+        meta = record[2] if len(record) == 3 else {}
+        return str(record[0]), record[1], dict(meta)
+    if isinstance(record, dict):
+        if not isinstance(record.get("text"), str):
+            raise InputError(f"record {position} has no 'text' string: {str(record)[:80]}")
+        id_ = record.get("id", record.get("_id", position))
+        fields = {k: v for k, v in record.items() if k not in ("id", "_id", "text")}
+        return str(id_), record["text"], dict(record.get("metadata") or fields)
+    raise InputError(
+        f"record {position} is a {type(record).__name__}; expected a str, (id, text[, "
+        "metadata]) or a dict with 'text'"
+    )
+
+
+def _chunks(records: Iterable[Record], size: int) -> Iterator[list[tuple[str, str, dict]]]:
+    numbered = (_normalise(r, i) for i, r in enumerate(records))
+    while chunk := list(itertools.islice(numbered, size)):
+        yield chunk
+
+
+def _progress_bar(enabled: bool, total: int | None) -> Any:
+    if not enabled:
+        return nullcontext(None)
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
+    return Progress(*columns, console=Console(stderr=True), transient=False)
+
+
+def embed_corpus(
+    records: Iterable[Record],
+    collection: Collection,
+    *,
+    chunk_size: int = 2048,
+    batch_size: int | None = None,
+    workers: int = 1,
+    encoder_options: dict[str, Any] | None = None,
+    total: int | None = None,
+    progress: bool = True,
+    on_chunk: Callable[[IngestReport], None] | None = None,
+) -> IngestReport:
+    """Embed `records` (str, `(id, text[, metadata])` or `{"id", "text", ...}` dicts;
+    other dict keys become metadata) into `collection`, one committed chunk at a time.
+
+    `workers` > 1 embeds each chunk in that many processes, each loading the collection's
+    model spec with `encoder_options` (e.g. `{"precision": "int8"}`). `total` (or
+    `len(records)`) gives the progress bar its ETA.
+    """
+    if chunk_size < 1:
+        raise InputError(f"chunk_size must be at least 1, got {chunk_size}")
+    if total is None and hasattr(records, "__len__"):
+        total = len(records)  # type: ignore[arg-type]
+    target, parallel = collection, None
+    if workers > 1:
+        from embedstack.encoders.parallel import ParallelEncoder
+
+        parallel = ParallelEncoder(
+            collection.manifest.model_spec, workers, **(encoder_options or {})
+        )
+        target = Collection.open(collection.path, encoder=parallel)
+    report = IngestReport()
+    start = time.perf_counter()
+    try:
+        with _progress_bar(progress, total) as bar:
+            task = bar.add_task("embedding", total=total, rate="") if bar else None
+            for chunk in _chunks(records, chunk_size):
+                ids, texts, metadata = (list(column) for column in zip(*chunk, strict=True))
+                result = target.upsert(texts, ids, metadata, batch_size=batch_size)
+                report.read += len(chunk)
+                report.skipped += len(result.unchanged) + len(result.metadata_only)
+                report.embedded += len(result.added) + len(result.updated)
+                report.chunks += 1
+                report.seconds = time.perf_counter() - start
+                if bar is not None:
+                    rate = f"{report.read / report.seconds:,.0f} docs/s"
+                    bar.update(task, completed=report.read, rate=rate)
+                if on_chunk is not None:
+                    on_chunk(report)
+    finally:
+        if parallel is not None:
+            parallel.close()
+    log.info(
+        "embedded %d, skipped %d already stored, in %.1fs",
+        report.embedded,
+        report.skipped,
+        report.seconds,
+    )
+    return report
