@@ -80,6 +80,8 @@ def fuse(source: Path, target: Path, config: dict[str, Any]) -> bool:
     """Write the fused graph to `target`; False (nothing written) if fusion is not safe."""
     from onnxruntime.transformers import optimizer
 
+    # It warns that our graph's producer is not "pytorch"; the probe check below is what counts.
+    logging.getLogger("onnxruntime.transformers.optimizer").setLevel(logging.ERROR)
     try:
         model = optimizer.optimize_model(
             str(source),
