@@ -124,6 +124,11 @@ def sensitive_nodes(model: Any, num_layers: int) -> list[str]:
     return keep
 
 
+class _DropQuantizerNotes(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "onnxruntime" not in record.pathname
+
+
 def quantize_int8(source: Path, target: Path, config: dict[str, Any]) -> None:
     """Quantise `source` (ideally fused) with the recipe above, then check it."""
     import onnx
@@ -131,6 +136,8 @@ def quantize_int8(source: Path, target: Path, config: dict[str, Any]) -> None:
 
     model = onnx.load(str(source))
     keep = sensitive_nodes(model, int(config.get("num_hidden_layers", 0)))
+    quiet = _DropQuantizerNotes()  # it logs advice on the root logger; our checks decide
+    logging.getLogger().addFilter(quiet)
     try:
         quantize_dynamic(
             model,
@@ -144,6 +151,8 @@ def quantize_int8(source: Path, target: Path, config: dict[str, Any]) -> None:
         )
     except Exception as exc:  # onnxruntime.quantization raises bare exceptions
         raise PrecisionUnavailableError(f"int8 quantisation failed for this model ({exc})") from exc
+    finally:
+        logging.getLogger().removeFilter(quiet)
     feeds = probe_batch(config)
     cosine = float((pooled_outputs(source, feeds) * pooled_outputs(target, feeds)).sum(1).mean())
     if cosine < MIN_INT8_COSINE:
