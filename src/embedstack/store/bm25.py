@@ -25,12 +25,14 @@ import numpy as np
 from embedstack.errors import CollectionError, InputError
 from embedstack.store.postings import (
     PostingStore,
+    allowed_mask,
     check_rows,
     index_error,
     load_json,
     load_npy,
     save_json,
     save_npy,
+    top_k,
 )
 from embedstack.text.analysis import Analyzer, EmptyQueryWarning
 
@@ -225,7 +227,7 @@ class BM25Index:
         if scores is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if allowed is not None:
-            scores[~_mask(allowed, len(scores))] = 0.0
+            scores[~allowed_mask(allowed, len(scores))] = 0.0
         return top_k(scores, k)
 
     def score_all(self, query: str) -> np.ndarray | None:
@@ -320,34 +322,3 @@ class BM25Index:
         if int((index.postings.generation >= 0).sum()) != index.n_docs:
             fail(directory / "bm25.generation.npy", "inconsistent with bm25.json")
         return index
-
-
-def _mask(allowed: np.ndarray, size: int) -> np.ndarray:
-    allowed = np.asarray(allowed)
-    if allowed.dtype == bool:
-        mask = np.zeros(size, dtype=bool)
-        mask[: min(size, len(allowed))] = allowed[:size]
-        return mask
-    mask = np.zeros(size, dtype=bool)
-    allowed = allowed.astype(np.int64)
-    mask[allowed[(allowed >= 0) & (allowed < size)]] = True
-    return mask
-
-
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best rows with a positive score, best first, ties broken by smaller row id."""
-    if k < len(scores):
-        part = np.argpartition(scores, len(scores) - k)[len(scores) - k :]
-        cutoff = scores[part].min()
-        if cutoff > 0:
-            rows = part
-            if np.count_nonzero(scores == cutoff) > np.count_nonzero(scores[part] == cutoff):
-                # Rows tied with the k-th score but left out must not lose to larger row ids.
-                rows = np.union1d(part[scores[part] > cutoff], np.flatnonzero(scores == cutoff))
-        else:
-            rows = part[scores[part] > 0]
-    else:
-        rows = np.flatnonzero(scores > 0)
-    picked = scores[rows]
-    order = np.lexsort((rows, -picked))[:k]
-    return rows[order], picked[order].astype(np.float32)

@@ -345,3 +345,35 @@ def index_error(index: str, rebuild: str) -> Callable:
         )
 
     return fail
+
+
+def allowed_mask(allowed: np.ndarray, size: int) -> np.ndarray:
+    """A row mask from allowed row ids or a boolean mask (the collection's `where`)."""
+    allowed = np.asarray(allowed)
+    if allowed.dtype == bool:
+        mask = np.zeros(size, dtype=bool)
+        mask[: min(size, len(allowed))] = allowed[:size]
+        return mask
+    mask = np.zeros(size, dtype=bool)
+    allowed = allowed.astype(np.int64)
+    mask[allowed[(allowed >= 0) & (allowed < size)]] = True
+    return mask
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best rows with a positive score, best first, ties broken by smaller row id."""
+    if k < len(scores):
+        part = np.argpartition(scores, len(scores) - k)[len(scores) - k :]
+        cutoff = scores[part].min()
+        if cutoff > 0:
+            rows = part
+            if np.count_nonzero(scores == cutoff) > np.count_nonzero(scores[part] == cutoff):
+                # Rows tied with the k-th score but left out must not lose to larger row ids.
+                rows = np.union1d(part[scores[part] > cutoff], np.flatnonzero(scores == cutoff))
+        else:
+            rows = part[scores[part] > 0]
+    else:
+        rows = np.flatnonzero(scores > 0)
+    picked = scores[rows]
+    order = np.lexsort((rows, -picked))[:k]
+    return rows[order], picked[order].astype(np.float32)
