@@ -95,3 +95,22 @@ def test_bad_settings_and_models(tiny_mlm, tmp_path):
     make_tiny_model(plain, "bert")
     with pytest.raises(ModelNotFoundError, match="masked-LM head"):
         SpladeEncoder(plain)
+
+
+def test_splade_index_end_to_end(tiny_mlm, tmp_path):
+    from embedstack.encoders.splade import SpladeEncoder
+    from embedstack.store.sparse import SpladeIndex
+
+    path, _ = tiny_mlm
+    index = SpladeIndex(model=str(path), document_top_k=20)
+    index.add(np.arange(len(TEXTS)), TEXTS)
+    rows, scores = index.search("red house", k=2)
+    encoder = SpladeEncoder(path, document_top_k=20)
+    (query,) = encoder.encode(["red house"], "query")
+    docs = encoder.encode(TEXTS, "document")
+    expected = sorted(((query.dot(d), i) for i, d in enumerate(docs)), reverse=True)[:2]
+    assert rows.tolist() == [i for _, i in expected]
+    np.testing.assert_allclose(scores, [s for s, _ in expected], rtol=1e-4)
+    index.save(tmp_path)
+    again = SpladeIndex.load(tmp_path, index.config())
+    assert again.search("red house", k=2)[0].tolist() == rows.tolist()
