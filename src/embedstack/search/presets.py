@@ -104,6 +104,8 @@ class DenseBatchRetriever:
             for row in block:
                 idx, vals = topk(row, k)
                 results.append([(self.ids[i], float(v)) for i, v in zip(idx, vals, strict=True)])
+            if self.options.progress:
+                self.options.progress("searching", len(results), len(queries))
         return results
 
     def memory_bytes(self) -> int:
