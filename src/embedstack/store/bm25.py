@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 REBUILD_HINT = (
-    "run `embedstack index` on the collection again with --bm25, or in Python call "
-    "`collection.rebuild_index('bm25')`."
+    "run `embedstack index YOUR_FILES --into COLLECTION --rebuild-indexes` (rebuilds it "
+    "from the stored texts), or in Python `Collection.open(path).rebuild_index('bm25')`."
 )
 
 
@@ -77,8 +77,8 @@ class BM25Index:
     """A BM25 secondary index keyed by the collection's integer row ids.
 
     Args:
-        analyzer: how texts become terms (default: NFKC, lowercase, English stop words,
-            English Snowball stemmer).
+        analyzer: how texts become terms, as an `Analyzer` or its config dict (default:
+            NFKC, lowercase, English stop words, English Snowball stemmer).
         variant: "lucene" (Okapi BM25 with Lucene's idf, default), "bm25+" or "bm25l".
         k1, b: the usual BM25 saturation and length-normalisation parameters.
         delta: the lower bound added by BM25+ and BM25L (ignored by "lucene").
@@ -88,7 +88,7 @@ class BM25Index:
 
     def __init__(
         self,
-        analyzer: Analyzer | None = None,
+        analyzer: Analyzer | dict[str, Any] | None = None,
         variant: str | Variant = Variant.LUCENE,
         k1: float = 1.5,
         b: float = 0.75,
@@ -98,6 +98,8 @@ class BM25Index:
             raise InputError(
                 f"BM25 needs k1 >= 0, 0 <= b <= 1, delta >= 0 (got {k1}, {b}, {delta})"
             )
+        if isinstance(analyzer, dict):
+            analyzer = Analyzer.from_config(analyzer)
         self.analyzer = analyzer or Analyzer()
         self.variant = Variant.parse(variant)
         self.k1, self.b, self.delta = float(k1), float(b), float(delta)
@@ -122,11 +124,10 @@ class BM25Index:
     @classmethod
     def from_config(cls, config: dict[str, Any] | None = None) -> BM25Index:
         values = dict(config or {})
-        analyzer = values.pop("analyzer", None)
-        unknown = set(values) - {"variant", "k1", "b", "delta"}
+        unknown = set(values) - {"analyzer", "variant", "k1", "b", "delta"}
         if unknown:
             raise InputError(f"unknown BM25 settings: {sorted(unknown)}")
-        return cls(Analyzer.from_config(analyzer) if analyzer else None, **values)
+        return cls(**values)
 
     @classmethod
     def build(cls, rows: np.ndarray, texts: list[str], **config: Any) -> BM25Index:

@@ -29,6 +29,7 @@ from embedstack.errors import CollectionError
 
 INDEX_TYPES: dict[str, str | type] = {
     "bm25": "embedstack.store.bm25:BM25Index",
+    "splade": "embedstack.store.sparse:SpladeIndex",
 }
 
 # Built for every new text collection unless turned off (when the module is installed).

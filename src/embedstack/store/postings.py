@@ -114,6 +114,7 @@ class PostingStore:
         self.segments: list[Segment] = []
         self.generation = np.full(0, -1, dtype=np.int64)
         self.next_id = 0
+        self.origin: Path | None = None  # folder the segment files were last saved to
 
     # -- rows -----------------------------------------------------------------------
     def _grow(self, max_row: int) -> None:
@@ -245,14 +246,25 @@ class PostingStore:
         }
 
     def save(self, directory: Path) -> None:
-        """Write new segments and the generation array; segments on disk are immutable."""
+        """Write segments and the generation array. Segment files are immutable, so one
+        already saved in the previous folder is hard-linked, not rewritten: saving after
+        a small update costs the new segment plus O(rows) for `generation`."""
         directory.mkdir(parents=True, exist_ok=True)
         for segment in self.segments:
             for array in _SEGMENT_ARRAYS:
-                path = directory / f"{self.name}.{segment.name}.{array}.npy"
-                if not path.exists():
-                    save_npy(path, np.asarray(getattr(segment, array)))
+                name = f"{self.name}.{segment.name}.{array}.npy"
+                path = directory / name
+                if path.exists():
+                    continue
+                if self.origin is not None and self.origin != directory:
+                    try:
+                        os.link(self.origin / name, path)
+                        continue
+                    except OSError:
+                        pass
+                save_npy(path, np.asarray(getattr(segment, array)))
         save_npy(directory / f"{self.name}.generation.npy", self.generation)
+        self.origin = directory
 
     def remove_stale_files(self, directory: Path) -> None:
         keep = {s.name for s in self.segments}
@@ -265,6 +277,7 @@ class PostingStore:
         cls, directory: Path, name: str, state: dict[str, Any], fail: Callable
     ) -> PostingStore:
         store = cls(name)
+        store.origin = directory
         store.next_id = int(state["next_id"])
         store.generation = load_npy(directory / f"{name}.generation.npy", fail, copy=True)
         for meta in state["segments"]:

@@ -29,8 +29,8 @@ from embedstack.types import SparseVector
 
 FORMAT_VERSION = 1
 REBUILD_HINT = (
-    "run `embedstack index` on the collection again with --splade MODEL_DIR, or in Python "
-    "call `collection.rebuild_index('splade')`."
+    "run `embedstack index YOUR_FILES --into COLLECTION --rebuild-indexes` (rebuilds it "
+    "from the stored texts), or in Python `Collection.open(path).rebuild_index('splade')`."
 )
 
 
