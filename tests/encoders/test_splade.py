@@ -114,3 +114,15 @@ def test_splade_index_end_to_end(tiny_mlm, tmp_path):
     index.save(tmp_path)
     again = SpladeIndex.load(tmp_path, index.config())
     assert again.search("red house", k=2)[0].tolist() == rows.tolist()
+
+
+def test_splade_eval_preset(tiny_mlm):
+    from embedstack.search import presets
+
+    path, _ = tiny_mlm
+    docs = {f"d{i}": text for i, text in enumerate(TEXTS)}
+    options = presets.PresetOptions(model=str(path), params={"document_top_k": 8})
+    retriever = presets.build("splade", docs, options)
+    (hits,) = retriever.search_many(["red house"], k=2)
+    assert len(hits) == 2 and hits[0][1] >= hits[1][1] > 0
+    assert all(len(segment.rows) <= 8 * len(TEXTS) for segment in retriever.index.postings.segments)

@@ -131,9 +131,9 @@ def index(
         )
         if splade is not None and (
             "splade" not in collection.index_names
-            or collection.manifest.indexes["splade"].get("model") != str(splade)
+            or collection.manifest.indexes["splade"].get("model") != str(splade.resolve())
         ):
-            collection.rebuild_index("splade", {"model": str(splade)})
+            collection.rebuild_index("splade", {"model": str(splade.resolve())})
         total = len(collection)
     _report_skipped(result)
     if as_json:
