@@ -233,6 +233,12 @@ def test_a_collection_without_manifest_is_never_wiped(tmp_path, counting_encoder
     assert len(Collection.create(tmp_path / "half", counting_encoder, indexes=())) == 0
     with pytest.raises(InputError, match="metric must be one of"):
         Collection.create(tmp_path / "m", counting_encoder, metric="manhattan")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CollectionError, match="is a file"):
+        Collection.create(tmp_path / "file", counting_encoder)
+    with pytest.raises(CollectionError, match="unknown index type"):
+        Collection.create(tmp_path / "new", counting_encoder, indexes=("nope",))
+    assert not (tmp_path / "new").exists()
 
 
 def test_two_handles_see_each_others_writes(tmp_path, counting_encoder):

@@ -65,6 +65,8 @@ def _check_leftovers(folder: Path) -> None:
     missing is damaged, and its data is never wiped silently."""
     if not folder.exists():
         return
+    if not folder.is_dir():
+        raise CollectionError(f"{folder} is a file: give a folder for the collection")
     if any(p.name not in _OWN_FILES for p in folder.iterdir()):
         raise CollectionError(f"{folder} exists and is not empty: choose a new folder")
     rows = 0
@@ -123,9 +125,6 @@ class Collection(CollectionWrites):
             raise InputError(f"metric must be one of cosine, dot, euclidean; got {metric!r}")
         enc, spec = _resolve_encoder(encoder)
         names = default_indexes() if indexes is None else tuple(indexes)
-        for leftover in folder.glob("*") if folder.exists() else ():
-            remove(leftover)  # an empty database from a create that crashed
-        folder.mkdir(parents=True, exist_ok=True)
         from embedstack import __version__
 
         manifest = Manifest(
@@ -135,6 +134,9 @@ class Collection(CollectionWrites):
             indexes={name: new_index(name).config() for name in names},
             library_version=__version__,
         )
+        for leftover in folder.glob("*") if folder.exists() else ():
+            remove(leftover)  # an empty database from a create that crashed
+        folder.mkdir(parents=True, exist_ok=True)
         RecordStore(folder / DATABASE).close()
         manifest.write(folder)  # last: the manifest marks a complete collection
         return cls(folder, manifest, enc)
