@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import threading
 
@@ -5,6 +6,7 @@ import numpy as np
 import pytest
 from store_helpers import DOCS, fill
 
+from embedstack import registry
 from embedstack.encoders.hashing import HashEncoder
 from embedstack.errors import CollectionError, EmbedstackError, InputError, SpaceMismatchError
 from embedstack.store import writes
@@ -273,3 +275,32 @@ def test_small_appends_are_merged_into_one_segment(tmp_path, counting_encoder, m
         assert hit.id == id_ and hit.score == pytest.approx(1.0, abs=1e-5)
     expected = counting_encoder.encode(texts[2:3])
     np.testing.assert_allclose(reopened.get(["n2"])[0].vector, expected[0], atol=1e-6)
+
+
+class _PoolingEncoder(HashEncoder):
+    """Stands in for a local model loaded with a pooling option."""
+
+    def __init__(self, pooling: str = "mean") -> None:
+        super().__init__(32)
+        self.space = dataclasses.replace(self.space, model="fake", pooling=pooling)
+
+
+def test_encoder_is_rebuilt_with_the_options_it_was_built_with(tmp_path, monkeypatch):
+    calls = []
+
+    def load_encoder(spec=None, **options):
+        calls.append(options)
+        if set(options) - {"pooling"}:
+            raise InputError("unknown option")
+        return _PoolingEncoder(**options)
+
+    monkeypatch.setattr(registry, "load_encoder", load_encoder)
+    Collection.create(tmp_path / "c", _PoolingEncoder("cls"), indexes=())
+    assert Collection.open(tmp_path / "c").encoder.space.pooling == "cls"
+    assert calls == [{}, {"pooling": "cls"}]
+
+    other = _PoolingEncoder("max")
+    other.space = dataclasses.replace(other.space, dim=16, pooling="max")
+    Collection.create(tmp_path / "d", other, indexes=())
+    with pytest.raises(SpaceMismatchError, match="dim: 16 != 32"):
+        Collection.open(tmp_path / "d").encoder  # noqa: B018

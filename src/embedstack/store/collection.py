@@ -52,6 +52,38 @@ def _resolve_encoder(encoder: Encoder | str | None) -> tuple[Encoder, str]:
     return load_encoder(spec), spec
 
 
+# Space fields that encoder options can set, and the option that sets each.
+_OPTION_FIELDS = {
+    "pooling": "pooling",
+    "normalize": "normalize",
+    "query_prefix": "query_prefix",
+    "document_prefix": "document_prefix",
+    "max_tokens": "max_length",
+    "precision": "precision",
+}
+
+
+def _rebuild_encoder(folder: Path, manifest: Manifest) -> Encoder:
+    """The encoder from the manifest's model spec. A collection built with non-default
+    options (pooling, prefixes, ...) differs from the spec's defaults only in those
+    fields: rebuild once with them set, and refuse with the diff if that does not match."""
+    from embedstack.registry import load_encoder
+
+    encoder, _ = _resolve_encoder(manifest.model_spec)
+    wanted, got = manifest.space.to_dict(), encoder.space.to_dict()
+    differing = {k for k in wanted if wanted[k] != got[k]}
+    if differing and differing <= set(_OPTION_FIELDS):
+        options = {_OPTION_FIELDS[k]: wanted[k] for k in differing}
+        try:
+            retry = load_encoder(manifest.model_spec, **options)
+        except (InputError, TypeError):
+            retry = None
+        if retry is not None and retry.space == manifest.space:
+            return retry
+    _require_space(folder, manifest.space, encoder)
+    return encoder
+
+
 def _require_space(folder: Path, space: EmbeddingSpace, encoder: Encoder) -> None:
     try:
         space.require_same(encoder.space)
@@ -169,9 +201,7 @@ class Collection(CollectionWrites):
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            enc, _ = _resolve_encoder(self.manifest.model_spec)
-            _require_space(self.path, self.space, enc)
-            self._encoder = enc
+            self._encoder = _rebuild_encoder(self.path, self.manifest)
         return self._encoder
 
     @property
