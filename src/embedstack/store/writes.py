@@ -9,6 +9,7 @@ stays the truth; files left by a hard crash are orphans that `Collection.open` r
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from embedstack.store.records import RecordStore
 
 INDEXES_DIR = "indexes"
+SMALL_SEGMENT_ROWS = 4096
 # progress(done, total): called after each chunk of texts is embedded.
 Progress = Callable[[int, int], None]
 
@@ -60,6 +62,7 @@ class CollectionWrites:
         _indexes: dict[str, SecondaryIndex]
         _index_dirs: dict[str, str]
         _generation: int
+        _lock: threading.RLock
 
         @property
         def space(self) -> EmbeddingSpace: ...
@@ -216,22 +219,23 @@ class CollectionWrites:
         """One write: lock, stage new files, commit; on any failure remove the new files
         and forget in-memory state, so the previous commit stays the truth."""
         write = _Write()
-        try:
-            with self._store.transaction():
-                self._refresh()
-                yield write
-                if write.changed:
-                    self._store.bump_generation()
-        except BaseException:
-            for path in write.new_files:
+        with self._lock:
+            try:
+                with self._store.transaction():
+                    self._refresh()
+                    yield write
+                    if write.changed:
+                        self._store.bump_generation()
+            except BaseException:
+                for path in write.new_files:
+                    remove(path)
+                self._indexes.clear()
+                self._generation = -1
+                raise
+            for path in write.superseded:
                 remove(path)
-            self._indexes.clear()
-            self._generation = -1
-            raise
-        for path in write.superseded:
-            remove(path)
-        self._index_dirs.update(write.index_dirs)
-        self._refresh()
+            self._index_dirs.update(write.index_dirs)
+            self._refresh()
 
     def _stage(self, changes: ChangeSet, write: _Write) -> None:
         if not changes:
@@ -244,10 +248,7 @@ class CollectionWrites:
             vectors = check_vectors(np.asarray(changes.vectors), self.space.dim)
             if vectors.shape[0] != len(changes.ids):
                 raise InputError(f"{vectors.shape[0]} vectors for {len(changes.ids)} texts")
-            segment = self._vectors.new_segment_path()
-            write.new_files += [segment, segment.with_name(segment.name + ".tmp")]
-            self._vectors.write_segment(segment, vectors)
-            self._store.add_segment(segment.name, start, len(changes.ids))
+            self._append_vectors(vectors, start, write)
             self._store.insert(rows, changes.ids, changes.texts, changes.metadata, changes.hashes)
         if changes.metadata_updates:
             self._store.update_metadata(changes.metadata_updates)
@@ -260,6 +261,21 @@ class CollectionWrites:
                     index.add(rows, changes.texts)
                 self._save_index(name, index, write)
         write.changed = True
+
+    def _append_vectors(self, vectors: np.ndarray, start: int, write: _Write) -> None:
+        """Write new rows as a segment. A small append is merged with a small last
+        segment (rewriting at most `SMALL_SEGMENT_ROWS` rows), so adding one text at a
+        time does not leave thousands of files to open and scan. Row ids do not change."""
+        last = self._vectors.segments[-1] if self._vectors.segments else None
+        if last is not None and last.array.shape[0] + len(vectors) <= SMALL_SEGMENT_ROWS:
+            vectors = np.concatenate([np.asarray(last.array), vectors])
+            start = last.start
+            self._store.remove_segment(last.name)
+            write.superseded.append(self._vectors.dir / last.name)
+        segment = self._vectors.new_segment_path()
+        write.new_files += [segment, segment.with_name(segment.name + ".tmp")]
+        self._vectors.write_segment(segment, vectors)
+        self._store.add_segment(segment.name, start, len(vectors))
 
     def _save_index(self, name: str, index: SecondaryIndex, write: _Write) -> None:
         directory = f"{name}-{uuid.uuid4().hex[:12]}"
