@@ -32,6 +32,13 @@ from embedstack.encoders.hosted import load_hosted, provider_class
 
 KEY = "sk-test-SECRET-0123456789"
 DIM_FIELDS = ("dimensions", "output_dimension", "outputDimensionality")
+# fixed-size models get no dimensions field: the fake answers with their native size
+NATIVE_DIMS = {
+    "jina-embeddings-v2-base-en": 768,
+    "mistral-embed": 1024,
+    "all-minilm": 384,
+    "embed-english-v3.0": 1024,
+}
 
 
 def fake_vector(text: str, dim: int) -> np.ndarray:
@@ -95,7 +102,7 @@ class FakeAPI:
         dim = next((body[f] for f in DIM_FIELDS if f in body), None)
         if provider == "gemini":
             dim = body["requests"][0].get("outputDimensionality")
-        dim = dim or self.default_dim
+        dim = dim or NATIVE_DIMS.get(body.get("model", ""), self.default_dim)
         vectors = [fake_vector(t, dim) for t in texts]
         if name == "fewer":
             vectors = vectors[:-1]

@@ -143,7 +143,7 @@ class HostedEncoder(Encoder):
         self.counter: TokenCounter = counter_for(self.tiktoken_encoding)
         self.usage = Usage()
         self._backoff = Backoff(backoff, max_backoff, random.Random(seed))
-        self._sleep = sleep or time.sleep
+        self._sleep = sleep if sleep is not None else time.sleep
         self._custom_sleep = sleep is not None
         self._limiter = RateLimiter(rpm, tpm, clock or time.monotonic)
         self._client: httpx.Client | None = None
@@ -180,7 +180,9 @@ class HostedEncoder(Encoder):
                 f"{self.provider}:{self.model} always returns {card.dim}-d vectors; drop "
                 "dimensions=... or pick a model that supports shorter outputs"
             )
-        return dimensions if self.dimensions_field else None
+        # a fixed-size model gets no dimensions field: it may not accept one
+        sendable = self.dimensions_field and (card is None or card.flexible_dims)
+        return dimensions if sendable else None
 
     def _input_types(self) -> dict[Kind, str | None]:
         """The provider's value for each side of retrieval (None: no such field)."""
