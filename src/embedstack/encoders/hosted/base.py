@@ -84,6 +84,8 @@ class HostedEncoder(Encoder):
         timeout: seconds per request; max_retries: retries after the first attempt.
         backoff, max_backoff: retry schedule in seconds; seed: jitter seed.
         sleep, clock: injectable for tests.
+        offline: for dry runs: no key needed, no request ever made (an unknown model's
+            dimension stays 0 instead of being probed).
     """
 
     provider: ClassVar[str]
@@ -118,17 +120,19 @@ class HostedEncoder(Encoder):
         seed: int | None = None,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] | None = None,
+        offline: bool = False,
     ) -> None:
         if not model:
             raise InputError(f"no model given: use '{self.provider}:MODEL'")
         if concurrency < 1 or max_retries < 0 or timeout <= 0:
             raise InputError("concurrency must be >= 1, max_retries >= 0 and timeout > 0")
         self.model = model
+        self.offline = offline
         self._api_key = self._resolve_key(api_key)
         self.base_url = (base_url or self._env(self.base_url_env) or self.default_base_url).rstrip(
             "/"
         )
-        if not self.base_url:
+        if not self.base_url and not offline:
             raise InputError(
                 f"no endpoint for {self.provider}: set {' or '.join(self.base_url_env)} "
                 "or pass base_url=..."
@@ -151,7 +155,9 @@ class HostedEncoder(Encoder):
         self.card = self._card()
         self.requested_dims = self._check_dimensions(dimensions)
         self.max_tokens = self.card.max_tokens if self.card else None
-        dim = dimensions or (self.card.dim if self.card else None) or self._probe_dim()
+        dim = dimensions or (self.card.dim if self.card else None)
+        if dim is None:
+            dim = 0 if offline else self._probe_dim()
         self.space = self._build_space(dim)
         self.default_batch_size = self.batch_inputs
 
@@ -162,7 +168,7 @@ class HostedEncoder(Encoder):
 
     def _resolve_key(self, api_key: str | None) -> str | None:
         key = api_key or self._env(self.key_env)
-        if not key and self.key_required:
+        if not key and self.key_required and not self.offline:
             raise ProviderError(
                 f"no API key for {self.provider}: set the environment variable "
                 f"{self.key_env[0]} or pass api_key=..."
@@ -307,6 +313,8 @@ class HostedEncoder(Encoder):
     def _call(
         self, texts: list[str], kind: Kind, tokens: int, expected_dim: int | None = -1
     ) -> np.ndarray:
+        if self.offline:
+            raise ProviderError(f"{self!r} is offline (a dry run): it never calls the API")
         path, body = self._request(texts, kind)
         url = self.base_url + path
         retry = _Retry("no attempt was made")
@@ -418,6 +426,8 @@ class HostedEncoder(Encoder):
     async def _acall(
         self, client: httpx.AsyncClient, texts: list[str], kind: Kind, tokens: int
     ) -> np.ndarray:
+        if self.offline:
+            raise ProviderError(f"{self!r} is offline (a dry run): it never calls the API")
         path, body = self._request(texts, kind)
         retry = _Retry("no attempt was made")
         for attempt in range(self.max_retries + 1):
