@@ -5,7 +5,7 @@ import logging
 
 import numpy as np
 import pytest
-from conftest import KEY
+from fake_apis import KEY
 
 from embedstack.encoders.cache import EmbeddingCache
 from embedstack.errors import ProviderError, TruncationError

@@ -4,7 +4,7 @@ import asyncio
 
 import numpy as np
 import pytest
-from conftest import KEY, fake_vector
+from fake_apis import KEY, fake_vector
 
 from embedstack.encoders.cache import CachedEncoder
 from embedstack.encoders.hosted import HostedEncoder
@@ -247,7 +247,7 @@ def test_empty_texts_are_refused_before_any_request(make, api):
 
 
 def test_registry_spec_dispatches_and_caches_by_default(api, tmp_path, monkeypatch):
-    from conftest import base_url
+    from fake_apis import base_url
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", base_url(api, "openai"))
