@@ -270,3 +270,32 @@ def test_ollama_host_forms(api, monkeypatch):
     encoder = load_encoder("ollama:all-minilm", dimensions=384, cache=False)
     encoder.encode(["from OLLAMA_HOST"])
     assert api.calls[-1].path == "/ollama/api/embed"
+
+
+def test_rate_limits_pace_requests(make, api, sleeps):
+    frozen = [0.0]
+    encoder = make(
+        "openai",
+        "text-embedding-3-small",
+        dimensions=8,
+        batch_size=1,
+        concurrency=1,
+        rpm=1,
+        tpm=None,
+        clock=lambda: frozen[0],
+    )
+    encoder.encode(["a", "b", "c"])
+    assert sleeps == [pytest.approx(60.0), pytest.approx(120.0)]  # 1 request per minute
+    sleeps.clear()
+    by_tokens = make(
+        "mistral",
+        "codestral-embed",
+        dimensions=8,
+        batch_size=1,
+        concurrency=1,
+        tpm=10,
+        clock=lambda: frozen[0],
+    )
+    by_tokens.encode(["x" * 15, "y" * 15, "z" * 15])  # 5 estimated tokens each
+    assert sleeps == [pytest.approx(30.0)]  # the third needs 5 more of 10 tokens/minute
+    assert encoder.usage.requests == 3

@@ -194,7 +194,7 @@ class StreamingEncoder(Protocol):
     store work while the rest of the corpus is still in flight."""
 
     def iter_encode(
-        self, texts: Sequence[str], kind: Kind
+        self, texts: Sequence[str], kind: Kind, batch_size: int | None = None
     ) -> Iterator[tuple[list[int], np.ndarray]]: ...
 
 
@@ -298,7 +298,7 @@ class CachedEncoder(Encoder):
         self, texts: list[str], kind: Kind, batch_size: int | None
     ) -> Iterator[tuple[list[str], np.ndarray]]:
         if isinstance(self.encoder, StreamingEncoder):
-            for idx, vectors in self.encoder.iter_encode(texts, kind):
+            for idx, vectors in self.encoder.iter_encode(texts, kind, batch_size):
                 yield [texts[j] for j in idx], vectors
             return
         for start in range(0, len(texts), self.chunk_size):

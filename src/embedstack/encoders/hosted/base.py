@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -146,6 +147,7 @@ class HostedEncoder(Encoder):
         self.batch_tokens = min(limits) if limits else None
         self.counter: TokenCounter = counter_for(self.tiktoken_encoding)
         self.usage = Usage()
+        self._usage_lock = threading.Lock()
         self._backoff = Backoff(backoff, max_backoff, random.Random(seed))
         self._sleep = sleep if sleep is not None else time.sleep
         self._custom_sleep = sleep is not None
@@ -257,8 +259,13 @@ class HostedEncoder(Encoder):
     def count_tokens(self, texts: Iterable[str]) -> list[int]:
         return self.counter.count(texts)
 
-    def plan(self, texts: list[str]) -> tuple[list[str], list[list[int]], list[int]]:
+    def plan(
+        self, texts: list[str], batch_size: int | None = None
+    ) -> tuple[list[str], list[list[int]], list[int]]:
         """Check and pack texts: (texts, possibly truncated; batches of indices; tokens)."""
+        if batch_size is not None and batch_size <= 0:
+            raise InputError(f"batch_size must be positive, got {batch_size}")
+        per_request = min(batch_size or self.batch_inputs, self.batch_inputs)
         empty = [i for i, t in enumerate(texts) if not t.strip()]
         if empty:
             raise InputError(
@@ -286,7 +293,7 @@ class HostedEncoder(Encoder):
         current: list[int] = []
         used = 0
         for i, n in enumerate(tokens):
-            full = len(current) >= self.batch_inputs
+            full = len(current) >= per_request
             if current and (full or (self.batch_tokens and used + n > self.batch_tokens)):
                 batches.append(current)
                 current, used = [], 0
@@ -338,12 +345,12 @@ class HostedEncoder(Encoder):
             self._sleep(seconds)
 
     def iter_encode(
-        self, texts: Sequence[str], kind: Kind | str = Kind.DOCUMENT
+        self, texts: Sequence[str], kind: Kind | str = Kind.DOCUMENT, batch_size: int | None = None
     ) -> Iterator[tuple[list[int], np.ndarray]]:
         """Yield (input indices, raw vectors) per finished request, up to `concurrency` in
         flight. Callers (the cache) can store each batch before the next one lands."""
         kind = Kind.parse(kind)
-        prepared, batches, tokens = self.plan(self.prefix(check_texts(texts), kind))
+        prepared, batches, tokens = self.plan(self.prefix(check_texts(texts), kind), batch_size)
         jobs = [([prepared[i] for i in b], sum(tokens[i] for i in b)) for b in batches]
         if self.concurrency == 1 or len(batches) == 1:
             for batch, (chunk, n) in zip(batches, jobs, strict=True):
@@ -373,16 +380,9 @@ class HostedEncoder(Encoder):
     ) -> np.ndarray:
         """Embed texts with as few requests as the provider's limits allow."""
         items = check_texts(texts)
-        if batch_size is not None and batch_size <= 0:
-            raise InputError(f"batch_size must be positive, got {batch_size}")
-        saved = self.batch_inputs
-        self.batch_inputs = min(batch_size or saved, saved)
-        try:
-            out = np.empty((len(items), self.dim), dtype=np.float32)
-            for idx, vectors in self.iter_encode(items, kind):
-                out[idx] = vectors
-        finally:
-            self.batch_inputs = saved
+        out = np.empty((len(items), self.dim), dtype=np.float32)
+        for idx, vectors in self.iter_encode(items, kind, batch_size):
+            out[idx] = vectors
         if normalize if normalize is not None else self.space.normalize:
             out = normalize_rows(out)
         return out
@@ -469,7 +469,8 @@ class HostedEncoder(Encoder):
                 f"{self.provider} asked to wait {delay:.0f}s before retrying ({retry.reason}); "
                 "the quota is probably exhausted. Try again later or lower rpm/tpm."
             )
-        self.usage.retries += 1
+        with self._usage_lock:
+            self.usage.retries += 1
         log.warning("%s: %s; retrying in %.2fs", self.provider, retry.reason, delay)
         return delay
 
@@ -483,7 +484,8 @@ class HostedEncoder(Encoder):
     def _outcome(
         self, response: httpx.Response, n: int, tokens: int, expected_dim: int | None
     ) -> np.ndarray | _Retry:
-        self.usage.requests += 1
+        with self._usage_lock:
+            self.usage.requests += 1
         status = response.status_code
         if status >= 300:
             message = self._redact(_error_message(response))
@@ -526,12 +528,10 @@ class HostedEncoder(Encoder):
             raise ProviderError(
                 f"{self.provider} returned NaN or infinite values; nothing was stored"
             )
-        self.usage.texts += n
-        if billed is None:
-            self.usage.tokens += tokens
-            self.usage.estimated_tokens += tokens
-        else:
-            self.usage.tokens += int(billed)
+        with self._usage_lock:
+            self.usage.texts += n
+            self.usage.tokens += tokens if billed is None else int(billed)
+            self.usage.estimated_tokens += tokens if billed is None else 0
         return array
 
 
