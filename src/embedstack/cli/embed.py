@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import click
 import numpy as np
 import typer
 from rich.console import Console
@@ -35,16 +35,17 @@ def decode_utf8(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        bad = data[exc.start : exc.start + 1]
         raise InputError(
-            f"{name} is not valid UTF-8 (byte offset {exc.start}: {data[exc.start : exc.start + 1]!r});"
-            " convert it first, e.g. `iconv -f latin1 -t utf-8`"
+            f"{name} is not valid UTF-8 (byte offset {exc.start}: {bad!r}); convert it first, "
+            "e.g. `iconv -f latin1 -t utf-8`"
         ) from None
 
 
 def read_lines(source: str) -> list[str]:
     """One text per line from a file or `-` (stdin); blank lines are skipped."""
     if source == "-":
-        data, name = click.get_binary_stream("stdin").read(), "<stdin>"
+        data, name = sys.stdin.buffer.read(), "<stdin>"
     else:
         path = Path(source).expanduser()
         if not path.is_file():
