@@ -73,3 +73,26 @@ def test_token_counters():
     assert estimate.count(["abcdef", "", "日本語"]) == [2, 1, 3]
     assert estimate.truncate("日本語です", 2) == "日本"
     assert counter_for(None).exact is False
+
+
+def test_missing_offline_encoding_falls_back_to_the_estimate_with_a_note(monkeypatch, caplog):
+    import tiktoken
+
+    monkeypatch.setattr(tiktoken, "list_encoding_names", lambda: ["gpt2"])
+    counter_for.cache_clear()
+    try:
+        with caplog.at_level("INFO"):
+            counter = counter_for("cl100k_base")
+        assert not counter.exact
+        assert "conservative estimate" in caplog.text and "embedstack[hosted]" in caplog.text
+    finally:
+        counter_for.cache_clear()
+
+
+def test_registry_knows_every_provider():
+    from embedstack.encoders.hosted import PROVIDERS, provider_class
+    from embedstack.registry import HOSTED_PROVIDERS
+
+    assert set(HOSTED_PROVIDERS) == set(PROVIDERS)
+    for name in PROVIDERS:
+        assert provider_class(name).provider == name
