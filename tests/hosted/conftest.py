@@ -35,10 +35,15 @@ def fake_server():
     thread.join(timeout=5)
 
 
-@pytest.fixture
-def api(fake_server, monkeypatch, tmp_path):
-    fake_server.reset()
+@pytest.fixture(autouse=True)
+def _isolated_home(monkeypatch, tmp_path):
+    """Caches go to a per-test home, never the user's cache dir."""
     monkeypatch.setenv("EMBEDSTACK_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def api(fake_server):
+    fake_server.reset()
     return fake_server
 
 
