@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -193,8 +194,11 @@ def search(
             filters = json.loads(where)
         except ValueError as exc:
             raise InputError(f'--where must be JSON such as \'{{"lang": "en"}}\': {exc}') from None
-    with Collection.open(in_) as collection:
+    with Collection.open(in_) as collection, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         hits = collection.search(query, k=k, where=filters, retriever=retriever)
+    for warning in caught:  # e.g. a BM25 query made only of stop words
+        err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
     if as_json:
         typer.echo(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
     elif not hits:
