@@ -233,6 +233,12 @@ class HostedEncoder(Encoder):
         vectors = self._call(["dimension probe"], Kind.DOCUMENT, 2, expected_dim=None)
         return int(vectors.shape[1])
 
+    @property
+    def spec(self) -> str:
+        """The spec that rebuilds this encoder (a collection manifest stores it)."""
+        size = f"@{self.requested_dims}" if self.requested_dims else ""
+        return f"{self.provider}:{self.model}{size}"
+
     def __repr__(self) -> str:
         key = "set" if getattr(self, "_api_key", None) else "none"
         space = getattr(self, "space", None)
