@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "embedstack.cli.collection",
     "embedstack.cli.demo",
     "embedstack.cli.models",
+    "embedstack.cli.cache",
 )
 
 err_console = Console(stderr=True)
