@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "embedstack.cli.demo",
     "embedstack.cli.models",
     "embedstack.cli.cache",
+    "embedstack.cli.serve",
+    "embedstack.cli.eval",
 )
 
 err_console = Console(stderr=True)
