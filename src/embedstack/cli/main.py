@@ -25,8 +25,9 @@ COMMAND_MODULES = (
     "embedstack.cli.collection",
     "embedstack.cli.demo",
     "embedstack.cli.models",
-    "embedstack.cli.eval",
     "embedstack.cli.cache",
+    "embedstack.cli.serve",
+    "embedstack.cli.eval",
 )
 
 err_console = Console(stderr=True)
