@@ -125,3 +125,17 @@ def test_other_architectures_through_torch_export_match(tmp_path: Path) -> None:
     model = TransformerModel.from_dir(tmp_path / "d")
     batch = model.tokenize(TEXTS)
     assert np.abs(model.hidden_states(batch) - reference_hidden(torch_model, batch)).max() < 1e-4
+
+
+def test_bfloat16_checkpoints_are_read_exactly(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    torch_model = make_tiny_model(tmp_path / "m", "bert")
+    with torch.no_grad():  # round the weights to bf16 and back, so float32 reference == bf16 file
+        for param in torch_model.parameters():
+            param.copy_(param.to(torch.bfloat16).to(torch.float32))
+    torch_model.to(torch.bfloat16).save_pretrained(str(tmp_path / "m"))
+    torch_model.to(torch.float32)
+    model = TransformerModel.from_dir(tmp_path / "m")
+    assert model.tensor("embeddings.LayerNorm.weight").dtype == np.float32
+    batch = model.tokenize(TEXTS)
+    assert np.abs(model.hidden_states(batch) - reference_hidden(torch_model, batch)).max() < 1e-4
