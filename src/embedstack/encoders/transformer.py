@@ -166,10 +166,13 @@ class TransformerModel:
         for i, enc in enumerate(encodings):
             offsets[i, : len(enc.offsets)] = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64).reshape(n, t)
+        types = np.array([e.type_ids for e in encodings], dtype=np.int64).reshape(n, t)
+        if int(self.config.get("type_vocab_size", 2)) <= 1:  # RoBERTa-style: one segment id
+            types[:] = 0
         return TokenBatch(
             input_ids=np.array([e.ids for e in encodings], dtype=np.int64).reshape(n, t),
             attention_mask=mask,
-            token_type_ids=np.array([e.type_ids for e in encodings], dtype=np.int64).reshape(n, t),
+            token_type_ids=types,
             offsets=offsets * mask[:, :, None],
             truncated=np.array([bool(e.overflowing) for e in encodings], dtype=bool),
             tokens=[e.tokens[: int(m.sum())] for e, m in zip(encodings, mask, strict=True)],
