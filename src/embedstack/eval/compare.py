@@ -5,7 +5,8 @@ A setup is a small TOML table (see `load_configs`); a file may hold one setup, o
 looked up: a fixed, seeded sample of documents is encoded without the cache and timed
 (wall clock and process CPU seconds; tokens counted by the encoder). Local cost is CPU
 seconds x `cpu_hour_usd`; hosted cost is tokens x `usd_per_million_tokens` (default: the
-shipped price table of `embedstack.encoders.hosted.cost`).
+shipped price table of `embedstack.encoders.hosted.cost`). For a hosted model the timing
+sample is sent to the API once more (up to 256 documents' tokens).
 """
 
 from __future__ import annotations
