@@ -1,0 +1,322 @@
+"""Token-aware chunking that keeps exact character offsets and the Markdown heading path.
+
+Why this shape: a chunk that is longer than the model's limit would be silently
+truncated by the model, so sizes are counted in the encoder's own tokens and every
+chunk is checked against the limit after it is cut. Chunks never cross a Markdown
+section; inside a section they prefer to break between paragraphs, then between
+sentences, and only split a sentence (at token boundaries) when it alone is too long.
+Every chunk satisfies `source_text[chunk.start:chunk.end] == chunk.text`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embedstack.errors import InputError
+from embedstack.text.tokenize import Span, Tokenizer, special_tokens, tokenizer_for
+
+_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？])[\"')\]]*\s+|\n")
+
+PARAGRAPH, SENTENCE, TOKENS = 2, 1, 0  # strength of the break before a piece
+
+
+@dataclass(frozen=True)
+class Section:
+    """A Markdown section: its heading line and body, and the path of headings above it."""
+
+    start: int
+    end: int
+    headings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a source text. `section_start/end` bound the surrounding section,
+    used for parent-document retrieval."""
+
+    id: str
+    source: str
+    start: int
+    end: int
+    text: str
+    headings: tuple[str, ...] = ()
+    tokens: int = 0
+    section_start: int = 0
+    section_end: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "headings": list(self.headings),
+            "tokens": self.tokens,
+        }
+
+
+@dataclass(frozen=True)
+class _Piece:
+    start: int
+    end: int
+    boundary: int  # strength of the break before this piece
+
+
+def markdown_sections(text: str) -> list[Section]:
+    """Split at ATX headings (`#` .. `######`) outside fenced code blocks."""
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    start, in_fence, pos = 0, False, 0
+    current: tuple[str, ...] = ()
+    for line in text.splitlines(keepends=True):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING.match(line.rstrip("\r\n"))
+        if match:
+            if text[start:pos].strip():
+                sections.append(Section(start, pos, current))
+            level = len(match.group(1))
+            stack = [(lvl, title) for lvl, title in stack if lvl < level]
+            stack.append((level, match.group(2).strip()))
+            current = tuple(title for _, title in stack)
+            start = pos
+        pos += len(line)
+    if text[start:].strip():
+        sections.append(Section(start, len(text), current))
+    return sections
+
+
+def _trimmed_spans(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[Span]:
+    """Non-blank pieces of text[start:end] between matches of `pattern`, whitespace-trimmed."""
+    out: list[Span] = []
+    cursor = start
+    for match in pattern.finditer(text, start, end):
+        out.append((cursor, match.start()))
+        cursor = match.end()
+    out.append((cursor, end))
+    trimmed = []
+    for s, e in out:
+        piece = text[s:e]
+        stripped = piece.strip()
+        if stripped:
+            s2 = s + (len(piece) - len(piece.lstrip()))
+            trimmed.append((s2, s2 + len(stripped)))
+    return trimmed
+
+
+class Chunker:
+    """Cut texts into chunks of at most `max_tokens` tokens with `overlap` tokens shared
+    between neighbours (overlap is made of whole sentences or token windows)."""
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        max_tokens: int = 256,
+        overlap: int = 0,
+        *,
+        markdown: bool = True,
+    ) -> None:
+        if max_tokens < 1:
+            raise InputError(f"max_tokens must be at least 1, got {max_tokens}")
+        if not 0 <= overlap < max_tokens:
+            raise InputError(
+                f"overlap must be between 0 and max_tokens - 1 ({max_tokens - 1}), got {overlap}"
+            )
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+        self.overlap = overlap
+        self.markdown = markdown
+
+    @classmethod
+    def for_encoder(
+        cls, encoder: Any, max_tokens: int | None = None, overlap: int = 0, **kwargs: Any
+    ) -> Chunker:
+        """A chunker using `encoder`'s tokenizer; `max_tokens` defaults to the model's
+        limit minus its special tokens, and may not exceed it."""
+        limit = getattr(getattr(encoder, "space", None), "max_tokens", None)
+        room = limit - special_tokens(encoder) if limit else None
+        if max_tokens is None:
+            max_tokens = room or 256
+        elif room is not None and max_tokens > room:
+            raise InputError(
+                f"max_tokens {max_tokens} is more than {encoder.name} accepts ({room} "
+                f"content tokens); use --max-tokens {room} or less"
+            )
+        return cls(tokenizer_for(encoder), max_tokens, overlap, **kwargs)
+
+    # -- public -------------------------------------------------------------------------
+
+    def chunk(self, text: str, source: str = "") -> list[Chunk]:
+        """Chunk one text; ids are `source#0`, `source#1`, ..."""
+        starts = [s for s, _ in self.tokenizer.spans(text)]
+        sections = markdown_sections(text) if self.markdown else [Section(0, len(text), ())]
+        ranges: list[tuple[int, int, Section]] = []
+        for section in sections:
+            pieces = self._pieces(text, section.start, section.end, starts)
+            ranges.extend((s, e, section) for s, e in self._pack(pieces, starts))
+        return self._finish(text, source, ranges)
+
+    def chunk_file(self, path: str | Path) -> list[Chunk]:
+        p = Path(path)
+        return self.chunk(read_text(p), source=str(path))
+
+    def count(self, starts: list[int], start: int, end: int) -> int:
+        """Tokens that begin inside text[start:end] (spans from the whole text)."""
+        return bisect.bisect_left(starts, end) - bisect.bisect_left(starts, start)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _pieces(self, text: str, start: int, end: int, starts: list[int]) -> list[_Piece]:
+        """Sentences tagged with the break before them; over-long sentences become token
+        windows (small enough that overlap can be made of them)."""
+        window = self.overlap or self.max_tokens
+        pieces: list[_Piece] = []
+        for p_start, p_end in _trimmed_spans(text, start, end, _PARAGRAPH_BREAK):
+            first = True
+            for s, e in _trimmed_spans(text, p_start, p_end, _SENTENCE_BREAK):
+                boundary = PARAGRAPH if first else SENTENCE
+                first = False
+                if self.count(starts, s, e) <= self.max_tokens:
+                    pieces.append(_Piece(s, e, boundary))
+                    continue
+                cuts = [s, *self._window_cuts(text, starts, s, e, window), e]
+                for a, b in itertools.pairwise(cuts):
+                    b_trim = a + len(text[a:b].rstrip())
+                    pieces.append(_Piece(a, b_trim, boundary))
+                    boundary = TOKENS
+        return pieces
+
+    def _window_cuts(self, text: str, starts: list[int], s: int, e: int, window: int) -> list[int]:
+        """Cut points every <= `window` tokens, at word starts when the window has one (so
+        "##ing" pieces stay with their word), else at any token start."""
+        lo, hi = bisect.bisect_left(starts, s), bisect.bisect_left(starts, e)
+        cuts, i = [], lo
+        while i + window < hi:
+            limit = i + window
+            j = limit
+            while j > i and not text[starts[j] - 1].isspace():
+                j -= 1
+            i = j if j > i else limit
+            cuts.append(starts[i])
+        return cuts
+
+    def _pack(self, pieces: Sequence[_Piece], starts: list[int]) -> list[Span]:
+        """Greedy packing that prefers to end a chunk at a paragraph, then a sentence,
+        once it is at least half full."""
+        out: list[Span] = []
+        n, i = len(pieces), 0
+
+        def size(a: int, b: int) -> int:
+            return self.count(starts, pieces[a].start, pieces[b].end)
+
+        while i < n:
+            j = i
+            while j + 1 < n and size(i, j + 1) <= self.max_tokens:
+                j += 1
+            last = j
+            if j + 1 < n:
+                for level in (PARAGRAPH, SENTENCE):
+                    good = [
+                        b
+                        for b in range(i + 1, j + 1)
+                        if pieces[b].boundary >= level and size(i, b - 1) * 2 >= self.max_tokens
+                    ]
+                    if good:
+                        last = good[-1] - 1
+                        break
+            out.append((pieces[i].start, pieces[last].end))
+            if last + 1 >= n:
+                break
+            k = last + 1
+            while k - 1 > i and size(k - 1, last) <= self.overlap:
+                k -= 1
+            while k <= last and size(k, last + 1) > self.max_tokens:
+                k += 1
+            i = k
+        return out
+
+    def _finish(
+        self, text: str, source: str, ranges: list[tuple[int, int, Section]]
+    ) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        for start, end, section in ranges:
+            for s, e, n in self._enforce(text, start, end):
+                chunks.append(
+                    Chunk(
+                        id=f"{source}#{len(chunks)}",
+                        source=source,
+                        start=s,
+                        end=e,
+                        text=text[s:e],
+                        headings=section.headings,
+                        tokens=n,
+                        section_start=section.start,
+                        section_end=section.end,
+                    )
+                )
+        return chunks
+
+    def _enforce(self, text: str, start: int, end: int) -> list[tuple[int, int, int]]:
+        """Re-tokenise the chunk on its own (tokenisers can differ at cut points) and
+        halve it at a token boundary until every part fits."""
+        spans = self.tokenizer.spans(text[start:end])
+        if len(spans) <= self.max_tokens or len(spans) <= 1:
+            return [(start, end, len(spans))]
+        cut = start + spans[len(spans) // 2][0]
+        left_end = start + len(text[start:cut].rstrip())
+        return self._enforce(text, start, left_end) + self._enforce(text, cut, end)
+
+
+@dataclass
+class SemanticChunker:
+    """Break where the similarity of adjacent sentences drops: at the `percentile`-th
+    lowest similarities in each section. Groups larger than the limit are packed by
+    `chunker`, so the token limit still holds."""
+
+    encoder: Any
+    chunker: Chunker
+    percentile: float = 25.0
+    similarities: list[float] = field(default_factory=list, init=False, repr=False)
+
+    def chunk(self, text: str, source: str = "") -> list[Chunk]:
+        ch = self.chunker
+        starts = [s for s, _ in ch.tokenizer.spans(text)]
+        sections = markdown_sections(text) if ch.markdown else [Section(0, len(text), ())]
+        ranges: list[tuple[int, int, Section]] = []
+        for section in sections:
+            pieces = ch._pieces(text, section.start, section.end, starts)
+            if len(pieces) < 3:
+                ranges.extend((s, e, section) for s, e in ch._pack(pieces, starts))
+                continue
+            vectors = self.encoder.encode([text[p.start : p.end] for p in pieces])
+            sims = np.sum(vectors[:-1] * vectors[1:], axis=1)
+            self.similarities.extend(float(x) for x in sims)
+            threshold = float(np.percentile(sims, self.percentile))
+            breaks = [i + 1 for i, s in enumerate(sims) if s <= threshold]
+            for a, b in zip([0, *breaks], [*breaks, len(pieces)], strict=False):
+                ranges.extend((s, e, section) for s, e in ch._pack(pieces[a:b], starts))
+        return ch._finish(text, source, ranges)
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 text file, keeping `\\r\\n` so offsets match the bytes on disk."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text ({exc.reason}); convert it first, e.g. "
+            f"`iconv -f latin1 -t utf-8 {path}`"
+        ) from None
