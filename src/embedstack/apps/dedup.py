@@ -250,9 +250,9 @@ def pairwise_pr(
     for item, grp in groups.items():
         by_group.setdefault(grp, []).append(item)
     gold = set()
-    for members in by_group.values():
-        members = sorted(members)
-        gold |= {(a, b) for i, a in enumerate(members) for b in members[i + 1 :]}
+    for group in by_group.values():
+        ordered = sorted(group)
+        gold |= {(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :]}
     tp = len(predicted & gold)
     precision = tp / len(predicted) if predicted else 1.0
     recall = tp / len(gold) if gold else 1.0

@@ -8,28 +8,12 @@ import difflib
 import html
 import io
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from embedstack.apps._files import atomic_write
 from embedstack.apps.dedup import DupCluster
-
-
-def atomic_write(path: Path, data: str) -> None:
-    """Write via a temp file, fsync and rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def report_dict(clusters: Sequence[DupCluster], files: int) -> dict[str, Any]:
