@@ -6,8 +6,9 @@ An FAQ folder holds `faq.json` (the Q/A pairs, the threshold and how it was chos
 How the threshold is learned from the FAQ itself (no labelled queries needed):
 - in-domain probes: each question with a third of its words dropped, and the first
   sentence of each answer asked as a question; their best score counts as a positive
-  when the FAQ answers them with their own entry, and as a negative when it answers
-  with another entry (a wrong answer is as bad as answering off-topic);
+  when the FAQ answers them with their own entry (a probe that ranks another entry
+  first is a ranking error no threshold can fix without dropping right answers of the
+  same score, so it is left out);
 - off-topic probes: a fixed bank of ~50 questions from unrelated domains
   (`embedstack/data/offtopic_questions.txt`); their best score is a negative;
 - the threshold is the cut with the best F1 between the two (`threshold.calibrate`).
@@ -274,8 +275,10 @@ class FAQ:
             if not found:
                 continue
             pair, score = found[0]
-            # A wrong answer is as bad as answering an off-topic question.
-            (positives if pair.id == expected else negatives).append(score)
+            if expected is None:
+                negatives.append(score)
+            elif pair.id == expected:
+                positives.append(score)
         result = calibrate(positives, negatives)
         log.info("faq threshold %.3f (precision %.2f, recall %.2f on %d+%d probes)",
                  result.threshold, result.precision, result.recall, len(positives), len(negatives))
