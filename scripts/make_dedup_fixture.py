@@ -43,7 +43,9 @@ def main() -> None:
         rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
     with (stsb / "sts-test.meta.tsv").open(encoding="utf-8") as f:
         meta = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
-    images = [(float(r[0]), r[1], r[2]) for r, m in zip(rows, meta, strict=True) if m[2] == "images"]
+    images = [
+        (float(r[0]), r[1], r[2]) for r, m in zip(rows, meta, strict=True) if m[2] == "images"
+    ]
     seen: set[str] = set()
     records: list[dict[str, str]] = []
     group = 0
@@ -86,9 +88,9 @@ def main() -> None:
     calib = set(groups[: len(groups) // 2])
     rng.shuffle(records)
     with OUT.open("w", encoding="utf-8") as f:
-        for i, r in enumerate(records):
-            r = {"id": f"s{i:03d}", **r, "split": "calib" if r["group"] in calib else "test"}
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        for i, rec in enumerate(records):
+            row = {"id": f"s{i:03d}", **rec, "split": "calib" if rec["group"] in calib else "test"}
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
     print(f"wrote {len(records)} records in {len(groups)} groups to {OUT}")
 
 

@@ -86,14 +86,13 @@ def write_report(
     return paths
 
 
-def write_unique(out: Path, ids: Sequence[str], texts: Mapping[str, str],
-                 clusters: Sequence[DupCluster]) -> Path:
+def write_unique(
+    out: Path, ids: Sequence[str], texts: Mapping[str, str], clusters: Sequence[DupCluster]
+) -> Path:
     """The deduplicated items (every non-duplicate, in input order) as JSON Lines."""
     dropped = {d for c in clusters for d in c.duplicates}
     lines = [
-        json.dumps({"id": i, "text": texts[i]}, ensure_ascii=False)
-        for i in ids
-        if i not in dropped
+        json.dumps({"id": i, "text": texts[i]}, ensure_ascii=False) for i in ids if i not in dropped
     ]
     path = out / "unique.jsonl"
     atomic_write(path, "".join(line + "\n" for line in lines))

@@ -126,9 +126,11 @@ def load_pairs(path: str | Path) -> list[QAPair]:
     elif suffix in (".jsonl", ".json"):
         text = read_text(p)
         try:
-            data = json.loads(text) if suffix == ".json" else [
-                json.loads(line) for line in text.splitlines() if line.strip()
-            ]
+            data = (
+                json.loads(text)
+                if suffix == ".json"
+                else [json.loads(line) for line in text.splitlines() if line.strip()]
+            )
         except json.JSONDecodeError as exc:
             raise InputError(f"{p}: invalid JSON ({exc}); one object per line for .jsonl") from None
         pairs = _from_rows(list(data), p)
@@ -160,8 +162,14 @@ class FAQ:
     """Build once with `FAQ.build`, reopen with `FAQ.open`, then `ask`."""
 
     def __init__(
-        self, path: Path, pairs: list[QAPair], collection: Any, threshold: float,
-        calibration: Calibration | None, index_answers: bool,
+        self,
+        path: Path,
+        pairs: list[QAPair],
+        collection: Any,
+        *,
+        threshold: float,
+        calibration: Calibration | None,
+        index_answers: bool,
     ) -> None:
         self.path = path
         self.pairs = pairs
@@ -187,7 +195,9 @@ class FAQ:
         pairs = load_pairs(source) if isinstance(source, (str, Path)) else list(source)
         root = Path(into)
         if (root / FAQ_FILE).exists():
-            raise CollectionError(f"{root} already holds an FAQ; remove it or choose another --into")
+            raise CollectionError(
+                f"{root} already holds an FAQ; remove it or choose another --into"
+            )
         collection = Collection.create(root / INDEX_DIR, encoder, indexes=())
         texts = [p.question for p in pairs]
         ids = [f"{p.id}:question" for p in pairs]
@@ -197,7 +207,14 @@ class FAQ:
             ids += [f"{p.id}:answer" for p in pairs]
             meta += [{"pair": p.id, "field": "answer"} for p in pairs]
         collection.add(texts, ids=ids, metadata=meta)
-        faq = cls(root, pairs, collection, threshold or 0.0, None, index_answers)
+        faq = cls(
+            root,
+            pairs,
+            collection,
+            threshold=threshold or 0.0,
+            calibration=None,
+            index_answers=index_answers,
+        )
         if threshold is None:
             faq.calibration = faq.calibrate(held_out)
             faq.threshold = faq.calibration.threshold
@@ -210,16 +227,18 @@ class FAQ:
 
         root = Path(path)
         if not (root / FAQ_FILE).is_file():
-            raise CollectionError(f"{root} is not an FAQ folder; make one with `embedstack faq build`")
+            raise CollectionError(
+                f"{root} is not an FAQ folder; make one with `embedstack faq build`"
+            )
         state = json.loads((root / FAQ_FILE).read_text(encoding="utf-8"))
         calibration = Calibration(**state["calibration"]) if state.get("calibration") else None
         return cls(
             root,
             [QAPair(**p) for p in state["pairs"]],
             Collection.open(root / INDEX_DIR, encoder),
-            float(state["threshold"]),
-            calibration,
-            bool(state["index_answers"]),
+            threshold=float(state["threshold"]),
+            calibration=calibration,
+            index_answers=bool(state["index_answers"]),
         )
 
     def save(self) -> None:
@@ -280,6 +299,12 @@ class FAQ:
             elif pair.id == expected:
                 positives.append(score)
         result = calibrate(positives, negatives)
-        log.info("faq threshold %.3f (precision %.2f, recall %.2f on %d+%d probes)",
-                 result.threshold, result.precision, result.recall, len(positives), len(negatives))
+        log.info(
+            "faq threshold %.3f (precision %.2f, recall %.2f on %d+%d probes)",
+            result.threshold,
+            result.precision,
+            result.recall,
+            len(positives),
+            len(negatives),
+        )
         return result
