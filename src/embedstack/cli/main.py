@@ -24,6 +24,10 @@ COMMAND_MODULES = (
     "embedstack.cli.collection",
     "embedstack.cli.demo",
     "embedstack.cli.models",
+    "embedstack.cli.faq",
+    "embedstack.cli.dedup",
+    "embedstack.cli.rag",
+    "embedstack.cli.cluster",
 )
 
 err_console = Console(stderr=True)
