@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+
+from apps_helpers import EXAMPLES
+from embedstack.apps.rag import (
+    evaluate_chunk_sizes,
+    expand_paths,
+    index_files,
+    parent_ranges,
+    retrieve,
+)
+from embedstack.encoders.hashing import HashEncoder
+from embedstack.errors import InputError
+from embedstack.store.collection import Collection
+from embedstack.text.chunking import Chunker
+from embedstack.text.tokenize import WordTokenizer
+
+
+def test_parent_is_section_or_neighbours():
+    text = "# A\n" + " ".join(f"w{i}." for i in range(30)) + "\n# B\nshort section here."
+    chunks = Chunker(WordTokenizer(), max_tokens=10).chunk(text, "t")
+    whole = parent_ranges(chunks, parent_max_tokens=1000)
+    section_a = [c for c in chunks if c.headings == ("A",)]
+    assert all(whole[i] == (section_a[0].start, section_a[-1].end) for i in range(len(section_a)))
+    tight = parent_ranges(chunks, parent_max_tokens=25)
+    middle = len(section_a) // 2
+    assert tight[middle] == (chunks[middle - 1].start, chunks[middle + 1].end)
+    last = len(chunks) - 1  # section B fits on its own
+    assert tight[last] == (chunks[last].start, chunks[last].end)
+
+
+def test_reindex_updates_and_removes_stale_chunks(tmp_path):
+    doc = tmp_path / "notes.md"
+    doc.write_text("# One\nalpha beta gamma.\n\n# Two\ndelta epsilon.\n")
+    encoder = HashEncoder(64)
+    collection, chunks = index_files([doc], tmp_path / "c", encoder, max_tokens=8)
+    assert len(collection) == len(chunks) == 2
+    doc.write_text("# One\nalpha beta gamma.\n")
+    collection, chunks = index_files([doc], tmp_path / "c", encoder, max_tokens=8)
+    assert len(Collection.open(tmp_path / "c", encoder)) == 1
+    hits = retrieve(collection, "alpha", k=5)
+    assert [h["id"] for h in hits] == [f"{doc}#0"]
+
+
+def test_retrieve_refuses_collections_without_chunks(tmp_path):
+    encoder = HashEncoder(64)
+    plain = Collection.create(tmp_path / "plain", encoder, indexes=())
+    plain.add(["some text"], ids=["x"])
+    with pytest.raises(InputError, match="chunk"):
+        retrieve(plain, "text")
+    with pytest.raises(InputError, match="does not exist"):
+        expand_paths([tmp_path / "missing.md"])
+
+
+def test_chunk_size_evaluation_reports_each_size():
+    files = expand_paths([EXAMPLES / "docs"])
+    docs = {p.stem: p.read_text() for p in files}
+    queries = {
+        "q1": "renew loans twice",
+        "q2": "story time for toddlers",
+        "q3": "guest wifi password",
+    }
+    qrels = {"q1": {"borrowing"}, "q2": {"events"}, "q3": {"services"}}
+    rows = evaluate_chunk_sizes(docs, queries, qrels, HashEncoder(256), sizes=(16, 64), k=2)
+    assert [r["max_tokens"] for r in rows] == [16, 64]
+    assert rows[0]["chunks"] > rows[1]["chunks"]
+    assert all(0 <= r["recall@2"] <= 1 and 0 <= r["ndcg@10"] <= 1 for r in rows)
+    assert rows[0]["recall@2"] == 1.0  # small chunks isolate the matching sentence
