@@ -144,9 +144,12 @@ class Chunker:
         cls, encoder: Any, max_tokens: int | None = None, overlap: int = 0, **kwargs: Any
     ) -> Chunker:
         """A chunker using `encoder`'s tokenizer; `max_tokens` defaults to the model's
-        limit minus its special tokens, and may not exceed it."""
-        limit = getattr(getattr(encoder, "space", None), "max_tokens", None)
-        room = limit - special_tokens(encoder) if limit else None
+        limit minus its special tokens and document prefix, and may not exceed it."""
+        space = getattr(encoder, "space", None)
+        limit = getattr(space, "max_tokens", None)
+        tokenizer = tokenizer_for(encoder)
+        prefix = len(tokenizer.spans(getattr(space, "document_prefix", "") or ""))
+        room = limit - special_tokens(encoder) - prefix if limit else None
         if max_tokens is None:
             max_tokens = room or 256
         elif room is not None and max_tokens > room:
@@ -154,7 +157,7 @@ class Chunker:
                 f"max_tokens {max_tokens} is more than {encoder.name} accepts ({room} "
                 f"content tokens); use --max-tokens {room} or less"
             )
-        return cls(tokenizer_for(encoder), max_tokens, overlap, **kwargs)
+        return cls(tokenizer, max_tokens, overlap, **kwargs)
 
     # -- public -------------------------------------------------------------------------
 

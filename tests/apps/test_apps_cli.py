@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 import typer
+from apps_helpers import EXAMPLES
 from typer.testing import CliRunner
 
-from apps_helpers import EXAMPLES
 from embedstack.cli import cluster, dedup, faq, rag
 from embedstack.text.chunking import read_text
 

@@ -151,3 +151,19 @@ def test_semantic_chunker_breaks_between_topics():
         "The cat sat on the mat",
         "Stock markets fell sharply today",
     ]
+
+
+@pytest.mark.model
+def test_minilm_chunks_fit_the_model_without_truncation():
+    from embedstack.registry import load_encoder
+
+    encoder = load_encoder("minilm")
+    chunker = Chunker.for_encoder(encoder)
+    assert isinstance(chunker.tokenizer, HFTokenizer) and chunker.max_tokens == 254
+    text = DOC + "\n\n" + "tokenization " * 700 + "x" * 3000 + " " + "東京" * 300
+    chunks = chunker.chunk(text, "long.md")
+    assert max(encoder.count_tokens([c.text for c in chunks])) <= encoder.space.max_tokens
+    vectors = encoder.encode([c.text for c in chunks])  # refuses over-long input
+    assert vectors.shape == (len(chunks), 384)
+    with pytest.raises(InputError, match="254"):
+        Chunker.for_encoder(encoder, max_tokens=300)

@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-
 from apps_helpers import captions, minilm
+
 from embedstack.apps.dedup import (
     Deduplicator,
     DupKind,

@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from apps_helpers import DATA, EXAMPLES, minilm
+
 from embedstack.apps.faq import FAQ, QAPair, load_pairs, offtopic_questions
 from embedstack.encoders.hashing import HashEncoder
 from embedstack.errors import CollectionError, InputError

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-
 from apps_helpers import EXAMPLES
+
 from embedstack.apps.rag import (
     evaluate_chunk_sizes,
     expand_paths,
