@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,12 +81,14 @@ class Clustering:
 
 
 def choose_k(vectors: np.ndarray, seed: int, k_max: int = 12) -> int:
-    """The k in 2..k_max with the best silhouette (on at most 2,000 sampled points)."""
+    """The k in 2..min(k_max, sqrt(n) + 1) with the best silhouette (on at most 2,000
+    sampled points). The sqrt bound stops tiny collections splitting into singletons,
+    which silhouette rewards."""
     cluster = require("sklearn.cluster", "apps", "clustering")
     metrics = require("sklearn.metrics", "apps", "clustering")
     n = len(vectors)
     best_k, best = 2, -2.0
-    for k in range(2, min(k_max, n - 1) + 1):
+    for k in range(2, max(2, min(k_max, n - 1, math.isqrt(n) + 1)) + 1):
         labels = cluster.KMeans(n_clusters=k, random_state=seed, n_init=3).fit_predict(vectors)
         score = metrics.silhouette_score(
             vectors, labels, sample_size=min(n, 2000), random_state=seed
