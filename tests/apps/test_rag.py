@@ -17,17 +17,28 @@ from embedstack.text.chunking import Chunker
 from embedstack.text.tokenize import WordTokenizer
 
 
-def test_parent_is_section_or_neighbours():
-    text = "# A\n" + " ".join(f"w{i}." for i in range(30)) + "\n# B\nshort section here."
+def test_parent_is_smallest_enclosing_section_that_fits():
+    text = (
+        "# Guide\nIntro words here.\n"
+        "## Loans\nLoans last three weeks.\n### Renewals\nRenew twice online.\n"
+        "## Fees\n" + " ".join(f"w{i}." for i in range(30))
+    )
     chunks = Chunker(WordTokenizer(), max_tokens=10).chunk(text, "t")
-    whole = parent_ranges(chunks, parent_max_tokens=1000)
-    section_a = [c for c in chunks if c.headings == ("A",)]
-    assert all(whole[i] == (section_a[0].start, section_a[-1].end) for i in range(len(section_a)))
-    tight = parent_ranges(chunks, parent_max_tokens=25)
-    middle = len(section_a) // 2
-    assert tight[middle] == (chunks[middle - 1].start, chunks[middle + 1].end)
-    last = len(chunks) - 1  # section B fits on its own
-    assert tight[last] == (chunks[last].start, chunks[last].end)
+    by_heading = {c.headings[-1]: i for i, c in enumerate(chunks)}
+    ranges = parent_ranges(chunks, parent_max_tokens=30)
+    renewals = ranges[by_heading["Renewals"]]  # its own section is one chunk: climb to Loans
+    assert text[renewals[0] : renewals[1]] == (
+        "## Loans\nLoans last three weeks.\n### Renewals\nRenew twice online."
+    )
+    fees = [i for i, c in enumerate(chunks) if c.headings[-1] == "Fees"]
+    middle = fees[len(fees) // 2]  # Fees is too long: neighbours instead
+    assert ranges[middle] == (chunks[middle - 1].start, chunks[middle + 1].end)
+    everything = parent_ranges(chunks, parent_max_tokens=1000)
+    assert everything[by_heading["Renewals"]] == (
+        chunks[by_heading["Loans"]].start,
+        chunks[by_heading["Renewals"]].end,
+    )
+    assert everything[0] == (0, chunks[-1].end)  # Guide's own section is one chunk
 
 
 def test_reindex_updates_and_removes_stale_chunks(tmp_path):

@@ -2,8 +2,9 @@
 their source, offsets, heading path and (optionally) the surrounding section.
 
 Each chunk's metadata keeps `source`, `start`, `end` (character offsets into the file),
-`headings`, and the parent range: the whole Markdown section when it fits in
-`parent_max_tokens`, else the chunk with its neighbours. The parent text is stored with
+`headings`, and the parent range: the smallest enclosing Markdown section (with its
+subsections) that adds context and fits in `parent_max_tokens`, else the chunk with its
+neighbours. The parent text is stored with
 the chunk, so retrieval never re-reads files that may have changed since indexing.
 """
 
@@ -56,23 +57,32 @@ def chunk_files(
 
 
 def parent_ranges(chunks: Sequence[Chunk], parent_max_tokens: int) -> list[tuple[int, int]]:
-    """Per chunk: its whole section if the section fits in `parent_max_tokens`, else the
-    chunk plus the neighbours of the same section that fit."""
-    sections: dict[tuple[str, int], list[int]] = {}
+    """Per chunk, the smallest enclosing section (its own, then each parent heading's
+    with subsections, then the whole file) that holds more than the chunk and fits in
+    `parent_max_tokens`; when none does, the chunk plus the neighbours that fit."""
+    areas: dict[tuple[str, tuple[str, ...]], list[int]] = {}
     for i, c in enumerate(chunks):
-        sections.setdefault((c.source, c.section_start), []).append(i)
+        for depth in range(len(c.headings) + 1):
+            areas.setdefault((c.source, c.headings[:depth]), []).append(i)
     out = []
     for i, c in enumerate(chunks):
-        members = sections[(c.source, c.section_start)]
-        if sum(chunks[j].tokens for j in members) <= parent_max_tokens:
-            out.append((chunks[members[0]].start, max(chunks[j].end for j in members)))
-            continue
-        start, end, used = c.start, c.end, c.tokens
-        for j in (i - 1, i + 1):
-            if j in members and used + chunks[j].tokens <= parent_max_tokens:
-                start, end = min(start, chunks[j].start), max(end, chunks[j].end)
-                used += chunks[j].tokens
-        out.append((start, end))
+        found = None
+        for depth in range(len(c.headings), -1, -1):
+            members = areas[(c.source, c.headings[:depth])]
+            if sum(chunks[j].tokens for j in members) > parent_max_tokens:
+                break
+            if len(members) > 1:
+                found = (chunks[members[0]].start, max(chunks[j].end for j in members))
+                break
+        if found is None:
+            start, end, used = c.start, c.end, c.tokens
+            for j in (i - 1, i + 1):
+                near = 0 <= j < len(chunks) and chunks[j].source == c.source
+                if near and used + chunks[j].tokens <= parent_max_tokens:
+                    start, end = min(start, chunks[j].start), max(end, chunks[j].end)
+                    used += chunks[j].tokens
+            found = (start, end)
+        out.append(found)
     return out
 
 
