@@ -104,7 +104,7 @@ def _from_markdown(text: str, path: Path) -> list[QAPair]:
     if not asked:
         deepest = max(len(s.headings) for s in sections)
         asked = [s for s in sections if len(s.headings) == deepest]
-    pairs = []
+    pairs: list[QAPair] = []
     for s in asked:
         body = text[s.start : s.end].split("\n", 1)
         answer = body[1].strip() if len(body) > 1 else ""

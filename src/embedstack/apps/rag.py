@@ -102,10 +102,8 @@ def index_files(
     from embedstack.store.collection import Collection
 
     enc = encoder if encoder is not None else load_encoder()
-    chunker: Chunker | SemanticChunker = Chunker.for_encoder(enc, max_tokens, overlap)
-    base = chunker
-    if semantic:
-        chunker = SemanticChunker(enc, base)
+    base = Chunker.for_encoder(enc, max_tokens, overlap)
+    chunker: Chunker | SemanticChunker = SemanticChunker(enc, base) if semantic else base
     chunks, sources = chunk_files(paths, chunker)
     limit = parent_max_tokens or 4 * base.max_tokens
     metadata = []

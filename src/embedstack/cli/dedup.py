@@ -51,9 +51,9 @@ def dedup(
     ids, texts = [], []
     for path in files:
         if chunks:
-            for c in Chunker.for_encoder(encoder, max_tokens).chunk_file(path):
-                ids.append(c.id)
-                texts.append(c.text)
+            for piece in Chunker.for_encoder(encoder, max_tokens).chunk_file(path):
+                ids.append(piece.id)
+                texts.append(piece.text)
         else:
             ids.append(str(path))
             texts.append(read_text(path))
