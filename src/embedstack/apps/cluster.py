@@ -116,7 +116,7 @@ def cluster_vectors(
             raise InputError(f"k must be between 1 and the number of items ({n}), got {k}")
         return cluster.KMeans(n_clusters=k, random_state=seed, n_init=10).fit_predict(vectors)
     if method == "hdbscan":
-        return cluster.HDBSCAN(min_cluster_size=min_cluster_size).fit_predict(vectors)
+        return cluster.HDBSCAN(min_cluster_size=min_cluster_size, copy=True).fit_predict(vectors)
     raise InputError(f"unknown clustering method {method!r}; use 'kmeans' or 'hdbscan'")
 
 
