@@ -4,25 +4,15 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 from apps_helpers import EXAMPLES
 from typer.testing import CliRunner
 
-from embedstack.cli import cluster, dedup, faq, rag
+from embedstack.cli.main import app
 from embedstack.text.chunking import read_text
 
 
-@pytest.fixture(scope="module")
-def app() -> typer.Typer:
-    """The apps' command groups on their own app (the same `register` hooks main uses)."""
-    application = typer.Typer()
-    for module in (faq, dedup, rag, cluster):
-        module.register(application)
-    return application
-
-
 @pytest.fixture
-def run(app, monkeypatch, tmp_path):
+def run(monkeypatch, tmp_path):
     monkeypatch.setenv("EMBEDSTACK_MODEL", "hash:128")
     monkeypatch.setenv("EMBEDSTACK_HOME", str(tmp_path / "home"))
     runner = CliRunner()
@@ -121,3 +111,16 @@ def test_retrieve_with_parent_and_cluster(run, tmp_path):
     second = json.loads(run("cluster", "--in", into, "--k", "3", "--json"))
     assert first == second and len(first["clusters"]) == 3
     assert html.read_text().count("<circle") == sum(c["size"] for c in first["clusters"])
+
+
+def test_errors_are_one_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("EMBEDSTACK_MODEL", "hash:128")
+    runner = CliRunner()
+    result = runner.invoke(app, ["faq", "ask", "hi?", "--in", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    assert "is not an FAQ folder" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["chunk", str(tmp_path / "missing.md"), "--json"])
+    assert result.exit_code == 1 and "does not exist" in result.output
+    (tmp_path / "a.txt").write_text("some text")
+    result = runner.invoke(app, ["dedup", str(tmp_path), "--stages", "exact,fuzzy"])
+    assert result.exit_code == 1 and "unknown dedup stages" in result.output
