@@ -151,3 +151,10 @@ def test_paraphrase_duplicates_precision_recall_minilm():
     precision, recall = pairwise_pr(clusters, {r["id"]: r["group"] for r in test})
     assert precision >= 0.90, precision
     assert recall >= 0.85, recall
+
+
+def test_html_report_says_what_it_leaves_out():
+    long_a, long_b = "word " * 1000, "word " * 999 + "other"
+    clusters = Deduplicator(stages=("near",)).find(["a", "b"], [long_a, long_b])
+    page = to_html(clusters, {"a": long_a, "b": long_b}, limit=100)
+    assert page.count("more characters]") == 2

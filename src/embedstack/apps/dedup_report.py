@@ -47,6 +47,12 @@ def _diff_html(a: str, b: str) -> tuple[str, str]:
     return " ".join(left), " ".join(right)
 
 
+def _more(text: str, limit: int) -> str:
+    """Say what the page leaves out instead of cutting silently."""
+    rest = len(text) - limit
+    return f" <em>[… {rest} more characters]</em>" if rest > 0 else ""
+
+
 _STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}
 table{border-collapse:collapse;width:100%;margin-bottom:2em}td,th{border:1px solid #ccc;
 padding:.5em;vertical-align:top;width:50%;white-space:pre-wrap}del{background:#fdd}
@@ -68,6 +74,8 @@ def to_html(clusters: Sequence[DupCluster], texts: Mapping[str, str], limit: int
         )
         for dup in c.duplicates:
             left, right = _diff_html(texts[c.keep][:limit], texts[dup][:limit])
+            left += _more(texts[c.keep], limit)
+            right += _more(texts[dup], limit)
             parts.append(
                 f"<table><tr><th>{html.escape(c.keep)} (kept)</th><th>{html.escape(dup)}</th>"
                 f"</tr><tr><td>{left}</td><td>{right}</td></tr></table>"
