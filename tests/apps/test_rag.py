@@ -78,3 +78,10 @@ def test_chunk_size_evaluation_reports_each_size():
     assert rows[0]["chunks"] > rows[1]["chunks"]
     assert all(0 <= r["recall@2"] <= 1 and 0 <= r["ndcg@10"] <= 1 for r in rows)
     assert rows[0]["recall@2"] == 1.0  # small chunks isolate the matching sentence
+
+
+def test_expand_paths_lists_each_file_once(tmp_path):
+    (tmp_path / "a.md").write_text("x")
+    (tmp_path / "b.txt").write_text("y")
+    (tmp_path / "c.bin").write_text("z")
+    assert expand_paths([tmp_path, tmp_path / "a.md"]) == [tmp_path / "a.md", tmp_path / "b.txt"]

@@ -167,3 +167,29 @@ def test_minilm_chunks_fit_the_model_without_truncation():
     assert vectors.shape == (len(chunks), 384)
     with pytest.raises(InputError, match="254"):
         Chunker.for_encoder(encoder, max_tokens=300)
+
+
+def test_semantic_chunker_keeps_headings_with_their_text():
+    text = "# Pets\nThe cat sat on the mat.\n# Money\nStock markets fell sharply today."
+    chunker = SemanticChunker(
+        HashEncoder(256), Chunker(WordTokenizer(), max_tokens=100), percentile=100
+    )
+    chunks = chunker.chunk(text)
+    assert [c.text for c in chunks] == [
+        "# Pets\nThe cat sat on the mat.",
+        "# Money\nStock markets fell sharply today.",
+    ]
+
+
+def test_hard_wrapped_prose_is_one_sentence_but_list_items_are_not():
+    text = (
+        "A long sentence wrapped\nover two lines. Next one.\n- item one\n- item two\n# Head\nBody."
+    )
+    chunker = Chunker(WordTokenizer(), max_tokens=4)
+    pieces = chunker._pieces(text, 0, len(text), [s for s, _ in WordTokenizer().spans(text)])
+    texts = [text[p.start : p.end] for p in pieces]
+    assert "A long sentence wrapped" in texts[0] and "over two lines." in texts[1]  # windows
+    assert "- item one" in texts and "- item two" in texts and "# Head" in texts
+    wide = Chunker(WordTokenizer(), max_tokens=50)
+    spans = wide._pieces(text, 0, len(text), [s for s, _ in WordTokenizer().spans(text)])
+    assert text[spans[0].start : spans[0].end] == "A long sentence wrapped\nover two lines."

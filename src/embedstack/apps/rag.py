@@ -27,7 +27,7 @@ TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".rst", ".text")
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given, and text files under directories (sorted, recursive)."""
+    """Files as given, and text files under directories (sorted, recursive), each once."""
     out: list[Path] = []
     for raw in paths:
         p = Path(raw)
@@ -40,7 +40,10 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
             raise InputError(f"{p} does not exist; give files or folders of .md/.txt files")
     if not out:
         raise InputError("no text files found; give .md/.txt files or folders holding them")
-    return out
+    unique: dict[Path, Path] = {}
+    for p in out:  # a file named twice (directly and inside a folder) is read once
+        unique.setdefault(p.resolve(), p)
+    return list(unique.values())
 
 
 def chunk_files(

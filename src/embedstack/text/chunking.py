@@ -14,7 +14,7 @@ import bisect
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,10 @@ from embedstack.text.tokenize import Span, Tokenizer, special_tokens, tokenizer_
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？])[\"')\]]*\s+|\n")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？])[\"')\]]*\s+")
+# A line break ends a block when it follows a heading or fence, or starts a list item,
+# quote, table row, heading or fence; other breaks are just hard-wrapped prose.
+_BLOCK_START = re.compile(r"[ \t]*(?:[-*+>|][ \t]|\d+[.)][ \t]|#{1,6}[ \t]|```|~~~)")
 
 PARAGRAPH, SENTENCE, TOKENS = 2, 1, 0  # strength of the break before a piece
 
@@ -116,6 +119,25 @@ def _trimmed_spans(text: str, start: int, end: int, pattern: re.Pattern[str]) ->
     return trimmed
 
 
+def _line_blocks(text: str, start: int, end: int) -> list[Span]:
+    """Split a paragraph at the line breaks that separate Markdown blocks."""
+    blocks: list[Span] = []
+    block_start = line_start = start
+    while True:
+        newline = text.find("\n", line_start, end)
+        if newline < 0:
+            break
+        line = text[line_start:newline].rstrip("\r")
+        nxt_end = text.find("\n", newline + 1, end)
+        following = text[newline + 1 : nxt_end if nxt_end >= 0 else end]
+        if _HEADING.match(line) or _FENCE.match(line) or _BLOCK_START.match(following):
+            blocks.append((block_start, newline))
+            block_start = newline + 1
+        line_start = newline + 1
+    blocks.append((block_start, end))
+    return blocks
+
+
 class Chunker:
     """Cut texts into chunks of at most `max_tokens` tokens with `overlap` tokens shared
     between neighbours (overlap is made of whole sentences or token windows)."""
@@ -188,7 +210,12 @@ class Chunker:
         pieces: list[_Piece] = []
         for p_start, p_end in _trimmed_spans(text, start, end, _PARAGRAPH_BREAK):
             first = True
-            for s, e in _trimmed_spans(text, p_start, p_end, _SENTENCE_BREAK):
+            sentences = [
+                span
+                for b_start, b_end in _line_blocks(text, p_start, p_end)
+                for span in _trimmed_spans(text, b_start, b_end, _SENTENCE_BREAK)
+            ]
+            for s, e in sentences:
                 boundary = PARAGRAPH if first else SENTENCE
                 first = False
                 if self.count(starts, s, e) <= self.max_tokens:
@@ -284,31 +311,38 @@ class Chunker:
 
 @dataclass
 class SemanticChunker:
-    """Break where the similarity of adjacent sentences drops: at the `percentile`-th
-    lowest similarities in each section. Groups larger than the limit are packed by
-    `chunker`, so the token limit still holds."""
+    """Break where the similarity of adjacent sentences drops below the document's
+    `percentile`-th percentile (computed over the whole text, so a coherent section is
+    not split just because it is short), never right after a heading line. Groups
+    larger than the limit are packed by `chunker`, so the token limit still holds."""
 
     encoder: Any
     chunker: Chunker
     percentile: float = 25.0
-    similarities: list[float] = field(default_factory=list, init=False, repr=False)
 
     def chunk(self, text: str, source: str = "") -> list[Chunk]:
         ch = self.chunker
         starts = [s for s, _ in ch.tokenizer.spans(text)]
         sections = markdown_sections(text) if ch.markdown else [Section(0, len(text), ())]
+        per_section = [(sec, ch._pieces(text, sec.start, sec.end, starts)) for sec in sections]
+        flat = [text[p.start : p.end] for _, pieces in per_section for p in pieces]
+        vectors = self.encoder.encode(flat, normalize=True) if flat else np.zeros((0, 1))
+        all_sims: list[np.ndarray] = []
+        offset = 0
+        for _, pieces in per_section:
+            v = vectors[offset : offset + len(pieces)]
+            offset += len(pieces)
+            sims = np.sum(v[:-1] * v[1:], axis=1)
+            if len(sims) and _HEADING.match(text[pieces[0].start : pieces[0].end]):
+                sims[0] = np.inf  # keep a heading with the sentence after it
+            all_sims.append(sims)
+        finite = np.concatenate(all_sims) if all_sims else np.zeros(0)
+        finite = finite[np.isfinite(finite)]
+        threshold = float(np.percentile(finite, self.percentile)) if finite.size else -np.inf
         ranges: list[tuple[int, int, Section]] = []
-        for section in sections:
-            pieces = ch._pieces(text, section.start, section.end, starts)
-            if len(pieces) < 3:
-                ranges.extend((s, e, section) for s, e in ch._pack(pieces, starts))
-                continue
-            vectors = self.encoder.encode([text[p.start : p.end] for p in pieces])
-            sims = np.sum(vectors[:-1] * vectors[1:], axis=1)
-            self.similarities.extend(float(x) for x in sims)
-            threshold = float(np.percentile(sims, self.percentile))
-            breaks = [i + 1 for i, s in enumerate(sims) if s <= threshold]
-            for a, b in zip([0, *breaks], [*breaks, len(pieces)], strict=False):
+        for (section, pieces), sims in zip(per_section, all_sims, strict=True):
+            breaks = [i + 1 for i, sim in enumerate(sims) if sim <= threshold]
+            for a, b in itertools.pairwise([0, *breaks, len(pieces)]):
                 ranges.extend((s, e, section) for s, e in ch._pack(pieces[a:b], starts))
         return ch._finish(text, source, ranges)
 
