@@ -110,3 +110,12 @@ def test_unknown_options_are_refused(tiny: Path) -> None:
         load_local(str(tiny), pooling_mode="mean")
     with pytest.raises(InputError, match="pooling must be one of"):
         load_local(str(tiny), pooling="median")
+
+
+def test_int8_precision_is_a_separate_space_close_to_float32(tiny: Path) -> None:
+    full, small = load_local(str(tiny)), load_local(str(tiny), precision="int8")
+    assert small.space.precision == "int8" and full.space.diff(small.space) == [
+        "precision: 'float32' != 'int8'"
+    ]
+    texts = ["the cat sat on the mat", "a big red house"]
+    assert ((full.encode(texts) * small.encode(texts)).sum(axis=1) > 0.99).all()

@@ -66,8 +66,8 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _position_offset(config: dict[str, Any]) -> int:
-    """RoBERTa-style models number positions from padding_idx + 1."""
-    if config.get("model_type") in ("roberta", "xlm-roberta", "camembert"):
+    """RoBERTa-style models (and MPNet) number positions from padding_idx + 1."""
+    if config.get("model_type") in ("roberta", "xlm-roberta", "camembert", "mpnet"):
         return int(config.get("pad_token_id", 1)) + 1
     return 0
 
