@@ -141,12 +141,16 @@ def retrieve(
     *,
     parent: bool = False,
     where: dict[str, Any] | None = None,
+    retriever: Any = "dense",
 ) -> list[dict[str, Any]]:
-    """Ranked chunks as prompt-ready dicts with a citation (`[n] source:start-end`)."""
+    """Ranked chunks as prompt-ready dicts with a citation (`[n] source:start-end`).
+    `retriever` is anything `Collection.search` takes: "dense", an index name such as
+    "bm25", or a retriever object (e.g. a hybrid pipeline)."""
     if not question.strip():
         raise InputError("the question is empty; ask something")
     out = []
-    for rank, hit in enumerate(collection.search(question, k=k, where=where), start=1):
+    hits = collection.search(question, k=k, where=where, retriever=retriever)
+    for rank, hit in enumerate(hits, start=1):
         meta = hit.metadata
         if "source" not in meta:
             raise InputError(

@@ -56,6 +56,9 @@ def retrieve(
     in_: Path = typer.Option(..., "--in", help="Collection made by `chunk --into`."),
     k: int = typer.Option(5, "-k", help="Chunks to return."),
     parent: bool = typer.Option(False, "--parent", help="Add the surrounding section."),
+    retriever: str = typer.Option(
+        "dense", "--retriever", help="dense, or an index of the collection such as bm25."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON ready for a prompt."),
 ) -> None:
     """Retrieve chunks with scores, citations, offsets (and their parent section).
@@ -65,7 +68,7 @@ def retrieve(
     from embedstack.apps.rag import retrieve as run
     from embedstack.store.collection import Collection
 
-    results = run(Collection.open(in_), question, k, parent=parent)
+    results = run(Collection.open(in_), question, k, parent=parent, retriever=retriever)
     if as_json:
         typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
         return
