@@ -99,3 +99,12 @@ def test_paraphrases_answered_and_unrelated_refused_minilm(tmp_path):
     refused = sum(faq.ask(q).no_answer for q in probes["unrelated"])
     assert right >= 18, right
     assert refused >= 9, refused
+
+
+def test_failed_build_leaves_nothing_behind(tmp_path):
+    encoder = HashEncoder(64)
+    with pytest.raises(InputError, match="positive"):
+        FAQ.build(DEMO, tmp_path / "f", encoder, held_out=[("unrelated words", None)])
+    assert not (tmp_path / "f" / "index").exists()
+    faq = FAQ.build(DEMO, tmp_path / "f", encoder, threshold=0.5)  # the folder is reusable
+    assert faq.threshold == 0.5

@@ -23,6 +23,7 @@ import json
 import logging
 import random
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -198,27 +199,37 @@ class FAQ:
             raise CollectionError(
                 f"{root} already holds an FAQ; remove it or choose another --into"
             )
+        if (root / INDEX_DIR).exists():
+            raise CollectionError(
+                f"{root / INDEX_DIR} exists but {root} has no {FAQ_FILE} (an interrupted "
+                "build?); remove the folder or choose another --into"
+            )
         collection = Collection.create(root / INDEX_DIR, encoder, indexes=())
-        texts = [p.question for p in pairs]
-        ids = [f"{p.id}:question" for p in pairs]
-        meta: list[dict[str, Any]] = [{"pair": p.id, "field": "question"} for p in pairs]
-        if index_answers:
-            texts += [p.answer for p in pairs]
-            ids += [f"{p.id}:answer" for p in pairs]
-            meta += [{"pair": p.id, "field": "answer"} for p in pairs]
-        collection.add(texts, ids=ids, metadata=meta)
-        faq = cls(
-            root,
-            pairs,
-            collection,
-            threshold=threshold or 0.0,
-            calibration=None,
-            index_answers=index_answers,
-        )
-        if threshold is None:
-            faq.calibration = faq.calibrate(held_out)
-            faq.threshold = faq.calibration.threshold
-        faq.save()
+        try:
+            texts = [p.question for p in pairs]
+            ids = [f"{p.id}:question" for p in pairs]
+            meta: list[dict[str, Any]] = [{"pair": p.id, "field": "question"} for p in pairs]
+            if index_answers:
+                texts += [p.answer for p in pairs]
+                ids += [f"{p.id}:answer" for p in pairs]
+                meta += [{"pair": p.id, "field": "answer"} for p in pairs]
+            collection.add(texts, ids=ids, metadata=meta)
+            faq = cls(
+                root,
+                pairs,
+                collection,
+                threshold=threshold or 0.0,
+                calibration=None,
+                index_answers=index_answers,
+            )
+            if threshold is None:
+                faq.calibration = faq.calibrate(held_out)
+                faq.threshold = faq.calibration.threshold
+            faq.save()
+        except BaseException:
+            collection.close()
+            shutil.rmtree(root / INDEX_DIR, ignore_errors=True)  # ours: made just above
+            raise
         return faq
 
     @classmethod
