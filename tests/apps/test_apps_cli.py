@@ -64,6 +64,9 @@ def test_dedup_shape_and_report(run, tmp_path):
         "unique.jsonl",
     }
     assert len((out / "unique.jsonl").read_text().splitlines()) == 6
+    labelled = EXAMPLES.parent / "tests" / "data" / "dedup_captions.jsonl"
+    calibrated = json.loads(run("dedup", folder, "--calibrate", labelled, "--json"))
+    assert {c["kind"] for c in calibrated["clusters"]} >= {"exact", "near"}
 
 
 def test_chunk_shape_reproduces_source(run):

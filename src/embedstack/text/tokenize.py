@@ -25,8 +25,6 @@ class Tokenizer(Protocol):
 class WordTokenizer:
     """Word tokens (`\\w+`), the tokenizer of `HashEncoder`: fast and dependency-free."""
 
-    name = "words"
-
     def spans(self, text: str) -> list[Span]:
         return [m.span() for m in _WORD.finditer(text)]
 
@@ -37,7 +35,6 @@ class CharTokenizer:
 
     def __init__(self, chars_per_token: int = 3) -> None:
         self.chars_per_token = chars_per_token
-        self.name = f"chars/{chars_per_token}"
 
     def spans(self, text: str) -> list[Span]:
         step = self.chars_per_token
@@ -54,7 +51,6 @@ class HFTokenizer:
         self._tok = _Tok.from_str(tokenizer.to_str())
         self._tok.no_truncation()
         self._tok.no_padding()
-        self.name = "hf"
 
     @classmethod
     def from_file(cls, path: str) -> HFTokenizer:
