@@ -29,6 +29,9 @@ COMMAND_MODULES = (
     "embedstack.cli.dedup",
     "embedstack.cli.rag",
     "embedstack.cli.cluster",
+    "embedstack.cli.cache",
+    "embedstack.cli.serve",
+    "embedstack.cli.eval",
 )
 
 err_console = Console(stderr=True)
