@@ -40,6 +40,14 @@ def test_text_pairs_use_segment_ids(tmp_path: Path) -> None:
         model.tokenize(["a", "b"], pairs=["x"])
 
 
+def test_roberta_pairs_use_one_segment_id(tmp_path: Path) -> None:
+    torch_model = make_tiny_model(tmp_path / "r", "roberta")
+    model = TransformerModel.from_dir(tmp_path / "r")
+    batch = model.tokenize(["the cat"], pairs=["on the mat"])
+    assert not batch.token_type_ids.any()
+    assert np.abs(model.hidden_states(batch) - reference_hidden(torch_model, batch)).max() < 1e-4
+
+
 def test_tokenizer_overrides_packaged_padding_and_truncation(tmp_path: Path) -> None:
     make_tiny_model(tmp_path / "m", "bert", max_positions=64, fixed_length=8)
     (tmp_path / "m" / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 12}))
@@ -123,5 +131,19 @@ def test_other_architectures_need_the_torch_extra(
 def test_other_architectures_through_torch_export_match(tmp_path: Path) -> None:
     torch_model = make_tiny_model(tmp_path / "d", "distilbert")
     model = TransformerModel.from_dir(tmp_path / "d")
+    batch = model.tokenize(TEXTS)
+    assert np.abs(model.hidden_states(batch) - reference_hidden(torch_model, batch)).max() < 1e-4
+
+
+def test_bfloat16_checkpoints_are_read_exactly(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    torch_model = make_tiny_model(tmp_path / "m", "bert")
+    with torch.no_grad():  # round the weights to bf16 and back, so float32 reference == bf16 file
+        for param in torch_model.parameters():
+            param.copy_(param.to(torch.bfloat16).to(torch.float32))
+    torch_model.to(torch.bfloat16).save_pretrained(str(tmp_path / "m"))
+    torch_model.to(torch.float32)
+    model = TransformerModel.from_dir(tmp_path / "m")
+    assert model.tensor("embeddings.LayerNorm.weight").dtype == np.float32
     batch = model.tokenize(TEXTS)
     assert np.abs(model.hidden_states(batch) - reference_hidden(torch_model, batch)).max() < 1e-4

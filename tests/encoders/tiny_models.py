@@ -65,7 +65,9 @@ def write_tokenizer(path: Path, family: str, fixed_length: int | None = None) ->
     tok = Tokenizer(WordPiece({w: i for i, w in enumerate(vocab)}, unk_token=unk))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    pair = f"{cls} $A {sep} $B:1 {sep}:1" if family == "bert" else f"{cls} $A {sep} {sep} $B {sep}"
+    pair = (
+        f"{cls} $A {sep} $B:1 {sep}:1" if family == "bert" else f"{cls} $A {sep} {sep} $B:1 {sep}:1"
+    )
     tok.post_processor = processors.TemplateProcessing(
         single=f"{cls} $A {sep}",
         pair=pair,
