@@ -109,6 +109,10 @@ def test_retrieve_with_parent_and_cluster(run, tmp_path):
     run("chunk", EXAMPLES / "docs", "--max-tokens", "48", "--into", into)
     again = json.loads(run("retrieve", "renewals renewed twice", "--in", into, "-k", "2", "--json"))
     assert [h["id"] for h in again] == [h["id"] for h in hits]
+    lexical = json.loads(
+        run("retrieve", "renewed twice", "--in", into, "--retriever", "bm25", "--json")
+    )
+    assert lexical[0]["headings"][-1] == "Renewals"
     html = tmp_path / "map.html"
     first = json.loads(run("cluster", "--in", into, "--k", "3", "--out", html, "--json"))
     second = json.loads(run("cluster", "--in", into, "--k", "3", "--json"))
