@@ -182,3 +182,19 @@ def test_shipped_glove():
         ["A cat sat on the mat.", "A kitten rested on a rug.", "Stock markets fell."]
     )
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_cli_embed_with_a_static_folder(tmp_path, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from embedstack.cli.main import app
+
+    (tmp_path / "my-static-model").mkdir()
+    _write_glove(tmp_path / "my-static-model" / "vectors.txt")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["embed", "the cat", "--model", "./my-static-model", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["dim"] == 3 and len(data["embeddings"]) == 1
