@@ -1,0 +1,284 @@
+"""A Hugging Face BERT-family checkpoint running on ONNX Runtime, without PyTorch.
+
+`TransformerModel.from_dir` reads `config.json`, `tokenizer.json` and `model.safetensors`,
+converts the encoder to ONNX once (cached under `cache_dir("onnx")`, keyed by the weights'
+sha256 and the config), and exposes tokenisation plus `hidden_states`. Pooling, heads
+(SPLADE, cross-encoders, ColBERT) and normalisation are built on top by their owners.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embedstack.config import cache_dir
+from embedstack.errors import EmbedstackError, InputError, ModelNotFoundError
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("float32", "int8")
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, memoised per (path, size, mtime) so a process hashes weights once."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHES:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _HASHES[key] = digest.hexdigest()
+    return _HASHES[key]
+
+
+@dataclass
+class TokenBatch:
+    """A padded batch. `offsets` is (batch, tokens, 2) character spans into each row's
+    own text ((0, 0) for special and padding tokens); `truncated` flags rows that were cut
+    to `max_length`; `tokens` are the token strings (without padding)."""
+
+    input_ids: np.ndarray
+    attention_mask: np.ndarray
+    token_type_ids: np.ndarray
+    offsets: np.ndarray
+    truncated: np.ndarray
+    tokens: list[list[str]] = field(default_factory=list)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(
+            f"cannot read {path}: {exc}. Is this a Hugging Face model folder?"
+        ) from exc
+
+
+def _position_offset(config: dict[str, Any]) -> int:
+    """RoBERTa-style models number positions from padding_idx + 1."""
+    if config.get("model_type") in ("roberta", "xlm-roberta", "camembert"):
+        return int(config.get("pad_token_id", 1)) + 1
+    return 0
+
+
+def model_max_length(path: Path, config: dict[str, Any]) -> int:
+    """sentence-transformers' max_seq_length if present, else the position-table size."""
+    limit = int(config.get("max_position_embeddings", 512)) - _position_offset(config)
+    st_config = path / "sentence_bert_config.json"
+    if st_config.exists():
+        value = _read_json(st_config).get("max_seq_length")
+        if value:
+            return min(int(value), limit)
+    return limit
+
+
+class TransformerModel:
+    """Tokenizer + ONNX Runtime session for one checkpoint folder."""
+
+    def __init__(
+        self,
+        path: Path,
+        config: dict[str, Any],
+        tokenizer: Any,
+        session: Any,
+        *,
+        max_length: int,
+        fingerprint: str,
+        tokenizer_hash: str,
+        precision: str,
+    ) -> None:
+        self.path = path
+        self.config = config
+        self.tokenizer = tokenizer
+        self.session = session
+        self.max_length = max_length
+        self.fingerprint = fingerprint
+        self.tokenizer_hash = tokenizer_hash
+        self.precision = precision
+        self._inputs = {i.name for i in session.get_inputs()}
+
+    @classmethod
+    def from_dir(
+        cls, path: str | Path, max_length: int | None = None, precision: str = "float32"
+    ) -> TransformerModel:
+        from tokenizers import Tokenizer
+
+        root = Path(path).expanduser()
+        for name in ("config.json", "tokenizer.json", "model.safetensors"):
+            if not (root / name).is_file():
+                raise ModelNotFoundError(
+                    f"{root} has no {name}: a model folder needs config.json, tokenizer.json and "
+                    "model.safetensors (Hugging Face layout)"
+                )
+        if precision not in PRECISIONS:
+            raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        config = _read_json(root / "config.json")
+        limit = model_max_length(root, config)
+        hard_limit = int(config.get("max_position_embeddings", 512)) - _position_offset(config)
+        if max_length is not None and not 0 < max_length <= hard_limit:
+            raise InputError(
+                f"max_length must be between 1 and {hard_limit} for this model, got {max_length}"
+            )
+        length = max_length or limit
+        fingerprint = file_sha256(root / "model.safetensors")
+        tokenizer_hash = file_sha256(root / "tokenizer.json")
+        tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
+        _configure_tokenizer(tokenizer, config, length)
+        onnx_path = _cached_onnx(root, config, fingerprint, precision)
+        return cls(
+            root,
+            config,
+            tokenizer,
+            _session(onnx_path),
+            max_length=length,
+            fingerprint=fingerprint,
+            tokenizer_hash=tokenizer_hash,
+            precision=precision,
+        )
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.config["hidden_size"])
+
+    def tokenize(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> TokenBatch:
+        """Tokenise, truncating to `max_length` and padding to the longest row."""
+        if pairs is not None and len(pairs) != len(texts):
+            raise InputError(
+                f"got {len(texts)} texts but {len(pairs)} pairs; give one pair per text"
+            )
+        items: list[Any] = (
+            list(zip(texts, pairs, strict=True)) if pairs is not None else list(texts)
+        )
+        encodings = self.tokenizer.encode_batch(items) if items else []
+        n, t = len(encodings), max((len(e.ids) for e in encodings), default=0)
+        offsets = np.zeros((n, t, 2), dtype=np.int64)
+        for i, enc in enumerate(encodings):
+            offsets[i, : len(enc.offsets)] = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64).reshape(n, t)
+        return TokenBatch(
+            input_ids=np.array([e.ids for e in encodings], dtype=np.int64).reshape(n, t),
+            attention_mask=mask,
+            token_type_ids=np.array([e.type_ids for e in encodings], dtype=np.int64).reshape(n, t),
+            offsets=offsets * mask[:, :, None],
+            truncated=np.array([bool(e.overflowing) for e in encodings], dtype=bool),
+            tokens=[e.tokens[: int(m.sum())] for e, m in zip(encodings, mask, strict=True)],
+        )
+
+    def hidden_states(self, batch: TokenBatch) -> np.ndarray:
+        """last_hidden_state, (batch, tokens, hidden) float32."""
+        if batch.input_ids.shape[0] == 0:
+            return np.zeros((0, batch.input_ids.shape[1], self.hidden_size), dtype=np.float32)
+        feeds = {
+            "input_ids": batch.input_ids,
+            "attention_mask": batch.attention_mask,
+            "token_type_ids": batch.token_type_ids,
+        }
+        (out,) = self.session.run(
+            ["last_hidden_state"], {k: v for k, v in feeds.items() if k in self._inputs}
+        )
+        return np.asarray(out, dtype=np.float32)
+
+    def tensor(self, name: str) -> np.ndarray:
+        """Any tensor of model.safetensors by its exact name (MLM head, classifier, ...)."""
+        from safetensors.numpy import safe_open
+
+        with safe_open(str(self.path / "model.safetensors"), framework="np") as handle:
+            names = list(handle.keys())
+            if name not in names:
+                near = [
+                    n
+                    for n in names
+                    if n.endswith(name.rsplit(".", 2)[-2] + "." + name.rsplit(".", 1)[-1])
+                ]
+                raise EmbedstackError(
+                    f"no tensor {name!r} in {self.path / 'model.safetensors'}; similar: {near[:5]}"
+                )
+            return np.asarray(handle.get_tensor(name))
+
+
+def _configure_tokenizer(tokenizer: Any, config: dict[str, Any], length: int) -> None:
+    """Replace the packaged truncation/padding (often fixed at 128) with ours."""
+    padding = tokenizer.padding or {}
+    pad_id = int(padding.get("pad_id", config.get("pad_token_id", 0) or 0))
+    pad_token = padding.get("pad_token") or tokenizer.id_to_token(pad_id) or "[PAD]"
+    tokenizer.no_padding()
+    tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
+    tokenizer.enable_truncation(max_length=length)
+
+
+def _session(path: Path) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _cached_onnx(root: Path, config: dict[str, Any], fingerprint: str, precision: str) -> Path:
+    """Convert once per (weights, config, converter version, precision); reuse afterwards."""
+    from embedstack.encoders.onnx_export import CONVERTER_VERSION, NATIVE_TYPES
+
+    native = config.get("model_type") in NATIVE_TYPES
+    config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
+    method = f"native{CONVERTER_VERSION}" if native else "torch"
+    entry = cache_dir("onnx") / f"{fingerprint[:24]}-{config_hash}-{method}-{precision}"
+    target = entry / "model.onnx"
+    if target.is_file():
+        return target
+    staging = entry.with_name(f"{entry.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        fp32 = staging / "model.onnx" if precision == "float32" else staging / "fp32.onnx"
+        if native:
+            _convert_native(root, config, fp32)
+        else:
+            from embedstack.encoders.torch_export import export_with_torch
+
+            export_with_torch(root, fp32)
+        if precision == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(fp32), str(staging / "model.onnx"), weight_type=QuantType.QInt8)
+            fp32.unlink()
+        for item in staging.iterdir():
+            with item.open("rb") as handle:
+                os.fsync(handle.fileno())
+        try:
+            os.rename(staging, entry)
+        except OSError:  # another process finished the same conversion first
+            if not target.is_file():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _convert_native(root: Path, config: dict[str, Any], target: Path) -> None:
+    import onnx
+    from safetensors.numpy import safe_open
+
+    from embedstack.encoders.onnx_export import build_encoder_graph
+
+    log.info("converting %s to ONNX (one-off)", root)
+    with safe_open(str(root / "model.safetensors"), framework="np") as handle:
+        names = list(handle.keys())
+        model = build_encoder_graph(config, handle.get_tensor, names)
+    large = sum(t.ByteSize() for t in model.graph.initializer) > 1_800_000_000
+    onnx.save_model(model, str(target), save_as_external_data=large, location=f"{target.name}.data")

@@ -1,0 +1,132 @@
+"""Tiny randomly initialised Hugging Face models, built in tmp_path (never downloaded).
+
+`make_tiny_model(path, arch)` writes config.json + model.safetensors (via transformers'
+`save_pretrained`) + a WordPiece `tokenizer.json` over a small vocabulary, and returns
+the torch model for reference forward passes. Other encoder tests (SPLADE, ColBERT,
+cross-encoders) can reuse it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+WORDS = [
+    "the",
+    "a",
+    "cat",
+    "dog",
+    "sat",
+    "ran",
+    "on",
+    "mat",
+    "fast",
+    "slow",
+    "big",
+    "small",
+    "red",
+    "blue",
+    "house",
+    "tree",
+    "river",
+    "search",
+    "vector",
+    "query",
+    "document",
+    "model",
+    "token",
+    ",",
+    ".",
+    "!",
+    "?",
+    "hello",
+    "world",
+]
+SPECIALS = {
+    "bert": ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+    "roberta": ["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
+}
+
+
+def write_tokenizer(path: Path, family: str, fixed_length: int | None = None) -> list[str]:
+    """A WordPiece tokenizer.json; `fixed_length` bakes in padding+truncation like the
+    packaged MiniLM tokenizer does, so tests can check it is overridden."""
+    from tokenizers import Tokenizer, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordPiece
+
+    specials = SPECIALS[family]
+    vocab = specials + WORDS + ["##s", "##ing", "##ed"]
+    cls, sep, unk = (
+        (specials[2], specials[3], specials[1]) if family == "bert" else ("<s>", "</s>", "<unk>")
+    )
+    tok = Tokenizer(WordPiece({w: i for i, w in enumerate(vocab)}, unk_token=unk))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    pair = f"{cls} $A {sep} $B:1 {sep}:1" if family == "bert" else f"{cls} $A {sep} {sep} $B {sep}"
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{cls} $A {sep}",
+        pair=pair,
+        special_tokens=[(cls, vocab.index(cls)), (sep, vocab.index(sep))],
+    )
+    pad = specials[0] if family == "bert" else "<pad>"
+    if fixed_length:
+        tok.enable_truncation(fixed_length)
+        tok.enable_padding(pad_id=vocab.index(pad), pad_token=pad, length=fixed_length)
+    tok.save(str(path / "tokenizer.json"))
+    return vocab
+
+
+def make_tiny_model(path: Path, arch: str = "bert", *, max_positions: int = 40, seed: int = 0,
+                    fixed_length: int | None = None) -> Any:  # fmt: skip
+    """arch: bert | bert-mlm (weights prefixed `bert.` + an MLM head) | roberta | mpnet."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    path.mkdir(parents=True, exist_ok=True)
+    family = "roberta" if arch in ("roberta", "mpnet") else "bert"
+    vocab = write_tokenizer(path, family, fixed_length)
+    common = dict(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=max_positions,
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    if arch == "roberta":
+        config = transformers.RobertaConfig(
+            pad_token_id=1, bos_token_id=0, eos_token_id=2, type_vocab_size=1, **common
+        )
+        model = transformers.RobertaModel(config, add_pooling_layer=False)
+    elif arch == "mpnet":
+        config = transformers.MPNetConfig(pad_token_id=1, **common)
+        model = transformers.MPNetModel(config, add_pooling_layer=False)
+    elif arch == "bert-mlm":
+        model = transformers.BertForMaskedLM(transformers.BertConfig(**common))
+    else:
+        model = transformers.BertModel(transformers.BertConfig(**common), add_pooling_layer=False)
+    with torch.no_grad():  # larger random weights than the 0.02 init, so differences show
+        for name, param in model.named_parameters():
+            if "LayerNorm" in name or name.endswith("bias"):
+                param.normal_(0.0, 0.3).add_(1.0 if name.endswith("LayerNorm.weight") else 0.0)
+            else:
+                param.normal_(0.0, 0.2)
+    model.eval()
+    model.save_pretrained(str(path))
+    return model
+
+
+def reference_hidden(model: Any, batch: Any) -> Any:
+    """The transformers forward pass on our token batch, as numpy."""
+    import torch
+
+    base = getattr(model, "bert", model)
+    feeds = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+    if getattr(base.config, "type_vocab_size", 0) and base.config.model_type != "mpnet":
+        feeds["token_type_ids"] = batch.token_type_ids
+    with torch.no_grad():
+        out = base(**{k: torch.tensor(v) for k, v in feeds.items()})
+    return out.last_hidden_state.numpy()
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data))
