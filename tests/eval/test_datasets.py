@@ -59,7 +59,7 @@ def test_validation_counts_problems_without_dropping(beir: Path) -> None:
     assert ds.corpus["d1"].title == "Rotating API keys"  # first occurrence kept
     assert "missing-doc" in ds.qrels["q2"]  # kept: it lowers recall honestly
     assert "q99" not in ds.queries
-    assert any("1 duplicate doc ids (e.g. d1)" == line for line in ds.report.lines())
+    assert any(line == "1 duplicate doc ids (e.g. d1)" for line in ds.report.lines())
 
 
 def test_malformed_jsonl_names_file_and_line(beir: Path) -> None:
@@ -76,7 +76,7 @@ def test_missing_files_name_the_file_and_layout(beir: Path) -> None:
     ):
         load_beir(beir, "dev")
     (beir / "queries.jsonl").unlink()
-    with pytest.raises(InputError, match="missing queries.jsonl; expected BEIR layout"):
+    with pytest.raises(InputError, match=r"missing queries\.jsonl; expected BEIR layout"):
         load_beir(beir)
 
 

@@ -209,7 +209,15 @@ def load_beir(directory: str | Path, split: str = "test") -> RetrievalDataset:
             all_queries, qid, _field(obj, "text", queries_path, line), "duplicate_query_ids", report
         )
     qrels = _read_qrels(qrels_path)
-    return _assemble(root.name, split, corpus, all_queries, qrels, report, qrels_path)
+    return _assemble(
+        root.name,
+        split=split,
+        corpus=corpus,
+        all_queries=all_queries,
+        qrels=qrels,
+        report=report,
+        source=qrels_path,
+    )
 
 
 def _add_unique(
@@ -245,6 +253,7 @@ def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
 
 def _assemble(
     name: str,
+    *,
     split: str,
     corpus: dict[str, Document],
     all_queries: dict[str, str],
@@ -334,7 +343,15 @@ def load_faq(path: str | Path, split: str = "test") -> RetrievalDataset:
         raise InputError(
             f"{questions_path} has no rows in split {split!r} (splits present: {sorted(splits)})"
         )
-    return _assemble(folder.name, split, corpus, queries, qrels, report, questions_path)
+    return _assemble(
+        folder.name,
+        split=split,
+        corpus=corpus,
+        all_queries=queries,
+        qrels=qrels,
+        report=report,
+        source=questions_path,
+    )
 
 
 def load_retrieval_dataset(path: str | Path, split: str = "test") -> RetrievalDataset:

@@ -1,0 +1,71 @@
+"""Retrievers: one `search(query, k, where=None) -> list[Hit]` method each.
+
+Dense and index retrievers read from one collection; fusion and reranking compose
+retrievers without caring which kind they hold. Each hit records its stage under
+`hit.stages[name] = {"score": ..., "rank": ...}`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from embedstack.errors import CollectionError, InputError
+from embedstack.types import Hit, Kind
+
+if TYPE_CHECKING:
+    from embedstack.store.collection import Collection
+
+
+@runtime_checkable
+class Retriever(Protocol):
+    def search(self, query: str, k: int = 10, where: dict[str, Any] | None = None) -> list[Hit]:
+        """Top-k hits for `query`, best first, restricted by the metadata filter `where`."""
+        ...
+
+
+def _check_query(query: str) -> str:
+    if not isinstance(query, str):
+        raise InputError(f"query must be a string, got {type(query).__name__}")
+    return query
+
+
+class DenseRetriever:
+    """Embeds the query with the collection's encoder (as a query) and ranks by vector
+    similarity, exactly."""
+
+    name = "dense"
+
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    def search(self, query: str, k: int = 10, where: dict[str, Any] | None = None) -> list[Hit]:
+        vector = self.collection.encoder.encode([_check_query(query)], kind=Kind.QUERY)[0]
+        return self.collection.search_vector(vector, k, where)
+
+
+class IndexRetriever:
+    """Searches one of the collection's secondary indexes by name, e.g. "bm25"."""
+
+    def __init__(self, collection: Collection, name: str) -> None:
+        if name not in collection.index_names:
+            raise CollectionError(
+                f"collection {collection.path} has no {name!r} index (it has: "
+                f"{', '.join(collection.index_names) or 'none'}); use 'dense', or re-index "
+                "with that index enabled"
+            )
+        self.collection = collection
+        self.name = name
+
+    def search(self, query: str, k: int = 10, where: dict[str, Any] | None = None) -> list[Hit]:
+        return self.collection.search_index(self.name, _check_query(query), k, where)
+
+
+def resolve_retriever(collection: Collection, retriever: str | Retriever) -> Retriever:
+    """ "dense", an index name, or an object that already is a retriever."""
+    if isinstance(retriever, str):
+        if retriever == "dense":
+            return DenseRetriever(collection)
+        return IndexRetriever(collection, retriever)
+    if isinstance(retriever, Retriever):
+        return retriever
+    raise InputError(f"retriever must be 'dense', an index name or a Retriever, got {retriever!r}")

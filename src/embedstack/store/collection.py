@@ -1,0 +1,268 @@
+"""An embedded collection: a folder of texts, vectors and indexes, searchable offline.
+
+Layout: `manifest.json` (embedding space, model spec, index configs), `store.sqlite`
+(rows, content hashes, metadata, the list of live files), `vectors/*.npy` (append-only
+segments, memory-mapped) and `indexes/<name>-<generation>/` (one folder per saved index
+state). Every write puts new files under new names, fsyncs them, then commits one SQLite
+transaction that lists them; files no commit lists are orphans and are removed on open.
+One process writes at a time (the SQLite write lock); readers refresh on every call.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from embedstack.encoders.base import Encoder
+from embedstack.errors import CollectionError, InputError
+from embedstack.similarity import topk
+from embedstack.store.changes import Record, UpsertReport
+from embedstack.store.files import remove
+from embedstack.store.flat import VECTORS_DIR, FlatVectors, check_vectors
+from embedstack.store.indexes import SecondaryIndex, default_indexes, load_index, new_index
+from embedstack.store.manifest import MANIFEST, Manifest
+from embedstack.store.records import DATABASE, RecordStore
+from embedstack.store.writes import INDEXES_DIR, CollectionWrites
+from embedstack.types import EmbeddingSpace, Hit
+
+if TYPE_CHECKING:
+    from embedstack.search.retrievers import Retriever
+
+__all__ = ["Collection", "Record", "UpsertReport"]
+log = logging.getLogger(__name__)
+_OWN_FILES = {MANIFEST, DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", VECTORS_DIR, INDEXES_DIR}
+
+
+def _resolve_encoder(encoder: Encoder | str | None) -> tuple[Encoder, str]:
+    from embedstack.config import default_model_spec
+    from embedstack.registry import load_encoder
+
+    if isinstance(encoder, Encoder):
+        return encoder, getattr(encoder, "spec", "") or encoder.space.model
+    spec = encoder or default_model_spec()
+    return load_encoder(spec), spec
+
+
+class Collection(CollectionWrites):
+    """Create with `Collection.create`, reopen with `Collection.open`."""
+
+    def __init__(self, path: Path, manifest: Manifest, encoder: Encoder | None) -> None:
+        self.path = path
+        self.manifest = manifest
+        self._encoder = encoder
+        self._store = RecordStore(path / DATABASE)
+        self._vectors = FlatVectors(path, manifest.space.dim)
+        self._indexes: dict[str, SecondaryIndex] = {}
+        self._index_dirs: dict[str, str] = {}
+        self._generation = -1
+        self._alive: np.ndarray | None = None
+        self._clean_orphans()
+        self._refresh()
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        encoder: Encoder | str | None = None,
+        *,
+        indexes: Sequence[str] | None = None,
+        exist_ok: bool = False,
+        metric: str = "cosine",
+    ) -> Collection:
+        """Make a new collection folder. `encoder` is an Encoder or a model spec (None:
+        `EMBEDSTACK_MODEL` or the default model). `indexes` None means the default
+        secondary indexes (BM25 when installed); `()` means none."""
+        folder = Path(path)
+        if (folder / MANIFEST).exists():
+            if exist_ok:
+                return cls.open(folder, encoder)
+            raise CollectionError(f"{folder} is already a collection: open it instead")
+        if folder.exists() and any(p.name not in _OWN_FILES for p in folder.iterdir()):
+            raise CollectionError(f"{folder} exists and is not empty: choose a new folder")
+        enc, spec = _resolve_encoder(encoder)
+        names = default_indexes() if indexes is None else tuple(indexes)
+        for leftover in folder.glob("*") if folder.exists() else ():
+            remove(leftover)  # a create that crashed before writing the manifest
+        folder.mkdir(parents=True, exist_ok=True)
+        from embedstack import __version__
+
+        manifest = Manifest(
+            space=enc.space,
+            model_spec=spec,
+            metric=metric,
+            indexes={name: new_index(name).config() for name in names},
+            library_version=__version__,
+        )
+        RecordStore(folder / DATABASE).close()
+        manifest.write(folder)  # last: the manifest marks a complete collection
+        return cls(folder, manifest, enc)
+
+    @classmethod
+    def open(cls, path: str | Path, encoder: Encoder | str | None = None) -> Collection:
+        """Open an existing collection. Without an encoder, it is rebuilt from the
+        manifest's model spec when first needed; a given one must match the space."""
+        folder = Path(path)
+        manifest = Manifest.read(folder)
+        enc = None
+        if encoder is not None:
+            enc = _resolve_encoder(encoder)[0]
+            manifest.space.require_same(enc.space, what=f"collection {folder}")
+        return cls(folder, manifest, enc)
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def space(self) -> EmbeddingSpace:
+        return self.manifest.space
+
+    @property
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            enc, _ = _resolve_encoder(self.manifest.model_spec)
+            self.space.require_same(enc.space, what=f"collection {self.path}")
+            self._encoder = enc
+        return self._encoder
+
+    @property
+    def index_names(self) -> list[str]:
+        return list(self.manifest.indexes)
+
+    def __len__(self) -> int:
+        return self._store.count()
+
+    def __repr__(self) -> str:
+        return f"Collection({str(self.path)!r}, model={self.space.model!r}, rows={len(self)})"
+
+    def ids(self) -> list[str]:
+        return self._store.ids()
+
+    # -- state ---------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        generation = self._store.generation()
+        if generation == self._generation:
+            return
+        self._vectors.load(self._store.segments())
+        dirs = self._store.index_dirs()
+        for name in list(self._indexes):
+            if dirs.get(name) != self._index_dirs.get(name):
+                del self._indexes[name]
+        self._index_dirs = dirs
+        self._alive = None
+        self._generation = generation
+
+    def _clean_orphans(self) -> None:
+        """Remove files that no commit lists (left by a crash mid-write)."""
+        try:
+            with self._store.transaction(busy_ms=200):
+                live = {name for name, _, _ in self._store.segments()}
+                live_dirs = set(self._store.index_dirs().values())
+                candidates = [
+                    *(self.path / VECTORS_DIR).glob("*"),
+                    *(self.path / INDEXES_DIR).glob("*"),
+                ]
+                for item in candidates:
+                    if item.name not in live and item.name not in live_dirs:
+                        log.info("removing orphan %s left by an interrupted write", item)
+                        remove(item)
+        except (sqlite3.OperationalError, OSError) as exc:  # busy writer, read-only media
+            log.debug("skipped orphan cleanup of %s: %s", self.path, exc)
+
+    def _alive_rows(self) -> np.ndarray:
+        if self._alive is None:
+            self._alive = self._store.alive_rows()
+        return self._alive
+
+    def _index(self, name: str) -> SecondaryIndex:
+        if name not in self.manifest.indexes:
+            raise CollectionError(
+                f"collection {self.path} has no {name!r} index (it has: "
+                f"{', '.join(self.index_names) or 'none'}); re-index with that index enabled"
+            )
+        if name not in self._indexes:
+            config = self.manifest.indexes[name]
+            directory = self._index_dirs.get(name)
+            self._indexes[name] = (
+                load_index(name, self.path / INDEXES_DIR / directory, config)
+                if directory
+                else new_index(name, config)
+            )
+        return self._indexes[name]
+
+    # -- reads ---------------------------------------------------------------------------
+    def get(self, ids: Sequence[str]) -> list[Record]:
+        """Records for the ids that exist, in the order asked (missing ids are left out)."""
+        if isinstance(ids, str):
+            raise TypeError("ids must be a list of strings, not a single string: wrap it as [id]")
+        self._refresh()
+        found = self._store.lookup(list(ids))
+        order = [found[i][0] for i in ids if i in found]
+        data = self._store.fetch_rows(order)
+        vectors = self._vectors.take(np.asarray(order, dtype=np.int64))
+        return [Record(*data[row], vector=vectors[n]) for n, row in enumerate(order)]
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        where: dict[str, Any] | None = None,
+        retriever: str | Retriever = "dense",
+    ) -> list[Hit]:
+        """Top-k hits for `query`, best first. `retriever` is "dense", the name of one of
+        the collection's indexes (e.g. "bm25"), or any object with `search(query, k, where)`."""
+        from embedstack.search.retrievers import resolve_retriever
+
+        return resolve_retriever(self, retriever).search(query, k, where)
+
+    def search_vector(
+        self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[Hit]:
+        """Exact top-k by the collection's metric; `where` filters before ranking."""
+        self._refresh()
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        check_vectors(query[None, :], self.space.dim)
+        rows = self._store.rows_where(where) if where else self._alive_rows()
+        full = not where and len(rows) == self._vectors.total
+        values = self._vectors.scores(query, self._metric, None if full else rows)
+        best, top = topk(values, k)
+        return self._hits(best if full else rows[best], top, "dense")
+
+    def search_index(
+        self, name: str, query: str, k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[Hit]:
+        """Top-k from a secondary index (e.g. "bm25"); `where` filters before ranking."""
+        if k <= 0:
+            raise InputError(f"k must be positive, got {k}")
+        self._refresh()
+        index = self._index(name)
+        allowed = self._store.rows_where(where) if where else None
+        rows, values = index.search(query, k, allowed)
+        return self._hits(np.asarray(rows), np.asarray(values), name)
+
+    @property
+    def _metric(self) -> str:
+        # Stored vectors of a normalising space are unit length: cosine is a dot product.
+        if self.manifest.metric == "cosine" and self.space.normalize:
+            return "dot"
+        return self.manifest.metric
+
+    def _hits(self, rows: np.ndarray, values: np.ndarray, stage: str) -> list[Hit]:
+        data = self._store.fetch_rows([int(r) for r in rows])
+        hits: list[Hit] = []
+        for row, value in zip(rows, values, strict=True):
+            id_, text, metadata = data[int(row)]
+            stages = {stage: {"score": float(value), "rank": len(hits) + 1}}
+            hits.append(Hit(id_, float(value), text, metadata, stages))
+        return hits

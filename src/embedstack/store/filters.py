@@ -1,0 +1,92 @@
+"""Metadata filters (`where`) compiled to SQL over the JSON metadata column.
+
+Forms: `{"field": value}` (equality; `None` matches a missing or null field),
+`{"field": {"$in": [...]}}`, `$nin`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`. Several fields
+(and several operators on one field) all have to hold. Range operators are type-strict:
+a number never compares with a string, so `{"year": {"$gt": 2000}}` skips `"2001"`.
+Filters run in SQLite before top-k, so a filtered search is still exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from embedstack.errors import InputError
+
+Scalar = str | int | float | bool | None
+_RANGE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+_OPERATORS = ("$in", "$nin", "$ne", *_RANGE)
+
+
+def _path(field: str) -> str:
+    if not isinstance(field, str) or not field or '"' in field or field.startswith("$"):
+        raise InputError(
+            f"bad filter field {field!r}: use a metadata key (no '\"', not starting with "
+            f"'$'); supported operators are {', '.join(_OPERATORS)}"
+        )
+    return f'$."{field}"'
+
+
+def _scalar(value: Any, field: str) -> Scalar:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise InputError(
+        f"filter value for {field!r} must be a string, number, boolean or null, "
+        f"got {type(value).__name__}"
+    )
+
+
+def _type_guard(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return "json_type(metadata, ?) IN ('true', 'false')"
+    if isinstance(value, int | float):
+        return "json_type(metadata, ?) IN ('integer', 'real')"
+    return "json_type(metadata, ?) = 'text'"
+
+
+def _condition(field: str, op: str, value: Any) -> tuple[str, list[Any]]:
+    path = _path(field)
+    column = "json_extract(metadata, ?)"
+    if op in ("$in", "$nin"):
+        if not isinstance(value, list | tuple | set):
+            raise InputError(f"{op} for {field!r} needs a list, got {type(value).__name__}")
+        items = [_scalar(v, field) for v in value]
+        if not items:
+            return ("0" if op == "$in" else "1"), []
+        marks = ", ".join("?" for _ in items)
+        if op == "$in":
+            return f"{column} IN ({marks})", [path, *items]
+        return f"({column} IS NULL OR {column} NOT IN ({marks}))", [path, path, *items]
+    scalar = _scalar(value, field)
+    if op == "$eq":
+        return f"{column} IS ?", [path, scalar]
+    if op == "$ne":
+        return f"{column} IS NOT ?", [path, scalar]
+    if op in _RANGE:
+        if scalar is None:
+            raise InputError(f"{op} for {field!r} needs a value, not null")
+        return f"({_type_guard(scalar)} AND {column} {_RANGE[op]} ?)", [path, path, scalar]
+    raise InputError(
+        f"unknown filter operator {op!r} for {field!r}: use one of {', '.join(_OPERATORS)}"
+    )
+
+
+def compile_where(where: dict[str, Any] | None) -> tuple[str, list[Any]]:
+    """SQL condition on the `metadata` column plus its parameters; `("1", [])` for none."""
+    if not where:
+        return "1", []
+    if not isinstance(where, dict):
+        raise InputError(f"where must be a dict such as {{'lang': 'en'}}, got {where!r}")
+    parts: list[str] = []
+    params: list[Any] = []
+    for field, spec in where.items():
+        if isinstance(spec, dict):
+            if not spec:
+                raise InputError(f"empty operator dict for {field!r}")
+            conditions = [_condition(field, op, value) for op, value in spec.items()]
+        else:
+            conditions = [_condition(field, "$eq", spec)]
+        for sql, values in conditions:
+            parts.append(sql)
+            params.extend(values)
+    return " AND ".join(f"({p})" for p in parts), params

@@ -1,0 +1,110 @@
+"""Secondary indexes (BM25, SPLADE, ColBERT, ...) that live inside a collection.
+
+An index is a class with:
+
+- `name: str` and `config() -> dict` (JSON-able keyword arguments: `cls(**config)`
+  must build an equivalent empty index);
+- `add(rows: np.ndarray, texts: list[str])` and `delete(rows: np.ndarray)`, where rows
+  are the collection's internal integer row ids;
+- `save(directory: Path)` (write everything into that new, empty folder) and
+  `classmethod load(directory: Path, config: dict)`;
+- `search(query: str, k: int, allowed: np.ndarray | None) -> (rows, scores)`, best
+  first, only rows in `allowed` (sorted row ids) when it is given.
+
+The collection saves every index into a fresh folder on each write and switches to it
+in the same database commit as the rows and vectors, so an index never disagrees with
+the collection. Register a class by name in `INDEX_TYPES` ("module:Class" or the class).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from embedstack.errors import CollectionError
+
+INDEX_TYPES: dict[str, str | type] = {
+    "bm25": "embedstack.store.bm25:BM25Index",
+}
+
+# Built for every new text collection unless turned off (when the module is installed).
+DEFAULT_INDEXES: tuple[str, ...] = ("bm25",)
+
+
+@runtime_checkable
+class SecondaryIndex(Protocol):
+    name: str
+
+    def config(self) -> dict[str, Any]: ...
+
+    def add(self, rows: np.ndarray, texts: list[str]) -> None: ...
+
+    def delete(self, rows: np.ndarray) -> None: ...
+
+    def save(self, directory: Path) -> None: ...
+
+    def search(
+        self, query: str, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def _target(name: str) -> str | type:
+    try:
+        return INDEX_TYPES[name]
+    except KeyError:
+        raise CollectionError(
+            f"unknown index type {name!r}: known types are {', '.join(sorted(INDEX_TYPES))}"
+        ) from None
+
+
+def available(name: str) -> bool:
+    """Whether an index type is registered and its module can be imported."""
+    target = INDEX_TYPES.get(name)
+    if target is None:
+        return False
+    if isinstance(target, type):
+        return True
+    return importlib.util.find_spec(target.split(":")[0]) is not None
+
+
+def default_indexes() -> tuple[str, ...]:
+    return tuple(name for name in DEFAULT_INDEXES if available(name))
+
+
+def index_class(name: str) -> Any:
+    target = _target(name)
+    if isinstance(target, type):
+        return target
+    module, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise CollectionError(
+            f"index type {name!r} needs {target}, which is not available ({exc}); "
+            "install the embedstack version that provides it, or create the collection "
+            "without this index"
+        ) from exc
+
+
+def new_index(name: str, config: dict[str, Any] | None = None) -> SecondaryIndex:
+    return index_class(name)(**(config or {}))
+
+
+def load_index(name: str, directory: Path, config: dict[str, Any]) -> SecondaryIndex:
+    if not directory.is_dir():
+        raise CollectionError(
+            f"index folder {directory} is missing; the collection is damaged: "
+            "re-index it into a new folder"
+        )
+    try:
+        return index_class(name).load(directory, config)
+    except CollectionError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        raise CollectionError(
+            f"index {name!r} in {directory} is unreadable ({exc}); re-index the collection"
+        ) from exc

@@ -1,0 +1,89 @@
+"""The collection manifest: what a folder holds and how to rebuild its encoder.
+
+`manifest.json` is written once, atomically, when a collection is created; it is the
+marker that a folder is a collection. Everything that changes with writes (rows, vector
+segments, index state) lives in the SQLite database, which is the single commit point.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from embedstack.errors import CollectionError
+from embedstack.store.files import atomic_write_bytes
+from embedstack.types import EmbeddingSpace
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def _reindex_hint(folder: Path) -> str:
+    return (
+        f"re-create it with `embedstack index YOUR_FILES --into {folder}` (delete the folder first)"
+    )
+
+
+@dataclass
+class Manifest:
+    """`space` makes vectors comparable; `model_spec` is what `load_encoder` needs to
+    rebuild the encoder; `indexes` maps each secondary index name to its config."""
+
+    space: EmbeddingSpace
+    model_spec: str
+    metric: str = "cosine"
+    indexes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    library_version: str = ""
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "library_version": self.library_version,
+            "model_spec": self.model_spec,
+            "metric": self.metric,
+            "space": self.space.to_dict(),
+            "indexes": self.indexes,
+        }
+
+    def write(self, folder: Path) -> None:
+        blob = json.dumps(self.to_dict(), indent=2, sort_keys=True).encode() + b"\n"
+        atomic_write_bytes(folder / MANIFEST, blob)
+
+    @classmethod
+    def read(cls, folder: Path) -> Manifest:
+        path = folder / MANIFEST
+        if not folder.is_dir():
+            raise CollectionError(
+                f"no collection at {folder}: create one with "
+                f"`embedstack index YOUR_FILES --into {folder}`"
+            )
+        if not path.is_file():
+            raise CollectionError(
+                f"{path} is missing, so {folder} is not a usable collection: "
+                + _reindex_hint(folder)
+            )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            version = int(data["format_version"])
+            if version > FORMAT_VERSION:
+                raise CollectionError(
+                    f"{path} has format version {version}, newer than this embedstack "
+                    f"understands ({FORMAT_VERSION}): upgrade embedstack"
+                )
+            return cls(
+                space=EmbeddingSpace.from_dict(data["space"]),
+                model_spec=str(data["model_spec"]),
+                metric=str(data.get("metric", "cosine")),
+                indexes={str(k): dict(v) for k, v in data.get("indexes", {}).items()},
+                library_version=str(data.get("library_version", "")),
+                format_version=version,
+            )
+        except CollectionError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise CollectionError(
+                f"{path} is corrupt ({type(exc).__name__}: {exc}): " + _reindex_hint(folder)
+            ) from exc

@@ -1,0 +1,254 @@
+"""Writes to a collection: add, upsert, delete, compact, each one atomic.
+
+A write takes the SQLite write lock, writes new vector and index files under fresh names
+(fsynced), and commits one transaction that lists them. On any failure before the
+commit the new files are removed and in-memory state is dropped, so the previous commit
+stays the truth; files left by a hard crash are orphans that `Collection.open` removes.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from embedstack.encoders.base import Encoder, check_texts
+from embedstack.errors import InputError
+from embedstack.store.changes import (
+    ChangeSet,
+    UpsertReport,
+    check_ids,
+    check_metadata,
+    content_hash,
+)
+from embedstack.store.files import fsync_tree, remove
+from embedstack.store.flat import FlatVectors, check_vectors
+from embedstack.store.indexes import SecondaryIndex, new_index
+from embedstack.types import EmbeddingSpace, Kind
+
+if TYPE_CHECKING:
+    from embedstack.store.manifest import Manifest
+    from embedstack.store.records import RecordStore
+
+INDEXES_DIR = "indexes"
+Progress = Callable[[int], None]
+
+
+@dataclass
+class _Write:
+    new_files: list[Path] = field(default_factory=list)
+    superseded: list[Path] = field(default_factory=list)
+    index_dirs: dict[str, str] = field(default_factory=dict)
+    changed: bool = False
+
+
+class CollectionWrites:
+    """The write half of `Collection` (kept apart so each module stays one concept)."""
+
+    if TYPE_CHECKING:
+        path: Path
+        manifest: Manifest
+        _store: RecordStore
+        _vectors: FlatVectors
+        _indexes: dict[str, SecondaryIndex]
+        _index_dirs: dict[str, str]
+        _generation: int
+
+        @property
+        def space(self) -> EmbeddingSpace: ...
+        @property
+        def encoder(self) -> Encoder: ...
+        @property
+        def index_names(self) -> list[str]: ...
+        def _refresh(self) -> None: ...
+        def _alive_rows(self) -> np.ndarray: ...
+        def _index(self, name: str) -> SecondaryIndex: ...
+
+    def add(
+        self,
+        texts: Sequence[str],
+        ids: Sequence[str] | None = None,
+        metadata: Sequence[dict[str, Any]] | None = None,
+        *,
+        batch_size: int | None = None,
+        progress: Progress | None = None,
+    ) -> list[str]:
+        """Embed and store new texts; ids default to random hex strings. An id already in
+        the collection is refused (use `upsert` to replace)."""
+        items = check_texts(texts)
+        id_list = check_ids(
+            ids if ids is not None else [uuid.uuid4().hex for _ in items], len(items)
+        )
+        metas = check_metadata(metadata, len(items))
+        with self._writing() as write:
+            clash = self._store.lookup(id_list)
+            if clash:
+                raise InputError(
+                    f"{len(clash)} id(s) already in the collection (e.g. {next(iter(clash))!r}): "
+                    "use upsert to replace them"
+                )
+            vectors = self._embed(items, batch_size, progress)
+            changes = ChangeSet(id_list, items, metas, [content_hash(t) for t in items], vectors)
+            self._stage(changes, write)
+        return id_list
+
+    def upsert(
+        self,
+        texts: Sequence[str],
+        ids: Sequence[str],
+        metadata: Sequence[dict[str, Any]] | None = None,
+        *,
+        batch_size: int | None = None,
+        progress: Progress | None = None,
+    ) -> UpsertReport:
+        """Insert or replace by id. Only texts whose content hash changed are embedded;
+        metadata None keeps the stored metadata of existing ids."""
+        items = check_texts(texts)
+        id_list = check_ids(ids, len(items))
+        metas = None if metadata is None else check_metadata(metadata, len(items))
+        report = UpsertReport()
+        with self._writing() as write:
+            existing = self._store.lookup(id_list)
+            changes = ChangeSet()
+            for i, id_ in enumerate(id_list):
+                meta, digest, old = (
+                    (metas[i] if metas else None),
+                    content_hash(items[i]),
+                    existing.get(id_),
+                )
+                if old is not None and old[1] == digest:
+                    if meta is not None and meta != json.loads(old[2]):
+                        report.metadata_only.append(id_)
+                        changes.metadata_updates[id_] = meta
+                    else:
+                        report.unchanged.append(id_)
+                    continue
+                if old is None:
+                    report.added.append(id_)
+                else:
+                    report.updated.append(id_)
+                    changes.deleted_rows.append(old[0])
+                    meta = json.loads(old[2]) if meta is None else meta
+                changes.ids.append(id_)
+                changes.texts.append(items[i])
+                changes.metadata.append(meta or {})
+                changes.hashes.append(digest)
+            changes.vectors = self._embed(changes.texts, batch_size, progress)
+            self._stage(changes, write)
+        return report
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Remove rows by id (missing ids are ignored); returns how many were removed.
+        Their vectors stay on disk as tombstones until `compact()`."""
+        if isinstance(ids, str):
+            raise TypeError("ids must be a list of strings, not a single string: wrap it as [id]")
+        with self._writing() as write:
+            rows = [row for row, _, _ in self._store.lookup(list(ids)).values()]
+            self._stage(ChangeSet(deleted_rows=rows), write)
+        return len(rows)
+
+    def compact(self) -> int:
+        """Rewrite the vectors without tombstones and rebuild the indexes; returns the
+        number of dead rows reclaimed."""
+        with self._writing() as write:
+            alive, total = self._alive_rows(), self._vectors.total
+            if len(alive) == total and len(self._vectors.segments) <= 1:
+                return 0
+            write.superseded += [self._vectors.dir / s.name for s in self._vectors.segments]
+            name = None
+            if len(alive):
+                name = self._vectors.write_segment(self._vectors.take(alive))
+                write.new_files.append(self._vectors.dir / name)
+            self._store.renumber(alive)
+            self._store.replace_segments(name, len(alive))
+            texts = self._store.texts_in_row_order()
+            for index_name in self.index_names:
+                index = new_index(index_name, self.manifest.indexes[index_name])
+                if texts:
+                    index.add(np.arange(len(texts), dtype=np.int64), texts)
+                self._indexes[index_name] = index
+                self._save_index(index_name, index, write)
+            write.changed = True
+        return total - len(alive)
+
+    def _embed(
+        self, texts: list[str], batch_size: int | None, progress: Progress | None
+    ) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.space.dim), dtype=np.float32)
+        chunk = max(256, batch_size or 0)
+        parts = []
+        for start in range(0, len(texts), chunk):
+            part = texts[start : start + chunk]
+            parts.append(self.encoder.encode(part, kind=Kind.DOCUMENT, batch_size=batch_size))
+            if progress is not None:
+                progress(len(part))
+        return np.concatenate(parts)
+
+    @contextmanager
+    def _writing(self) -> Iterator[_Write]:
+        """One write: lock, stage new files, commit; on any failure remove the new files
+        and forget in-memory state, so the previous commit stays the truth."""
+        write = _Write()
+        try:
+            with self._store.transaction():
+                self._refresh()
+                yield write
+                if write.changed:
+                    self._store.bump_generation()
+        except BaseException:
+            for path in write.new_files:
+                remove(path)
+            self._indexes.clear()
+            self._generation = -1
+            raise
+        for path in write.superseded:
+            remove(path)
+        self._index_dirs.update(write.index_dirs)
+        self._refresh()
+
+    def _stage(self, changes: ChangeSet, write: _Write) -> None:
+        if not changes:
+            return
+        start = self._vectors.total
+        rows = np.arange(start, start + len(changes.ids), dtype=np.int64)
+        if changes.deleted_rows:
+            self._store.delete_rows(changes.deleted_rows)
+        if changes.ids:
+            vectors = check_vectors(np.asarray(changes.vectors), self.space.dim)
+            if vectors.shape[0] != len(changes.ids):
+                raise InputError(f"{vectors.shape[0]} vectors for {len(changes.ids)} texts")
+            name = self._vectors.write_segment(vectors)
+            write.new_files.append(self._vectors.dir / name)
+            self._store.add_segment(name, start, len(changes.ids))
+            self._store.insert(rows, changes.ids, changes.texts, changes.metadata, changes.hashes)
+        if changes.metadata_updates:
+            self._store.update_metadata(changes.metadata_updates)
+        if changes.ids or changes.deleted_rows:
+            for name in self.index_names:
+                index = self._index(name)
+                if changes.deleted_rows:
+                    index.delete(np.asarray(changes.deleted_rows, dtype=np.int64))
+                if changes.ids:
+                    index.add(rows, changes.texts)
+                self._save_index(name, index, write)
+        write.changed = True
+
+    def _save_index(self, name: str, index: SecondaryIndex, write: _Write) -> None:
+        directory = f"{name}-{uuid.uuid4().hex[:12]}"
+        path = self.path / INDEXES_DIR / directory
+        path.mkdir(parents=True)
+        write.new_files.append(path)
+        index.save(path)
+        fsync_tree(path)
+        old = self._index_dirs.get(name)
+        if old:
+            write.superseded.append(self.path / INDEXES_DIR / old)
+        self._store.set_index_dir(name, directory)
+        write.index_dirs[name] = directory
