@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "embedstack.cli.collection",
     "embedstack.cli.demo",
     "embedstack.cli.models",
+    "embedstack.cli.eval",
 )
 
 err_console = Console(stderr=True)

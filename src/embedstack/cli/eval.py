@@ -1,0 +1,207 @@
+"""`embedstack eval`, `eval-sts` and `compare`: measure setups on your own data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from embedstack.eval.cache import Progress as ProgressFn
+from embedstack.eval.cache import VectorCache
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[ProgressFn | None]:
+    """A rich progress bar on stderr, driven by the library's `progress(task, done, total)`."""
+    if not enabled:
+        yield None
+        return
+    tasks: dict[str, Any] = {}
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+
+        def update(task: str, done: int, total: int) -> None:
+            if task not in tasks:
+                tasks[task] = bar.add_task(task, total=total)
+            bar.update(tasks[task], completed=done, total=total)
+
+        yield update
+
+
+def _cache(no_cache: bool, cache_dir: Path | None) -> VectorCache | None:
+    return None if no_cache else VectorCache(cache_dir)
+
+
+def _encoder_options(pooling: str | None, max_length: int | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if pooling:
+        options["pooling"] = pooling
+    if max_length:
+        options["max_length"] = max_length
+    return options
+
+
+def _warn(lines: list[str]) -> None:
+    for line in lines:
+        err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
+
+
+MODEL_HELP = "Model spec (default: $EMBEDSTACK_MODEL or minilm), e.g. hash, ./my-model, openai:..."
+
+
+def eval_command(
+    dataset_dir: Path = typer.Argument(..., help="BEIR folder, or FAQ questions CSV/JSONL."),
+    split: str = typer.Option("test", "--split", help="qrels/<split>.tsv to score."),
+    retriever: str = typer.Option("dense", "--retriever", "-r", help="Retriever preset."),
+    model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    pooling: str | None = typer.Option(None, "--pooling", help="mean, cls, max or last."),
+    max_length: int | None = typer.Option(None, "--max-length", help="Max tokens per text."),
+    k: list[int] = typer.Option([], "-k", help="Also report metrics at this cut-off."),
+    batch_size: int | None = typer.Option(None, "--batch-size"),
+    strict: bool = typer.Option(False, "--strict", help="Fail on any validation problem."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached vectors."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Where vectors are cached."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Score a retriever on a dataset: nDCG@10, recall@100, MRR@10, timing.
+
+    Examples:
+      embedstack eval ../shared/data/scifact
+      embedstack eval ./faq.csv --retriever dense --model hash --json
+    """
+    from embedstack.errors import InputError
+    from embedstack.eval.datasets import load_retrieval_dataset
+    from embedstack.eval.runner import evaluate_retrieval, metric_names
+    from embedstack.search.presets import PresetOptions
+
+    dataset = load_retrieval_dataset(dataset_dir, split)
+    if strict and not dataset.report.ok:
+        raise InputError("dataset has problems (--strict): " + "; ".join(dataset.report.lines()))
+    _warn(dataset.report.lines())
+    with progress_bar(not as_json) as progress:
+        options = PresetOptions(
+            model=model,
+            encoder_options=_encoder_options(pooling, max_length),
+            batch_size=batch_size,
+            cache=_cache(no_cache, cache_dir),
+            progress=progress,
+        )
+        result = evaluate_retrieval(dataset, retriever, options, metric_names(k))
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+        return
+    table = Table(title=f"{result.dataset} ({result.split}) · {retriever}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in result.metrics.items():
+        table.add_row(name, f"{value:.4f}")
+    table.add_row("queries", str(result.queries))
+    table.add_row("docs", str(result.docs))
+    table.add_row("index seconds", f"{result.index_seconds:.2f}")
+    table.add_row("query seconds", f"{result.query_seconds:.2f}")
+    table.add_row("index memory", f"{result.memory_bytes / 2**20:.1f} MiB")
+    table.add_row("embedded / from cache", f"{result.embedded} / {result.from_cache}")
+    console.print(table)
+
+
+def eval_sts_command(
+    file: Path = typer.Argument(..., help="TSV/CSV/JSONL with score, sentence1, sentence2."),
+    model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    pooling: str | None = typer.Option(None, "--pooling", help="mean, cls, max or last."),
+    max_length: int | None = typer.Option(None, "--max-length", help="Max tokens per text."),
+    batch_size: int | None = typer.Option(None, "--batch-size"),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached vectors."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Where vectors are cached."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Spearman (and Pearson) correlation of cosine similarity with gold STS scores.
+
+    Example:
+      embedstack eval-sts ../shared/data/stsb/sts-test.tsv --model minilm --pooling mean
+    """
+    from embedstack.eval.datasets import load_sts
+    from embedstack.eval.runner import evaluate_sts
+    from embedstack.registry import load_encoder
+
+    dataset = load_sts(file)
+    _warn(dataset.report.lines())
+    encoder = load_encoder(model, **_encoder_options(pooling, max_length))
+    with progress_bar(not as_json) as progress:
+        result = evaluate_sts(dataset, encoder, _cache(no_cache, cache_dir), batch_size, progress)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+        return
+    console.print(
+        f"{result.dataset}: Spearman x100 = [bold]{result.spearman * 100:.2f}[/] "
+        f"(Pearson x100 = {result.pearson * 100:.2f}, {result.pairs} pairs, {encoder.name})"
+    )
+
+
+def compare_command(
+    dataset: Path = typer.Argument(..., help="BEIR folder, FAQ file, or STS TSV/CSV file."),
+    config: list[Path] = typer.Option([], "--config", "-c", help="TOML config (repeatable)."),
+    preset: str | None = typer.Option(None, "--preset", help="Built-in comparison: pooling."),
+    model: str | None = typer.Option(None, "--model", "-m", help="Model for --preset."),
+    split: str = typer.Option("test", "--split"),
+    out: Path = typer.Option(Path("compare-report"), "--out", "-o", help="Report folder."),
+    cpu_hour_usd: float | None = typer.Option(None, "--cpu-hour-usd", help="$ per CPU-hour."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached vectors."),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Where vectors are cached."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object."),
+) -> None:
+    """Run several setups on one dataset; write an HTML report with plots.
+
+    Quality (nDCG@10, or Spearman for STS files) is set against encode throughput, cost
+    per million documents and index memory.
+
+    Examples:
+      embedstack compare ../shared/data/scifact -c minilm.toml -c glove.toml
+      embedstack compare ./faq.csv --preset pooling --model minilm -o pooling-report
+    """
+    from embedstack.eval.compare import load_configs, run_comparison
+    from embedstack.eval.report import write_report
+
+    configs = load_configs(config, preset=preset, model=model, cpu_hour_usd=cpu_hour_usd)
+    with progress_bar(not as_json) as progress:
+        comparison = run_comparison(
+            dataset, configs, split=split, cache=_cache(no_cache, cache_dir), progress=progress
+        )
+    index = write_report(comparison, out)
+    if as_json:
+        typer.echo(json.dumps({**comparison.to_dict(), "report": str(index)}))
+        return
+    table = Table(title=f"{comparison.dataset}: {comparison.quality_metric}")
+    for column in ("config", comparison.quality_metric, "docs/s", "$ / 1M docs", "index MiB"):
+        table.add_column(column, justify="left" if column == "config" else "right")
+    for row in comparison.rows:
+        table.add_row(
+            row.name,
+            f"{row.quality:.4f}",
+            f"{row.throughput:.1f}",
+            f"{row.cost_per_million:.4f}",
+            f"{row.memory_bytes / 2**20:.1f}",
+        )
+    console.print(table)
+    console.print(f"report: {index}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)
+    app.command("eval-sts")(eval_sts_command)
+    app.command("compare")(compare_command)

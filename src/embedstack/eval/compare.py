@@ -1,0 +1,287 @@
+"""Compare embedding setups on one dataset: quality x throughput x cost x memory.
+
+A setup is a small TOML table (see `load_configs`); a file may hold one setup, or a
+`[defaults]` table plus `[[configs]]` entries. Throughput and cost are measured, not
+looked up: a fixed, seeded sample of documents is encoded without the cache and timed
+(wall clock and process CPU seconds; tokens counted by the encoder). Local cost is CPU
+seconds x `cpu_hour_usd`; hosted cost is tokens x `usd_per_million_tokens`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from embedstack.encoders.base import Encoder
+from embedstack.errors import InputError
+from embedstack.eval.cache import Progress, VectorCache
+from embedstack.eval.datasets import load_retrieval_dataset, load_sts
+from embedstack.eval.runner import evaluate_retrieval, evaluate_sts
+from embedstack.search.presets import PresetOptions
+from embedstack.types import Kind
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CPU_HOUR_USD = 0.05  # roughly one on-demand cloud vCPU-hour in 2025
+SEED = 13
+THROUGHPUT_SAMPLE = 256
+PRESET_DIR = Path(__file__).resolve().parents[1] / "data" / "compare"
+_KEYS = {
+    "name",
+    "retriever",
+    "model",
+    "pooling",
+    "max_length",
+    "batch_size",
+    "encoder",
+    "params",
+    "cpu_hour_usd",
+    "usd_per_million_tokens",
+}
+_PACKAGES = ("embedstack", "numpy", "scipy", "onnxruntime", "tokenizers", "ranx", "matplotlib")
+
+
+@dataclass
+class SetupConfig:
+    """One setup to measure."""
+
+    name: str
+    retriever: str = "dense"
+    model: str | None = None
+    encoder_options: dict[str, Any] = field(default_factory=dict)
+    batch_size: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    cpu_hour_usd: float = DEFAULT_CPU_HOUR_USD
+    usd_per_million_tokens: float | None = None
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any], source: str) -> SetupConfig:
+        unknown = set(table) - _KEYS
+        if unknown:
+            raise InputError(
+                f"{source}: unknown keys {sorted(unknown)}; allowed: {', '.join(sorted(_KEYS))}"
+            )
+        if "name" not in table:
+            raise InputError(f"{source}: every config needs a 'name'")
+        encoder = dict(table.get("encoder", {}))
+        for key in ("pooling", "max_length"):
+            if key in table:
+                encoder[key] = table[key]
+        return cls(
+            name=str(table["name"]),
+            retriever=str(table.get("retriever", "dense")),
+            model=table.get("model"),
+            encoder_options=encoder,
+            batch_size=table.get("batch_size"),
+            params=dict(table.get("params", {})),
+            cpu_hour_usd=float(table.get("cpu_hour_usd", DEFAULT_CPU_HOUR_USD)),
+            usd_per_million_tokens=table.get("usd_per_million_tokens"),
+        )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        from embedstack._optional import require
+
+        tomllib = require("tomli", "eval", "reading comparison configs")
+    if not path.is_file():
+        raise InputError(f"config file {path} not found")
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: invalid TOML ({exc})") from None
+
+
+def load_configs(
+    paths: list[Path],
+    preset: str | None = None,
+    model: str | None = None,
+    cpu_hour_usd: float | None = None,
+) -> list[SetupConfig]:
+    """Configs from TOML files and/or a built-in preset (e.g. `pooling`). `model` and
+    `cpu_hour_usd` override every config that does not set them itself."""
+    files = list(paths)
+    if preset:
+        built_in = PRESET_DIR / f"{preset}.toml"
+        if not built_in.exists():
+            names = sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+            raise InputError(f"unknown comparison preset {preset!r}; available: {names}")
+        files.append(built_in)
+    if not files:
+        raise InputError("nothing to compare: pass --config FILE (repeatable) or --preset pooling")
+    configs: list[SetupConfig] = []
+    for path in files:
+        data = _read_toml(path)
+        defaults = data.pop("defaults", {})
+        tables = data.pop("configs", None)
+        if tables is None:
+            tables = [data]
+        elif data:
+            raise InputError(f"{path}: with [[configs]], only [defaults] may sit beside them")
+        for table in tables:
+            merged = {**defaults, **table}
+            if model and "model" not in merged:
+                merged["model"] = model
+            if cpu_hour_usd is not None and "cpu_hour_usd" not in merged:
+                merged["cpu_hour_usd"] = cpu_hour_usd
+            configs.append(SetupConfig.from_table(merged, str(path)))
+    names = [c.name for c in configs]
+    if len(set(names)) != len(names):
+        raise InputError(f"config names must be unique, got {names}")
+    return configs
+
+
+@dataclass
+class SetupResult:
+    name: str
+    config: dict[str, Any]
+    quality: float
+    metrics: dict[str, float]
+    throughput: float  # documents per second, encoding (or indexing) one at a time
+    cpu_seconds_per_doc: float
+    tokens_per_doc: float
+    cost_per_million: float
+    cost_basis: str
+    memory_bytes: int
+    space: dict[str, Any] | None
+
+
+@dataclass
+class Comparison:
+    dataset: str
+    kind: str  # "retrieval" | "sts"
+    quality_metric: str
+    rows: list[SetupResult]
+    environment: dict[str, Any]
+    validation: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def environment() -> dict[str, Any]:
+    """What a reader needs to reproduce the numbers: versions, machine, seed, time."""
+    versions = {}
+    for package in _PACKAGES:
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "packages": versions,
+        "seed": SEED,
+        "throughput_sample": THROUGHPUT_SAMPLE,
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _measure_encoder(
+    encoder: Encoder, texts: list[str], batch_size: int | None
+) -> tuple[float, float, float]:
+    """(docs/s, CPU s/doc, tokens/doc) on a seeded sample, encoded fresh (no cache)."""
+    sample = random.Random(SEED).sample(texts, min(THROUGHPUT_SAMPLE, len(texts)))
+    encoder.encode(sample[:8], Kind.DOCUMENT, batch_size)  # warm-up: sessions, allocations
+    wall, cpu = time.perf_counter(), time.process_time()
+    encoder.encode(sample, Kind.DOCUMENT, batch_size)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    tokens = sum(encoder.count_tokens(sample))
+    n = len(sample)
+    return n / max(wall, 1e-9), cpu / n, tokens / n
+
+
+def _cost(config: SetupConfig, cpu_per_doc: float, tokens_per_doc: float) -> tuple[float, str]:
+    if config.usd_per_million_tokens is not None:
+        return tokens_per_doc * float(config.usd_per_million_tokens), "tokens"
+    return cpu_per_doc * 1e6 / 3600 * config.cpu_hour_usd, "cpu"
+
+
+def is_sts_file(path: Path) -> bool:
+    if not path.is_file() or path.suffix not in (".tsv", ".csv", ".txt"):
+        return False
+    with path.open(encoding="utf-8") as handle:
+        header = handle.readline().lower()
+    return "sentence1" in header and "sentence2" in header
+
+
+def run_comparison(
+    dataset_path: Path,
+    configs: list[SetupConfig],
+    split: str = "test",
+    cache: VectorCache | None = None,
+    progress: Progress | None = None,
+) -> Comparison:
+    """Evaluate every config on one dataset (retrieval, or STS if it is a pairs file)."""
+    sts = is_sts_file(dataset_path)
+    if sts:
+        sts_data = load_sts(dataset_path)
+        texts = sts_data.sentences1 + sts_data.sentences2
+        name, validation = sts_data.name, sts_data.report.to_dict()
+    else:
+        data = load_retrieval_dataset(dataset_path, split)
+        texts = list(data.doc_texts().values())
+        name, validation = data.name, data.report.to_dict()
+    rows = []
+    for config in configs:
+        log.info("comparing %s", config.name)
+        options = PresetOptions(
+            model=config.model,
+            encoder_options=dict(config.encoder_options),
+            batch_size=config.batch_size,
+            cache=cache,
+            progress=progress,
+            params=dict(config.params),
+        )
+        if sts:
+            result = evaluate_sts(sts_data, options.encoder(), cache, config.batch_size, progress)
+            metrics = {"spearman": result.spearman, "pearson": result.pearson}
+            quality, memory = result.spearman, len(texts) * options.encoder().dim * 4
+        else:
+            run = evaluate_retrieval(data, config.retriever, options)
+            metrics, quality, memory = run.metrics, run.metrics["ndcg@10"], run.memory_bytes
+        encoder = options.loaded
+        if encoder is not None:
+            throughput, cpu_per_doc, tokens_per_doc = _measure_encoder(
+                encoder, texts, config.batch_size
+            )
+        else:  # no encoder (e.g. BM25): the index build is the per-document work
+            throughput = run.docs / max(run.index_seconds, 1e-9)
+            cpu_per_doc, tokens_per_doc = run.index_cpu_seconds / run.docs, 0.0
+        cost, basis = _cost(config, cpu_per_doc, tokens_per_doc)
+        rows.append(
+            SetupResult(
+                name=config.name,
+                config=asdict(config),
+                quality=quality,
+                metrics=metrics,
+                throughput=throughput,
+                cpu_seconds_per_doc=cpu_per_doc,
+                tokens_per_doc=tokens_per_doc,
+                cost_per_million=cost,
+                cost_basis=basis,
+                memory_bytes=memory,
+                space=encoder.space.to_dict() if encoder is not None else None,
+            )
+        )
+    return Comparison(
+        dataset=name,
+        kind="sts" if sts else "retrieval",
+        quality_metric="spearman" if sts else "ndcg@10",
+        rows=rows,
+        environment=environment(),
+        validation=validation,
+    )

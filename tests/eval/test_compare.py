@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from embedstack.errors import InputError
+from embedstack.eval.compare import load_configs, run_comparison
+from embedstack.eval.report import write_report
+
+from .conftest import DATA
+
+VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+
+class _Checker(HTMLParser):
+    """Collects image sources and fails on mis-nested or unclosed tags."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.images.append(dict(attrs)["src"] or "")
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes {self.stack[-1:]}"
+        self.stack.pop()
+
+
+def _check_report(index: Path) -> _Checker:
+    text = index.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    checker = _Checker()
+    checker.feed(text)
+    checker.close()
+    assert checker.stack == [], f"unclosed tags: {checker.stack}"
+    assert len(checker.images) == 3
+    for src in checker.images:
+        png = index.parent / src
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", src
+    return checker
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_compare_writes_valid_report(cli: typer.Typer, tmp_path: Path) -> None:
+    a = _write(tmp_path / "a.toml", 'name = "hash-256"\nmodel = "hash"\n')
+    b = _write(
+        tmp_path / "b.toml",
+        'name = "hash-64 hosted-priced"\nmodel = "hash:64"\nusd_per_million_tokens = 0.02\n',
+    )
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        cli,
+        ["compare", str(DATA / "beir_tiny"), "-c", str(a), "-c", str(b), "-o", str(out), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [r["name"] for r in data["rows"]] == ["hash-256", "hash-64 hosted-priced"]
+    hosted = data["rows"][1]
+    assert hosted["cost_basis"] == "tokens"
+    assert hosted["cost_per_million"] == pytest.approx(hosted["tokens_per_doc"] * 0.02)
+    assert data["rows"][0]["cost_basis"] == "cpu"
+    assert data["rows"][0]["space"]["fingerprint"] == "blake2b-words+trigrams-v1"
+    assert data["environment"]["packages"]["numpy"]
+    _check_report(Path(data["report"]))
+    html = (out / "index.html").read_text()
+    assert "hash-64 hosted-priced" in html and "blake2b-words+trigrams-v1" in html
+    assert json.loads((out / "results.json").read_text())["quality_metric"] == "ndcg@10"
+
+
+def test_pooling_preset_on_sts(tmp_path: Path) -> None:
+    configs = load_configs([], preset="pooling", model="hash", cpu_hour_usd=0.1)
+    assert [c.name for c in configs] == ["mean", "cls", "max", "last"]
+    assert all(c.encoder_options == {"pooling": c.name} and c.model == "hash" for c in configs)
+    comparison = run_comparison(DATA / "sts_tiny.tsv", configs[:2])
+    assert comparison.kind == "sts" and comparison.quality_metric == "spearman"
+    assert comparison.rows[0].quality == comparison.rows[0].metrics["spearman"]
+    assert comparison.rows[0].cost_per_million > 0
+    _check_report(write_report(comparison, tmp_path / "sts"))
+
+
+def test_one_file_with_several_configs(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "all.toml",
+        '[defaults]\nmodel = "hash"\ncpu_hour_usd = 0.2\n\n'
+        '[[configs]]\nname = "a"\n\n[[configs]]\nname = "b"\nmodel = "hash:32"\n',
+    )
+    configs = load_configs([path])
+    assert [(c.name, c.model, c.cpu_hour_usd) for c in configs] == [
+        ("a", "hash", 0.2),
+        ("b", "hash:32", 0.2),
+    ]
+
+
+def test_bad_configs(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="nothing to compare"):
+        load_configs([])
+    with pytest.raises(InputError, match="unknown comparison preset 'nope'"):
+        load_configs([], preset="nope")
+    bad = _write(tmp_path / "bad.toml", 'name = "x"\npoolng = "cls"\n')
+    with pytest.raises(InputError, match=r"unknown keys \['poolng'\]"):
+        load_configs([bad])
+    twice = _write(tmp_path / "twice.toml", '[[configs]]\nname = "x"\n[[configs]]\nname = "x"\n')
+    with pytest.raises(InputError, match="unique"):
+        load_configs([twice])
+    with pytest.raises(InputError, match="invalid TOML"):
+        load_configs([_write(tmp_path / "broken.toml", "name = \n")])
