@@ -184,6 +184,8 @@ class ColbertEncoder:
 class ColbertReranker:
     """Rerank any retriever's top hits by exact MaxSim, encoding their texts on the fly."""
 
+    stage = COLBERT_STAGE
+
     def __init__(self, encoder: ColbertEncoder | str | Path) -> None:
         self.encoder = encoder if isinstance(encoder, ColbertEncoder) else ColbertEncoder(encoder)
 

@@ -26,6 +26,8 @@ _FAMILIES = {"bert": "bert", "roberta": "roberta", "xlm-roberta": "roberta", "ca
 
 
 class Reranker(Protocol):
+    stage: str  # the name its score is recorded under in Hit.stages
+
     def rerank(self, query: str, hits: Sequence[Hit], k: int | None = None) -> list[Hit]: ...
 
     def config(self) -> dict[str, Any]: ...
@@ -84,6 +86,8 @@ class CrossEncoderReranker:
     With one label the logit is the score; with two, logit[1] - logit[0] (the log-odds of
     "relevant", which orders exactly like its softmax probability).
     """
+
+    stage = RERANK_STAGE
 
     def __init__(self, model_dir: str | Path, batch_size: int = 32, max_length: int | None = None):
         from embedstack.encoders.transformer import TransformerModel, _read_json
