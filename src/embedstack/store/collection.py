@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from embedstack.encoders.base import Encoder
-from embedstack.errors import CollectionError, InputError
+from embedstack.errors import CollectionError, InputError, SpaceMismatchError
 from embedstack.similarity import topk
 from embedstack.store.changes import Record, UpsertReport
 from embedstack.store.files import remove
@@ -46,6 +46,13 @@ def _resolve_encoder(encoder: Encoder | str | None) -> tuple[Encoder, str]:
         return encoder, getattr(encoder, "spec", "") or encoder.space.model
     spec = encoder or default_model_spec()
     return load_encoder(spec), spec
+
+
+def _require_space(folder: Path, space: EmbeddingSpace, encoder: Encoder) -> None:
+    try:
+        space.require_same(encoder.space)
+    except SpaceMismatchError as exc:
+        raise SpaceMismatchError(f"{folder}: {exc}") from None
 
 
 class Collection(CollectionWrites):
@@ -112,7 +119,7 @@ class Collection(CollectionWrites):
         enc = None
         if encoder is not None:
             enc = _resolve_encoder(encoder)[0]
-            manifest.space.require_same(enc.space, what=f"collection {folder}")
+            _require_space(folder, manifest.space, enc)
         return cls(folder, manifest, enc)
 
     def close(self) -> None:
@@ -132,7 +139,7 @@ class Collection(CollectionWrites):
     def encoder(self) -> Encoder:
         if self._encoder is None:
             enc, _ = _resolve_encoder(self.manifest.model_spec)
-            self.space.require_same(enc.space, what=f"collection {self.path}")
+            _require_space(self.path, self.space, enc)
             self._encoder = enc
         return self._encoder
 

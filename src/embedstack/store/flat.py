@@ -87,19 +87,21 @@ class FlatVectors:
             expected_start = start + count
         self.segments = segments
 
-    def write_segment(self, vectors: np.ndarray) -> str:
-        """Write a new segment file durably under a fresh name; not yet part of the
-        collection until the database commit lists it. Returns the file name."""
+    def new_segment_path(self) -> Path:
+        """A fresh file name for the next segment (register it for cleanup, then write)."""
+        return self.dir / f"seg-{uuid.uuid4().hex[:16]}.npy"
+
+    def write_segment(self, path: Path, vectors: np.ndarray) -> None:
+        """Write a segment durably; it is not part of the collection until the database
+        commit lists it."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        name = f"seg-{self.total:012d}-{uuid.uuid4().hex[:8]}.npy"
-        tmp = self.dir / (name + ".tmp")
+        tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as fh:
             np.save(fh, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.dir / name)
+        os.replace(tmp, path)
         fsync_dir(self.dir)
-        return name
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """Vectors of the given row ids, in that order."""

@@ -161,12 +161,13 @@ class CollectionWrites:
             if len(alive) == total and len(self._vectors.segments) <= 1:
                 return 0
             write.superseded += [self._vectors.dir / s.name for s in self._vectors.segments]
-            name = None
+            segment = None
             if len(alive):
-                name = self._vectors.write_segment(self._vectors.take(alive))
-                write.new_files.append(self._vectors.dir / name)
+                segment = self._vectors.new_segment_path()
+                write.new_files += [segment, segment.with_name(segment.name + ".tmp")]
+                self._vectors.write_segment(segment, self._vectors.take(alive))
             self._store.renumber(alive)
-            self._store.replace_segments(name, len(alive))
+            self._store.replace_segments(segment.name if segment else None, len(alive))
             texts = self._store.texts_in_row_order()
             for index_name in self.index_names:
                 index = new_index(index_name, self.manifest.indexes[index_name])
@@ -224,9 +225,10 @@ class CollectionWrites:
             vectors = check_vectors(np.asarray(changes.vectors), self.space.dim)
             if vectors.shape[0] != len(changes.ids):
                 raise InputError(f"{vectors.shape[0]} vectors for {len(changes.ids)} texts")
-            name = self._vectors.write_segment(vectors)
-            write.new_files.append(self._vectors.dir / name)
-            self._store.add_segment(name, start, len(changes.ids))
+            segment = self._vectors.new_segment_path()
+            write.new_files += [segment, segment.with_name(segment.name + ".tmp")]
+            self._vectors.write_segment(segment, vectors)
+            self._store.add_segment(segment.name, start, len(changes.ids))
             self._store.insert(rows, changes.ids, changes.texts, changes.metadata, changes.hashes)
         if changes.metadata_updates:
             self._store.update_metadata(changes.metadata_updates)

@@ -1,0 +1,71 @@
+import pytest
+
+from embedstack.errors import InputError
+from embedstack.store.collection import Collection
+
+ROWS = {
+    "a": {"lang": "en", "year": 2019, "score": 0.5, "draft": True},
+    "b": {"lang": "de", "year": 2021, "score": 1.5, "draft": False},
+    "c": {"lang": "en", "year": "2022"},
+    "d": {"year": 2023, "tags": None},
+    "e": {},
+}
+
+
+@pytest.fixture
+def col(tmp_path, counting_encoder):
+    collection = Collection.create(tmp_path / "c", counting_encoder, indexes=())
+    collection.add([f"text {i}" for i in ROWS], ids=list(ROWS), metadata=list(ROWS.values()))
+    return collection
+
+
+def ids(col, where):
+    return {h.id for h in col.search("text", k=10, where=where)}
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ({"lang": "en"}, {"a", "c"}),
+        ({"lang": "en", "year": 2019}, {"a"}),
+        ({"draft": True}, {"a"}),
+        ({"draft": False}, {"b"}),
+        ({"lang": None}, {"d", "e"}),
+        ({"tags": None}, {"a", "b", "c", "d", "e"}),
+        ({"lang": {"$in": ["de", "fr"]}}, {"b"}),
+        ({"lang": {"$in": []}}, set()),
+        ({"lang": {"$nin": ["en"]}}, {"b", "d", "e"}),
+        ({"lang": {"$nin": []}}, {"a", "b", "c", "d", "e"}),
+        ({"lang": {"$ne": "en"}}, {"b", "d", "e"}),
+        ({"year": {"$gt": 2019}}, {"b", "d"}),  # "2022" is a string: not compared
+        ({"year": {"$gte": 2019, "$lt": 2023}}, {"a", "b"}),
+        ({"year": {"$lte": 2021}}, {"a", "b"}),
+        ({"year": {"$gte": "2020"}}, {"c"}),
+        ({"score": {"$gt": 1}}, {"b"}),
+        ({"score": {"$lt": 1.0}}, {"a"}),
+    ],
+)
+def test_where_operators(col, where, expected):
+    assert ids(col, where) == expected
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ({"year": {"$regex": "x"}}, "unknown filter operator '\\$regex'"),
+        ({"$or": [{"a": 1}]}, "bad filter field '\\$or'"),
+        ({"lang": {"$in": "en"}}, "\\$in for 'lang' needs a list"),
+        ({"lang": ["en"]}, "must be a string, number, boolean or null"),
+        ({"year": {"$gt": None}}, "needs a value"),
+        ({"lang": {}}, "empty operator dict"),
+        ({'we"ird': 1}, "bad filter field"),
+    ],
+)
+def test_bad_filters_say_what_to_do(col, where, message):
+    with pytest.raises(InputError, match=message):
+        col.search("text", where=where)
+
+
+def test_where_must_be_a_dict(col):
+    with pytest.raises(InputError, match="where must be a dict"):
+        col.search("text", where=[("lang", "en")])  # type: ignore[arg-type]
