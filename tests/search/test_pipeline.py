@@ -72,7 +72,9 @@ def test_where_filter_and_single_retriever(collection):
 def test_a_retriever_returning_nothing(collection):
     pipe = Pipeline({"dense": DenseRetriever(collection), "empty": Empty()}, RRF(k=60))
     hits = pipe.search("river", k=3)
-    assert [h.id for h in hits] == [h.id for h in rrf({"dense": collection.search("river", 100), "empty": []}, limit=3)]
+    assert [h.id for h in hits] == [
+        h.id for h in rrf({"dense": collection.search("river", 100), "empty": []}, limit=3)
+    ]
 
 
 def test_bad_configuration_is_rejected(collection):

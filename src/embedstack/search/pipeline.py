@@ -152,7 +152,9 @@ class Pipeline:
         if not named:
             raise InputError("a pipeline needs at least one retriever")
         if depth <= 0 or rerank_depth <= 0:
-            raise InputError(f"depth and rerank_depth must be positive, got {depth}, {rerank_depth}")
+            raise InputError(
+                f"depth and rerank_depth must be positive, got {depth}, {rerank_depth}"
+            )
         self.retrievers = named
         self.fusion = fusion or (default_fusion(list(named)) if len(named) > 1 else None)
         if self.fusion is not None and self.fusion.weights is not None:
@@ -250,14 +252,18 @@ class Pipeline:
         from embedstack.search.rerank import CrossEncoderReranker
 
         if name not in PRESETS:
-            raise InputError(f"unknown pipeline preset {name!r}; choose one of {', '.join(PRESETS)}")
+            raise InputError(
+                f"unknown pipeline preset {name!r}; choose one of {', '.join(PRESETS)}"
+            )
         if name == "hybrid+rerank" and rerank is None:
             raise InputError("the hybrid+rerank preset needs a reranker: pass rerank=MODEL_DIR")
-        reranker = (
-            CrossEncoderReranker(rerank) if isinstance(rerank, (str, Path)) else rerank
-        )
+        reranker = CrossEncoderReranker(rerank) if isinstance(rerank, (str, Path)) else rerank
         if name in ("dense", "bm25"):
-            retriever = DenseRetriever(collection) if name == "dense" else IndexRetriever(collection, "bm25")
+            retriever = (
+                DenseRetriever(collection)
+                if name == "dense"
+                else IndexRetriever(collection, "bm25")
+            )
             return cls([retriever], reranker=reranker)
         return cls(
             {"dense": DenseRetriever(collection), "bm25": IndexRetriever(collection, "bm25")},

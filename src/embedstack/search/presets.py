@@ -36,6 +36,8 @@ from embedstack.types import Kind
 
 PRESETS: dict[str, str] = {
     "dense": "embedstack.search.presets:build_dense",
+    "hybrid": "embedstack.search.hybrid:build_hybrid",
+    "hybrid+rerank": "embedstack.search.hybrid:build_hybrid_rerank",
 }
 
 
