@@ -60,14 +60,14 @@ def test_score_fusion_by_hand():
 def test_tune_picks_the_rewarded_setting_and_reports_held_out():
     train, train_qrels = split("tr", 6)
     test, test_qrels = split("te", 4)
-    result = tune_and_report(train, train_qrels, test, test_qrels, RRF(k=60))
+    result = tune_and_report(train, train_qrels, test, test_qrels, default=RRF(k=60))
     assert result.train_score == max(score for _, score in result.tried)
     assert result.best.weights["good"] > result.best.weights["bad"]
     assert result.test_score == pytest.approx(score_fusion(result.best, test, test_qrels))
     assert result.default_test_score == pytest.approx(score_fusion(RRF(k=60), test, test_qrels))
     assert result.to_dict()["best"] == result.best.config()
     with pytest.raises(InputError, match="both the tuning and the reporting split"):
-        tune_and_report(train, train_qrels, train, train_qrels, RRF())
+        tune_and_report(train, train_qrels, train, train_qrels, default=RRF())
     with pytest.raises(InputError, match="empty"):
         tune_fusion({}, {})
 

@@ -31,6 +31,7 @@ class FusedBatchRetriever:
         components: Mapping[str, BatchRetriever],
         docs: Mapping[str, str],
         fusion: Fusion | None = None,
+        *,
         reranker: Reranker | None = None,
         depth: int = 100,
         rerank_depth: int = 50,
@@ -73,7 +74,14 @@ class FusedBatchRetriever:
         return [
             [
                 (h.id, h.score)
-                for h in combine(q, r, k, self.fusion, self.reranker, self.rerank_depth)
+                for h in combine(
+                    q,
+                    r,
+                    k,
+                    fusion=self.fusion,
+                    reranker=self.reranker,
+                    rerank_depth=self.rerank_depth,
+                )  # fmt: skip
             ]
             for q, r in zip(queries, rankings, strict=True)
         ]

@@ -61,6 +61,7 @@ def combine(
     query: str,
     rankings: Mapping[str, Sequence[Hit]],
     k: int,
+    *,
     fusion: Fusion | None = None,
     reranker: Reranker | None = None,
     rerank_depth: int = 50,
@@ -182,7 +183,10 @@ class Pipeline:
             start = time.perf_counter()
             rankings[name] = retriever.search(query, fetch, where)
             timings[name] = time.perf_counter() - start
-        hits = combine(query, rankings, k, self.fusion, self.reranker, self.rerank_depth, timings)
+        hits = combine(
+            query, rankings, k, fusion=self.fusion, reranker=self.reranker,
+            rerank_depth=self.rerank_depth, timings=timings,
+        )  # fmt: skip
         self.last_timings = timings
         return hits
 

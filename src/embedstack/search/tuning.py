@@ -116,6 +116,7 @@ def tune_and_report(
     train_qrels: Qrels,
     test: SplitRankings,
     test_qrels: Qrels,
+    *,
     default: Fusion,
     candidates: Sequence[Fusion] | None = None,
     metric: str = "ndcg@10",
