@@ -225,3 +225,12 @@ def test_loading_with_different_settings_is_refused(tmp_path):
     BM25Index.build(np.arange(3), DOCS).save(tmp_path)
     with pytest.raises(CollectionError, match="Rebuild"):
         BM25Index.load(tmp_path, {"variant": "bm25+"})
+
+
+def test_ties_at_the_cutoff_go_to_the_smaller_row_id():
+    index = BM25Index()
+    index.add(np.arange(20, 0, -1), ["apple"] * 20)
+    index.add(np.array([40]), ["pear"])
+    rows, scores = index.search("apple", 4)
+    assert rows.tolist() == [1, 2, 3, 4]
+    assert len(set(scores.tolist())) == 1

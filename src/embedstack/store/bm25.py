@@ -224,10 +224,9 @@ class BM25Index:
         scores = self.score_all(query)
         if scores is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        candidates = np.flatnonzero(scores)
         if allowed is not None:
-            candidates = candidates[_mask(allowed, len(scores))[candidates]]
-        return top_k(candidates, scores[candidates], k)
+            scores[~_mask(allowed, len(scores))] = 0.0
+        return top_k(scores, k)
 
     def score_all(self, query: str) -> np.ndarray | None:
         """Scores of every row slot (0 where nothing matches); None if the query is empty."""
@@ -335,13 +334,20 @@ def _mask(allowed: np.ndarray, size: int) -> np.ndarray:
     return mask
 
 
-def top_k(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best (row, score) pairs, best first, ties broken by the smaller row id."""
-    if len(rows) > k:
-        keep = np.argpartition(-scores, k - 1)[:k]
-        # Rows tied with the k-th score but left out must not beat smaller row ids.
-        cutoff = scores[keep].min()
-        keep = np.flatnonzero(scores >= cutoff)
-        rows, scores = rows[keep], scores[keep]
-    order = np.lexsort((rows, -scores))[:k]
-    return rows[order], scores[order].astype(np.float32)
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best rows with a positive score, best first, ties broken by smaller row id."""
+    if k < len(scores):
+        part = np.argpartition(scores, len(scores) - k)[len(scores) - k :]
+        cutoff = scores[part].min()
+        if cutoff > 0:
+            rows = part
+            if np.count_nonzero(scores == cutoff) > np.count_nonzero(scores[part] == cutoff):
+                # Rows tied with the k-th score but left out must not lose to larger row ids.
+                rows = np.union1d(part[scores[part] > cutoff], np.flatnonzero(scores == cutoff))
+        else:
+            rows = part[scores[part] > 0]
+    else:
+        rows = np.flatnonzero(scores > 0)
+    picked = scores[rows]
+    order = np.lexsort((rows, -picked))[:k]
+    return rows[order], picked[order].astype(np.float32)

@@ -214,27 +214,28 @@ class PostingStore:
         self, term_ids: np.ndarray, weights: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Live postings of the given terms as (rows, values, weight of the query term)."""
-        rows, values, qweights = [], [], []
+        rows, values, lengths = [], [], []
+        ids = term_ids.tolist()
         for segment in self.segments:
-            indptr = segment.indptr
-            for term, weight in zip(term_ids.tolist(), weights.tolist(), strict=True):
-                if term >= segment.n_terms:
+            indptr, n_terms = segment.indptr, segment.n_terms
+            for term in ids:
+                if term >= n_terms:
+                    lengths.append(0)
                     continue
                 start, end = indptr[term], indptr[term + 1]
-                if start == end:
-                    continue
                 r = segment.rows[start:end]
                 v = segment.values[start:end]
-                if segment.dead:
+                if segment.dead and end > start:
                     keep = self.generation[r] == segment.id
                     r, v = r[keep], v[keep]
                 rows.append(r)
                 values.append(v)
-                qweights.append(np.full(len(r), weight, dtype=np.float64))
+                lengths.append(len(r))
         if not rows:
             empty = np.zeros(0)
             return empty.astype(np.int64), empty.astype(np.float32), empty
-        return np.concatenate(rows), np.concatenate(values), np.concatenate(qweights)
+        qweights = np.repeat(np.tile(weights, len(self.segments)), lengths)
+        return np.concatenate(rows), np.concatenate(values), qweights
 
     # -- persistence --------------------------------------------------------------------
     def state(self) -> dict[str, Any]:

@@ -135,6 +135,10 @@ class Analyzer:
                 f"token_pattern {self.token_pattern!r} is not a regex: {exc}"
             ) from None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Drop the cached stemmer (a C object) so analyzers can be copied and pickled."""
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
     @cached_property
     def _stopword_set(self) -> frozenset[str]:
         return load_stopwords(self.stopwords)
