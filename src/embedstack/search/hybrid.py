@@ -81,7 +81,7 @@ class FusedBatchRetriever:
                     fusion=self.fusion,
                     reranker=self.reranker,
                     rerank_depth=self.rerank_depth,
-                )  # fmt: skip
+                )
             ]
             for q, r in zip(queries, rankings, strict=True)
         ]
