@@ -123,6 +123,8 @@ def load_encoder(spec: str | None = None, **options: Any) -> Encoder:
     if path.exists():
         kind = "static" if path.is_file() or _looks_static(path) else "transformer"
         return _loader(kind)(str(path), **options)  # type: ignore[no-any-return]
+    if spec.count("/") == 1 and not spec.startswith((".", "/", "~")):  # a hub id: org/name
+        return _loader("transformer")(spec, **options)  # type: ignore[no-any-return]
     known = ", ".join(m.name for m in CATALOG)
     raise ModelNotFoundError(
         f"unknown model {spec!r}: not a known name ({known}), not an existing path, and not "

@@ -79,8 +79,14 @@ def write_tokenizer(path: Path, family: str, fixed_length: int | None = None) ->
     return vocab
 
 
-def make_tiny_model(path: Path, arch: str = "bert", *, max_positions: int = 40, seed: int = 0,
-                    fixed_length: int | None = None) -> Any:  # fmt: skip
+def make_tiny_model(
+    path: Path,
+    arch: str = "bert",
+    *,
+    max_positions: int = 40,
+    seed: int = 0,
+    fixed_length: int | None = None,
+) -> Any:
     """arch: bert | bert-mlm (weights prefixed `bert.` + an MLM head) | roberta | mpnet."""
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
@@ -88,9 +94,13 @@ def make_tiny_model(path: Path, arch: str = "bert", *, max_positions: int = 40, 
     family = "roberta" if arch in ("roberta", "mpnet") else "bert"
     vocab = write_tokenizer(path, family, fixed_length)
     common = dict(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=64, max_position_embeddings=max_positions,
-    )  # fmt: skip
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=max_positions,
+    )
     torch.manual_seed(seed)
     if arch == "roberta":
         config = transformers.RobertaConfig(
@@ -130,3 +140,66 @@ def reference_hidden(model: Any, batch: Any) -> Any:
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data))
+
+
+def make_numpy_bert(
+    path: Path, *, hidden: int = 32, layers: int = 2, max_positions: int = 40, seed: int = 0
+) -> Path:
+    """A random BERT written with numpy + safetensors only (no torch): for tests that
+    need a working model folder but no reference forward pass."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    path.mkdir(parents=True, exist_ok=True)
+    vocab = write_tokenizer(path, "bert")
+    rng = np.random.default_rng(seed)
+    inner = hidden * 2
+
+    def rand(*shape: int) -> np.ndarray:
+        return rng.normal(0.0, 0.2, shape).astype(np.float32)
+
+    tensors = {
+        "embeddings.word_embeddings.weight": rand(len(vocab), hidden),
+        "embeddings.position_embeddings.weight": rand(max_positions, hidden),
+        "embeddings.token_type_embeddings.weight": rand(2, hidden),
+        "embeddings.LayerNorm.weight": 1 + rand(hidden),
+        "embeddings.LayerNorm.bias": rand(hidden),
+    }
+    for i in range(layers):
+        p = f"encoder.layer.{i}."
+        for part in (
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+        ):
+            tensors[p + part + ".weight"], tensors[p + part + ".bias"] = (
+                rand(hidden, hidden),
+                rand(hidden),
+            )
+        tensors[p + "intermediate.dense.weight"], tensors[p + "intermediate.dense.bias"] = (
+            rand(inner, hidden),
+            rand(inner),
+        )
+        tensors[p + "output.dense.weight"], tensors[p + "output.dense.bias"] = (
+            rand(hidden, inner),
+            rand(hidden),
+        )
+        for ln in ("attention.output.LayerNorm", "output.LayerNorm"):
+            tensors[p + ln + ".weight"], tensors[p + ln + ".bias"] = 1 + rand(hidden), rand(hidden)
+    save_file(tensors, str(path / "model.safetensors"))
+    config = {
+        "model_type": "bert",
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": 4,
+        "intermediate_size": inner,
+        "max_position_embeddings": max_positions,
+        "type_vocab_size": 2,
+        "vocab_size": len(vocab),
+        "hidden_act": "gelu",
+        "layer_norm_eps": 1e-12,
+        "pad_token_id": 0,
+    }
+    write_json(path / "config.json", config)
+    return path

@@ -200,8 +200,10 @@ def build_encoder_graph(
         x = _layer_norm(b, b.op("Add", [out, x]), get_prefixed, f"{layer}.output.LayerNorm", eps)
     b.nodes.append(helper.make_node("Identity", [x], ["last_hidden_state"], name="output"))
 
-    ids = [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "tokens"])
-           for n in ("input_ids", "attention_mask", "token_type_ids")]  # fmt: skip
+    ids = [
+        helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "tokens"])
+        for n in ("input_ids", "attention_mask", "token_type_ids")
+    ]
     out_info = helper.make_tensor_value_info(
         "last_hidden_state", TensorProto.FLOAT, ["batch", "tokens", hidden]
     )

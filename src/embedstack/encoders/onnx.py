@@ -1,0 +1,199 @@
+"""The local dense encoder: a Hugging Face checkpoint on ONNX Runtime, pooled.
+
+`load_local("minilm")` (the default) or `load_local("/path/to/model")` gives an
+`OnnxEncoder`. Texts longer than the model's `max_length` are cut; that is never silent:
+by default one warning per `encode` call gives the count, `truncate="error"` refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embedstack.encoders.base import Encoder, check_texts
+from embedstack.encoders.pooling import Pooling, pool, pooling_from_config
+from embedstack.encoders.transformer import TransformerModel
+from embedstack.errors import InputError, TruncationError
+from embedstack.types import EmbeddingSpace, Kind
+
+log = logging.getLogger(__name__)
+
+TRUNCATE_POLICIES = ("warn", "error")
+OPTIONS = (
+    "pooling",
+    "normalize",
+    "max_length",
+    "truncate",
+    "query_prefix",
+    "document_prefix",
+    "precision",
+)
+
+
+@dataclass
+class TokenEmbeddings:
+    """One text's contextual token vectors. `offsets` are (start, end) character spans in
+    the text as given (without any prefix); special and prefix tokens have (0, 0)."""
+
+    tokens: list[str]
+    offsets: np.ndarray
+    vectors: np.ndarray
+
+
+def prompts_from_config(model_dir: Path) -> tuple[str, str]:
+    """(query, document) prefixes from config_sentence_transformers.json `prompts`."""
+    path = model_dir / "config_sentence_transformers.json"
+    if not path.is_file():
+        return "", ""
+    prompts = json.loads(path.read_text(encoding="utf-8")).get("prompts") or {}
+    document = next((prompts[k] for k in ("document", "passage", "corpus") if prompts.get(k)), "")
+    return str(prompts.get("query") or ""), str(document)
+
+
+class OnnxEncoder(Encoder):
+    """Dense vectors from a `TransformerModel`: tokenize, run, pool, (normalise)."""
+
+    def __init__(
+        self,
+        model: TransformerModel,
+        *,
+        model_id: str,
+        pooling: Pooling | str,
+        normalize: bool = True,
+        query_prefix: str = "",
+        document_prefix: str = "",
+        truncate: str = "warn",
+    ) -> None:
+        if truncate not in TRUNCATE_POLICIES:
+            raise InputError(f"truncate must be one of {TRUNCATE_POLICIES}, got {truncate!r}")
+        self.model = model
+        self.pooling = Pooling.parse(pooling)
+        self.truncate = truncate
+        self._truncated = 0
+        self._counter: Any = None
+        self.space = EmbeddingSpace(
+            model=model_id,
+            dim=model.hidden_size,
+            fingerprint=model.fingerprint,
+            tokenizer=model.tokenizer_hash,
+            pooling=self.pooling.value,
+            normalize=normalize,
+            query_prefix=query_prefix,
+            document_prefix=document_prefix,
+            max_tokens=model.max_length,
+            precision=model.precision,
+        )
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        kind: Kind | str = Kind.DOCUMENT,
+        batch_size: int | None = None,
+        normalize: bool | None = None,
+    ) -> np.ndarray:
+        items = check_texts(texts)
+        self._check_lengths(self.prefix(items, Kind.parse(kind)))
+        self._truncated = 0
+        out = super().encode(items, kind, batch_size, normalize)
+        self._warn_truncated()
+        return out
+
+    def _encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+        batch = self.model.tokenize(texts)
+        self._truncated += int(batch.truncated.sum())
+        return pool(self.model.hidden_states(batch), batch.attention_mask, self.pooling)
+
+    def count_tokens(self, texts: Iterable[str]) -> list[int]:
+        """Tokens each text has before truncation, special tokens included (no prefix)."""
+        if self._counter is None:
+            from tokenizers import Tokenizer
+
+            self._counter = Tokenizer.from_str(self.model.tokenizer.to_str())
+            self._counter.no_truncation()
+            self._counter.no_padding()
+        items = check_texts(list(texts))
+        return [len(e.ids) for e in self._counter.encode_batch(items)] if items else []
+
+    def encode_tokens(
+        self, texts: Sequence[str], kind: Kind | str = Kind.DOCUMENT, batch_size: int | None = None
+    ) -> list[TokenEmbeddings]:
+        """Each text's contextual token vectors (not pooled, not normalised)."""
+        items = check_texts(texts)
+        prepared = self.prefix(items, Kind.parse(kind))
+        self._check_lengths(prepared)
+        self._truncated = 0
+        shift = np.array([len(p) - len(t) for p, t in zip(prepared, items, strict=True)])
+        order = sorted(range(len(prepared)), key=lambda i: len(prepared[i]))
+        size = batch_size or self.default_batch_size
+        out: list[TokenEmbeddings | None] = [None] * len(items)
+        for start in range(0, len(order), size):
+            idx = order[start : start + size]
+            batch = self.model.tokenize([prepared[i] for i in idx])
+            self._truncated += int(batch.truncated.sum())
+            hidden = self.model.hidden_states(batch)
+            for row, i in enumerate(idx):
+                n = len(batch.tokens[row])
+                spans = np.clip(batch.offsets[row, :n] - shift[i], 0, None)  # prefix -> (0, 0)
+                out[i] = TokenEmbeddings(batch.tokens[row], spans, hidden[row, :n].copy())
+        self._warn_truncated()
+        return [t for t in out if t is not None]
+
+    def _check_lengths(self, prepared: list[str]) -> None:
+        if self.truncate != "error" or not prepared:
+            return
+        limit = self.model.max_length
+        too_long = [i for i, n in enumerate(self.count_tokens(prepared)) if n > limit]
+        if too_long:
+            shown = ", ".join(map(str, too_long[:20])) + (" ..." if len(too_long) > 20 else "")
+            raise TruncationError(
+                f"{len(too_long)} text(s) exceed {self.name}'s {limit} tokens (indices {shown}); "
+                "split them into chunks first, or pass truncate='warn' to cut them"
+            )
+
+    def _warn_truncated(self) -> None:
+        if self._truncated:
+            log.warning(
+                "%d text(s) were longer than %s's %d tokens and were truncated; chunk long "
+                "texts or pass truncate='error' to refuse them",
+                self._truncated,
+                self.name,
+                self.model.max_length,
+            )
+
+
+def load_local(spec_or_path: str | None = None, **options: Any) -> OnnxEncoder:
+    """Resolve a model (see `embedstack.encoders.resolve`) and build its encoder.
+
+    Options: pooling (default from `1_Pooling/config.json`, else mean), normalize (True),
+    max_length (the model's), truncate ("warn" | "error"), query_prefix / document_prefix
+    (default from the model's sentence-transformers prompts), precision ("float32" | "int8").
+    """
+    from embedstack.encoders.resolve import resolve_model
+
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise InputError(f"unknown option(s) {unknown} for a local model; accepted: {OPTIONS}")
+    resolved = resolve_model(spec_or_path)
+    log.debug("loading %s from %s", resolved.spec, resolved.source)
+    model = TransformerModel.from_dir(
+        resolved.path,
+        max_length=options.get("max_length"),
+        precision=options.get("precision") or "float32",
+    )
+    query_prefix, document_prefix = prompts_from_config(resolved.path)
+    pooling = options.get("pooling") or pooling_from_config(resolved.path) or Pooling.MEAN
+    return OnnxEncoder(
+        model,
+        model_id=resolved.spec,
+        pooling=pooling,
+        normalize=bool(options.get("normalize", True)),
+        query_prefix=options.get("query_prefix", query_prefix) or "",
+        document_prefix=options.get("document_prefix", document_prefix) or "",
+        truncate=options.get("truncate") or "warn",
+    )
