@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "embedstack.cli.demo",
     "embedstack.cli.models",
     "embedstack.cli.eval",
+    "embedstack.cli.tune",
 )
 
 err_console = Console(stderr=True)

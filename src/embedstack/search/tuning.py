@@ -13,12 +13,16 @@ import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from embedstack.errors import InputError
 from embedstack.eval.metrics import evaluate
 from embedstack.search.fusion import RRF, Fusion, LinearFusion, Normalization
 from embedstack.types import Hit
+
+if TYPE_CHECKING:
+    from embedstack.eval.datasets import RetrievalDataset
+    from embedstack.search.presets import PresetOptions
 
 log = logging.getLogger(__name__)
 
@@ -133,3 +137,31 @@ def tune_and_report(
     result.default_train_score = score_fusion(default, train, train_qrels, metric)
     result.default_test_score = score_fusion(default, test, test_qrels, metric)
     return result
+
+
+def tune_on_dataset(
+    train: RetrievalDataset,
+    test: RetrievalDataset,
+    options: PresetOptions,
+    *,
+    depth: int = 100,
+    step: float = 0.1,
+    metric: str = "ndcg@10",
+) -> TuneResult:
+    """Index the corpus once with dense + BM25, retrieve both splits, tune on `train`."""
+    from embedstack.search.hybrid import build_hybrid
+    from embedstack.search.pipeline import default_fusion
+
+    if train.corpus.keys() != test.corpus.keys():
+        raise InputError("the tuning and reporting splits must share one corpus")
+    retriever = build_hybrid(train.doc_texts(), options)
+    names = list(retriever.components)
+    rankings = {}
+    for split in (train, test):
+        qids = list(split.queries)
+        lists = retriever.rankings_many([split.queries[q] for q in qids], depth)
+        rankings[split.split] = dict(zip(qids, lists, strict=True))
+    return tune_and_report(
+        rankings[train.split], train.qrels, rankings[test.split], test.qrels,
+        default=default_fusion(names), candidates=candidate_fusions(names, step), metric=metric,
+    )  # fmt: skip
