@@ -124,7 +124,7 @@ def load_encoder(spec: str | None = None, **options: Any) -> Encoder:
         kind = "static" if path.is_file() or _looks_static(path) else "transformer"
         return _loader(kind)(str(path), **options)  # type: ignore[no-any-return]
     if spec.count("/") == 1 and not spec.startswith((".", "/", "~")):  # a hub id: org/name
-        return _loader("transformer")(spec, **options)  # type: ignore[no-any-return]
+        return _loader("transformer")(spec, **options)
     known = ", ".join(m.name for m in CATALOG)
     raise ModelNotFoundError(
         f"unknown model {spec!r}: not a known name ({known}), not an existing path, and not "

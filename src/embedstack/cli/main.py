@@ -15,6 +15,7 @@ from typing import Any
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from embedstack.errors import EmbedstackError
@@ -40,7 +41,11 @@ class _FriendlyErrors(TyperGroup):
         except (EmbedstackError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
             if (ctx.obj and ctx.obj.get("debug")) or os.environ.get("EMBEDSTACK_DEBUG") == "1":
                 raise
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            # escape: messages like "pip install 'embedstack[hub]'" must not be read as markup;
+            # soft_wrap: the error stays one line however narrow the terminal.
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(code=1) from None
 
 

@@ -152,3 +152,64 @@ def _default_install() -> str:
 
     entry = catalog_entry(DEFAULT_MODEL)
     return entry.install if entry else "pip install embedstack"
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    """What `embedstack models` reports for one catalog entry."""
+
+    name: str
+    kind: str
+    dim: int
+    licence: str
+    hf_id: str
+    installed: bool
+    source: str
+    path: str
+    install: str
+    default: bool
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def _hub_cached(repo_id: str) -> Path | None:
+    if importlib.util.find_spec("huggingface_hub") is None:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "model.safetensors")
+    return Path(found).parent if isinstance(found, str) else None
+
+
+def catalog_status() -> list[ModelStatus]:
+    """Each catalog model: installed or not, from where, and how to install it.
+
+    Cheap: looks for files, does not hash them (loading a model verifies the sha256).
+    """
+    from embedstack.registry import CATALOG
+
+    default = os.environ.get(ENV_MODEL) or DEFAULT_MODEL
+    out = []
+    for entry in CATALOG:
+        folder = package_dir(entry.source_package, entry.package_subdir)
+        source, where = "", ""
+        if folder is not None and folder.exists():
+            source, where = f"package {entry.source_package}", str(folder)
+        elif entry.kind == "transformer" and (cached := _hub_cached(entry.hf_id)) is not None:
+            source, where = "huggingface cache", str(cached)
+        out.append(
+            ModelStatus(
+                name=entry.name,
+                kind=entry.kind,
+                dim=entry.dim,
+                licence=entry.licence,
+                hf_id=entry.hf_id,
+                installed=bool(source),
+                source=source,
+                path=where,
+                install=entry.install,
+                default=entry.name == default,
+            )
+        )
+    return out

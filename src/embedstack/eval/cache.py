@@ -92,7 +92,8 @@ class VectorCache:
                 part = todo[start : start + CHUNK]
                 fresh[start : start + len(part)] = encoder.encode(part, kind, batch_size)
                 if progress:
-                    progress(f"embedding {kind.value}s", start + len(part), len(todo))
+                    task = "embedding queries" if kind is Kind.QUERY else "embedding documents"
+                    progress(task, start + len(part), len(todo))
             self._write(folder, missing, fresh)
             known.update(zip(missing, fresh, strict=True))
         out = np.empty((len(texts), encoder.dim), dtype=np.float32)

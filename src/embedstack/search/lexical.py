@@ -1,48 +1,80 @@
-"""The `bm25` evaluation preset: the collection's BM25 index over an evaluation corpus.
+"""Evaluation presets `bm25` and `splade` (see `embedstack.search.presets`).
 
-Same index class, analyzer and scoring as a collection's `bm25` index, so evaluation
-numbers describe what `embedstack search --retriever bm25` does.
+Both index the corpus with the same index classes a collection uses, so `embedstack eval
+DATASET --retriever bm25` measures exactly what `Collection.search(retriever="bm25")`
+returns. Preset parameters (`options.params`): for bm25 `variant`, `k1`, `b`, `delta`,
+`stopwords`, `stemmer`; for splade the model folder comes from `--model` (or
+`params["model"]`) plus any `SpladeEncoder` setting.
 """
 
 from __future__ import annotations
 
-import tempfile
-import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from embedstack.errors import InputError
 from embedstack.search.presets import PresetOptions
 from embedstack.store.bm25 import BM25Index
+from embedstack.store.sparse import SpladeIndex
+
+_ANALYZER_KEYS = ("lowercase", "normalize", "stopwords", "stemmer", "token_pattern")
+_BM25_KEYS = ("variant", "k1", "b", "delta")
 
 
-class BM25BatchRetriever:
-    def __init__(self, ids: list[str], index: BM25Index) -> None:
-        self.ids, self.index = ids, index
+class IndexBatchRetriever:
+    """Runs a secondary index over a corpus whose row i is `ids[i]`."""
+
+    def __init__(self, ids: list[str], index: Any, options: PresetOptions) -> None:
+        self.ids = ids
+        self.index = index
+        self.options = options
 
     def search_many(self, queries: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
-        out = []
-        with warnings.catch_warnings():  # a stop-word-only query simply matches nothing
-            warnings.simplefilter("ignore")
-            for query in queries:
-                rows, scores = self.index.search(query, k, None)
-                out.append(
-                    [(self.ids[int(r)], float(s)) for r, s in zip(rows, scores, strict=True)]
-                )
-        return out
+        results = []
+        for query in queries:
+            rows, scores = self.index.search(query, k, None)
+            results.append([(self.ids[r], float(s)) for r, s in zip(rows, scores, strict=True)])
+            if self.options.progress:
+                self.options.progress("searching", len(results), len(queries))
+        return results
 
     def memory_bytes(self) -> int:
-        """Size of the saved index (its arrays are what a loaded index holds)."""
-        with tempfile.TemporaryDirectory() as tmp:
-            self.index.save(Path(tmp))
-            return sum(p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file())
+        postings = self.index.postings
+        arrays = [postings.generation] + [
+            np.asarray(getattr(segment, name))
+            for segment in postings.segments
+            for name in ("indptr", "rows", "values", "doc_rows", "doc_indptr", "doc_terms")
+        ]
+        arrays += [
+            getattr(self.index, name) for name in ("df", "doc_len") if hasattr(self.index, name)
+        ]
+        return int(sum(a.nbytes for a in arrays))
 
 
-def build_bm25(docs: Mapping[str, str], options: PresetOptions) -> BM25BatchRetriever:
-    """BM25 (Lucene idf, k1=1.5, b=0.75, English stemming and stop words) over `docs`;
-    `options.params` may override the index settings (`k1`, `b`, `variant`)."""
+def build_bm25(docs: Mapping[str, str], options: PresetOptions) -> IndexBatchRetriever:
+    params = dict(options.params)
+    unknown = set(params) - set(_ANALYZER_KEYS) - set(_BM25_KEYS)
+    if unknown:
+        known = ", ".join(_BM25_KEYS + _ANALYZER_KEYS)
+        raise InputError(f"unknown bm25 parameters {sorted(unknown)}; use {known}")
+    analyzer = {key: params.pop(key) for key in _ANALYZER_KEYS if key in params}
     ids = list(docs)
-    settings = {k: v for k, v in options.params.items() if k in ("k1", "b", "variant", "delta")}
-    index = BM25Index.build(np.arange(len(ids)), [docs[i] for i in ids], **settings)
-    return BM25BatchRetriever(ids, index)
+    index = BM25Index(analyzer=analyzer or None, **params)
+    index.add(np.arange(len(ids)), [docs[i] for i in ids])
+    return IndexBatchRetriever(ids, index, options)
+
+
+def build_splade(docs: Mapping[str, str], options: PresetOptions) -> IndexBatchRetriever:
+    settings = dict(options.params)
+    settings.setdefault("model", options.model)
+    if not settings["model"]:
+        raise InputError(
+            "the splade preset needs a masked-LM model folder: pass --model PATH "
+            "(a Hugging Face *ForMaskedLM checkpoint such as naver/splade-v3)"
+        )
+    ids = list(docs)
+    index = SpladeIndex(**settings)
+    index.add(np.arange(len(ids)), [docs[i] for i in ids])
+    return IndexBatchRetriever(ids, index, options)

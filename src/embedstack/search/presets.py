@@ -39,6 +39,7 @@ PRESETS: dict[str, str] = {
     "bm25": "embedstack.search.lexical:build_bm25",
     "hybrid": "embedstack.search.hybrid:build_hybrid",
     "hybrid+rerank": "embedstack.search.hybrid:build_hybrid_rerank",
+    "splade": "embedstack.search.lexical:build_splade",
 }
 
 
@@ -107,6 +108,8 @@ class DenseBatchRetriever:
             for row in block:
                 idx, vals = topk(row, k)
                 results.append([(self.ids[i], float(v)) for i, v in zip(idx, vals, strict=True)])
+            if self.options.progress:
+                self.options.progress("searching", len(results), len(queries))
         return results
 
     def memory_bytes(self) -> int:

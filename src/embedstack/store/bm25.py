@@ -25,12 +25,14 @@ import numpy as np
 from embedstack.errors import CollectionError, InputError
 from embedstack.store.postings import (
     PostingStore,
+    allowed_mask,
     check_rows,
     index_error,
     load_json,
     load_npy,
     save_json,
     save_npy,
+    top_k,
 )
 from embedstack.text.analysis import Analyzer, EmptyQueryWarning
 
@@ -38,8 +40,8 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 REBUILD_HINT = (
-    "run `embedstack index` on the collection again with --bm25, or in Python call "
-    "`collection.rebuild_index('bm25')`."
+    "run `embedstack index YOUR_FILES --into COLLECTION --rebuild-indexes` (rebuilds it "
+    "from the stored texts), or in Python `Collection.open(path).rebuild_index('bm25')`."
 )
 
 
@@ -75,8 +77,8 @@ class BM25Index:
     """A BM25 secondary index keyed by the collection's integer row ids.
 
     Args:
-        analyzer: how texts become terms (default: NFKC, lowercase, English stop words,
-            English Snowball stemmer).
+        analyzer: how texts become terms, as an `Analyzer` or its config dict (default:
+            NFKC, lowercase, English stop words, English Snowball stemmer).
         variant: "lucene" (Okapi BM25 with Lucene's idf, default), "bm25+" or "bm25l".
         k1, b: the usual BM25 saturation and length-normalisation parameters.
         delta: the lower bound added by BM25+ and BM25L (ignored by "lucene").
@@ -86,7 +88,7 @@ class BM25Index:
 
     def __init__(
         self,
-        analyzer: Analyzer | None = None,
+        analyzer: Analyzer | dict[str, Any] | None = None,
         variant: str | Variant = Variant.LUCENE,
         k1: float = 1.5,
         b: float = 0.75,
@@ -96,6 +98,8 @@ class BM25Index:
             raise InputError(
                 f"BM25 needs k1 >= 0, 0 <= b <= 1, delta >= 0 (got {k1}, {b}, {delta})"
             )
+        if isinstance(analyzer, dict):
+            analyzer = Analyzer.from_config(analyzer)
         self.analyzer = analyzer or Analyzer()
         self.variant = Variant.parse(variant)
         self.k1, self.b, self.delta = float(k1), float(b), float(delta)
@@ -120,11 +124,10 @@ class BM25Index:
     @classmethod
     def from_config(cls, config: dict[str, Any] | None = None) -> BM25Index:
         values = dict(config or {})
-        analyzer = values.pop("analyzer", None)
-        unknown = set(values) - {"variant", "k1", "b", "delta"}
+        unknown = set(values) - {"analyzer", "variant", "k1", "b", "delta"}
         if unknown:
             raise InputError(f"unknown BM25 settings: {sorted(unknown)}")
-        return cls(Analyzer.from_config(analyzer) if analyzer else None, **values)
+        return cls(**values)
 
     @classmethod
     def build(cls, rows: np.ndarray, texts: list[str], **config: Any) -> BM25Index:
@@ -225,7 +228,7 @@ class BM25Index:
         if scores is None:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if allowed is not None:
-            scores[~_mask(allowed, len(scores))] = 0.0
+            scores[~allowed_mask(allowed, len(scores))] = 0.0
         return top_k(scores, k)
 
     def score_all(self, query: str) -> np.ndarray | None:
@@ -320,34 +323,3 @@ class BM25Index:
         if int((index.postings.generation >= 0).sum()) != index.n_docs:
             fail(directory / "bm25.generation.npy", "inconsistent with bm25.json")
         return index
-
-
-def _mask(allowed: np.ndarray, size: int) -> np.ndarray:
-    allowed = np.asarray(allowed)
-    if allowed.dtype == bool:
-        mask = np.zeros(size, dtype=bool)
-        mask[: min(size, len(allowed))] = allowed[:size]
-        return mask
-    mask = np.zeros(size, dtype=bool)
-    allowed = allowed.astype(np.int64)
-    mask[allowed[(allowed >= 0) & (allowed < size)]] = True
-    return mask
-
-
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best rows with a positive score, best first, ties broken by smaller row id."""
-    if k < len(scores):
-        part = np.argpartition(scores, len(scores) - k)[len(scores) - k :]
-        cutoff = scores[part].min()
-        if cutoff > 0:
-            rows = part
-            if np.count_nonzero(scores == cutoff) > np.count_nonzero(scores[part] == cutoff):
-                # Rows tied with the k-th score but left out must not lose to larger row ids.
-                rows = np.union1d(part[scores[part] > cutoff], np.flatnonzero(scores == cutoff))
-        else:
-            rows = part[scores[part] > 0]
-    else:
-        rows = np.flatnonzero(scores > 0)
-    picked = scores[rows]
-    order = np.lexsort((rows, -picked))[:k]
-    return rows[order], picked[order].astype(np.float32)

@@ -114,6 +114,7 @@ class PostingStore:
         self.segments: list[Segment] = []
         self.generation = np.full(0, -1, dtype=np.int64)
         self.next_id = 0
+        self.origin: Path | None = None  # folder the segment files were last saved to
 
     # -- rows -----------------------------------------------------------------------
     def _grow(self, max_row: int) -> None:
@@ -215,17 +216,16 @@ class PostingStore:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Live postings of the given terms as (rows, values, weight of the query term)."""
         rows, values, lengths = [], [], []
-        ids = term_ids.tolist()
         for segment in self.segments:
-            indptr, n_terms = segment.indptr, segment.n_terms
-            for term in ids:
-                if term >= n_terms:
-                    lengths.append(0)
-                    continue
-                start, end = indptr[term], indptr[term + 1]
+            inside = term_ids < segment.n_terms
+            ids = np.where(inside, term_ids, 0)
+            starts = np.where(inside, segment.indptr[ids], 0).tolist()
+            ends = np.where(inside, segment.indptr[ids + 1], 0).tolist()
+            check = segment.dead > 0
+            for start, end in zip(starts, ends, strict=True):
                 r = segment.rows[start:end]
                 v = segment.values[start:end]
-                if segment.dead and end > start:
+                if check and end > start:
                     keep = self.generation[r] == segment.id
                     r, v = r[keep], v[keep]
                 rows.append(r)
@@ -245,14 +245,25 @@ class PostingStore:
         }
 
     def save(self, directory: Path) -> None:
-        """Write new segments and the generation array; segments on disk are immutable."""
+        """Write segments and the generation array. Segment files are immutable, so one
+        already saved in the previous folder is hard-linked, not rewritten: saving after
+        a small update costs the new segment plus O(rows) for `generation`."""
         directory.mkdir(parents=True, exist_ok=True)
         for segment in self.segments:
             for array in _SEGMENT_ARRAYS:
-                path = directory / f"{self.name}.{segment.name}.{array}.npy"
-                if not path.exists():
-                    save_npy(path, np.asarray(getattr(segment, array)))
+                name = f"{self.name}.{segment.name}.{array}.npy"
+                path = directory / name
+                if path.exists():
+                    continue
+                if self.origin is not None and self.origin != directory:
+                    try:
+                        os.link(self.origin / name, path)
+                        continue
+                    except OSError:
+                        pass
+                save_npy(path, np.asarray(getattr(segment, array)))
         save_npy(directory / f"{self.name}.generation.npy", self.generation)
+        self.origin = directory
 
     def remove_stale_files(self, directory: Path) -> None:
         keep = {s.name for s in self.segments}
@@ -265,6 +276,7 @@ class PostingStore:
         cls, directory: Path, name: str, state: dict[str, Any], fail: Callable
     ) -> PostingStore:
         store = cls(name)
+        store.origin = directory
         store.next_id = int(state["next_id"])
         store.generation = load_npy(directory / f"{name}.generation.npy", fail, copy=True)
         for meta in state["segments"]:
@@ -345,3 +357,37 @@ def index_error(index: str, rebuild: str) -> Callable:
         )
 
     return fail
+
+
+def allowed_mask(allowed: np.ndarray, size: int) -> np.ndarray:
+    """A row mask from allowed row ids or a boolean mask (the collection's `where`)."""
+    allowed = np.asarray(allowed)
+    if allowed.dtype == bool:
+        mask = np.zeros(size, dtype=bool)
+        mask[: min(size, len(allowed))] = allowed[:size]
+        return mask
+    mask = np.zeros(size, dtype=bool)
+    allowed = allowed.astype(np.int64)
+    mask[allowed[(allowed >= 0) & (allowed < size)]] = True
+    return mask
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best rows with a positive score, best first, ties broken by smaller row id."""
+    if k < len(scores):
+        # Selecting the k smallest of -scores is several times faster than the k largest
+        # of scores when most scores are tied at zero (numpy's introselect).
+        part = np.argpartition(-scores, k - 1)[:k]
+        cutoff = scores[part].min()
+        if cutoff > 0:
+            rows = part
+            if np.count_nonzero(scores == cutoff) > np.count_nonzero(scores[part] == cutoff):
+                # Rows tied with the k-th score but left out must not lose to larger row ids.
+                rows = np.union1d(part[scores[part] > cutoff], np.flatnonzero(scores == cutoff))
+        else:
+            rows = part[scores[part] > 0]
+    else:
+        rows = np.flatnonzero(scores > 0)
+    picked = scores[rows]
+    order = np.lexsort((rows, -picked))[:k]
+    return rows[order], picked[order].astype(np.float32)

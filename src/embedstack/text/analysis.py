@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from embedstack.errors import InputError
 
@@ -108,7 +108,7 @@ class Analyzer:
     """
 
     lowercase: bool = True
-    normalize: str | None = "NFKC"
+    normalize: Literal["NFC", "NFKC", "NFD", "NFKD"] | None = "NFKC"
     stopwords: str | tuple[str, ...] | None = "english"
     stemmer: str | None = "english"
     token_pattern: str = DEFAULT_TOKEN_PATTERN

@@ -155,7 +155,7 @@ def load_documents(paths: Iterable[str | Path], fields: Fields | None = None) ->
         try:
             docs = _read(path, fields, result)
         except (_SkipError, OSError) as exc:
-            log.warning("skipped %s: %s", path, exc)
+            log.info("skipped %s: %s", path, exc)
             result.skipped.append(Skipped(path.as_posix(), str(exc)))
             continue
         result.files += 1

@@ -2,12 +2,12 @@ import json
 
 import numpy as np
 import pytest
+from store_helpers import DOCS, fill
 
 from embedstack.encoders.hashing import HashEncoder
 from embedstack.errors import CollectionError, EmbedstackError, InputError, SpaceMismatchError
 from embedstack.store.collection import Collection
 from embedstack.store.flat import check_vectors
-from store_helpers import DOCS, fill
 
 
 def test_round_trip_reopen_rebuilds_encoder_from_manifest(tmp_path, counting_encoder):

@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from embedstack.store import flat, records
-from embedstack.store.collection import Collection
 from store_helpers import fill
 from tiny_index import KeywordIndex
 
-ROOT = Path(__file__).resolve().parents[1]
+from embedstack.store import flat, records
+from embedstack.store.collection import Collection
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def snapshot(col):
@@ -116,7 +116,10 @@ def test_killed_process_leaves_a_readable_collection(tmp_path, counting_encoder,
     path = tmp_path / "c"
     fill(Collection.create(path, counting_encoder, indexes=("kw",)))
     before = snapshot(Collection.open(path, counting_encoder))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "tests")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT / "tests" / "store")]),
+    }
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(path), point],
         env=env,

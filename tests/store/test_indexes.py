@@ -1,11 +1,11 @@
 import pytest
+from store_helpers import DOCS, fill
+from tiny_index import LOADS
 
 from embedstack.errors import CollectionError
 from embedstack.search.retrievers import DenseRetriever, IndexRetriever, resolve_retriever
 from embedstack.store import indexes
 from embedstack.store.collection import Collection
-from store_helpers import DOCS, fill
-from tiny_index import LOADS
 
 
 def kw_ids(col, query, **kwargs):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from store_helpers import CountingEncoder
 
 
@@ -14,9 +13,10 @@ def counting_encoder() -> CountingEncoder:
 
 @pytest.fixture
 def kw_index(monkeypatch: pytest.MonkeyPatch):
-    """Register the tiny keyword index (tests/tiny_index.py) as index type "kw"."""
-    from embedstack.store import indexes
+    """Register the tiny keyword index (tests/store/tiny_index.py) as index type "kw"."""
     from tiny_index import LOADS, KeywordIndex
+
+    from embedstack.store import indexes
 
     monkeypatch.setitem(indexes.INDEX_TYPES, "kw", KeywordIndex)
     LOADS.clear()

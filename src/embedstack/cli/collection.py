@@ -1,0 +1,208 @@
+"""`embedstack index` and `embedstack search`: build a collection from files, query it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from embedstack.errors import InputError
+from embedstack.store.collection import Collection
+from embedstack.store.manifest import MANIFEST
+from embedstack.store.writes import Progress as ProgressCallback
+from embedstack.text.loaders import Fields, LoadResult, load_documents
+from embedstack.types import Hit
+
+console = Console()
+err = Console(stderr=True)
+
+
+@contextmanager
+def embedding_progress(enabled: bool = True) -> Iterator[ProgressCallback | None]:
+    """A rich progress bar fed by `Collection.add/upsert(progress=...)` (on stderr)."""
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("embedding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("embed", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    return {"id": hit.id, "score": hit.score, "text": hit.text, "metadata": hit.metadata}
+
+
+def print_hits(hits: list[Hit], title: str) -> None:
+    """One line per hit: rank, score, id, the start of the text (cut to the terminal)."""
+    console.print(f"[bold]{escape(title)}[/]", soft_wrap=True)
+    for rank, hit in enumerate(hits, start=1):
+        line = Text(f"{rank:>3}. {hit.score:7.4f}  ")
+        line.append(hit.id, style="cyan")
+        line.append("  " + " ".join(hit.text.split()))
+        console.print(line, no_wrap=True, overflow="ellipsis")
+
+
+def _report_skipped(result: LoadResult) -> None:
+    if result.skipped:
+        err.print(f"[yellow]skipped {len(result.skipped)}:[/]")
+        for item in result.skipped:
+            err.print(f"  {escape(str(item))}", highlight=False, soft_wrap=True)
+
+
+def index(
+    paths: list[Path] = typer.Argument(
+        ..., help="Files or folders: .txt/.md (one document each), .jsonl, .csv."
+    ),
+    into: Path = typer.Option(..., "--into", help="Collection folder (created if missing)."),
+    model: str | None = typer.Option(
+        None, "--model", help="Model for a new collection [default: $EMBEDSTACK_MODEL or minilm]."
+    ),
+    text_field: str = typer.Option("text", "--text-field", help="JSONL field with the text."),
+    id_field: str = typer.Option("id", "--id-field", help="JSONL field / CSV column with the id."),
+    csv_column: str | None = typer.Option(
+        None, "--csv-column", help="CSV column with the text [default: --text-field]."
+    ),
+    bm25: bool = typer.Option(
+        True,
+        "--bm25/--no-bm25",
+        help="Build a BM25 keyword index in a new collection (on by default; --no-bm25 "
+        "for dense only).",
+    ),
+    splade: Path | None = typer.Option(
+        None,
+        "--splade",
+        help="Also build a SPLADE learned-sparse index with this masked-LM model folder.",
+    ),
+    rebuild_indexes: bool = typer.Option(
+        False,
+        "--rebuild-indexes",
+        help="Rebuild the collection's BM25/SPLADE indexes from its stored texts (repairs "
+        "a missing or damaged index).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Index files into a collection; unchanged documents are not embedded again.
+
+    Examples:
+
+      embedstack index ./notes --into ./notes.es
+
+      embedstack index faq.csv --csv-column answer --id-field qid --into ./faq.es
+
+      embedstack index ./notes --into ./notes.es --splade ./models/splade-v3
+    """
+    existing = Collection.open(into, model) if (into / MANIFEST).exists() else None
+    result = load_documents(paths, Fields(text=text_field, id=id_field, csv_column=csv_column))
+    if not result.documents:
+        _report_skipped(result)
+        raise InputError(
+            f"no documents to index in {', '.join(map(str, paths))} "
+            f"({len(result.skipped)} skipped, {result.ignored} of other types)"
+        )
+    collection = existing or Collection.create(into, model, indexes=None if bm25 else ())
+    docs = result.documents
+    with collection, embedding_progress(not as_json) as progress:
+        if rebuild_indexes:
+            for name in collection.index_names:
+                collection.rebuild_index(name)
+        report = collection.upsert(
+            [d.text for d in docs],
+            [d.id for d in docs],
+            [d.metadata for d in docs],
+            progress=progress,
+        )
+        if splade is not None and (
+            "splade" not in collection.index_names
+            or collection.manifest.indexes["splade"].get("model") != str(splade)
+        ):
+            collection.rebuild_index("splade", {"model": str(splade)})
+        total = len(collection)
+    _report_skipped(result)
+    if as_json:
+        summary = {
+            "collection": str(into),
+            "documents": len(docs),
+            "files": result.files,
+            **report.to_dict(),
+            "total": total,
+            "skipped": [{"where": s.where, "reason": s.reason} for s in result.skipped],
+        }
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    if report.embedded == 0:
+        console.print(
+            f"nothing to embed: all {len(docs)} documents are unchanged "
+            f"({len(report.metadata_only)} metadata updates); {total} in {escape(str(into))}",
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"indexed {len(docs)} documents from {result.files} files into "
+            f"{escape(str(into))}: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.unchanged)} unchanged; embedded {report.embedded}; {total} in total",
+            soft_wrap=True,
+        )
+
+
+def search(
+    query: str = typer.Argument(..., help="What to look for."),
+    in_: Path = typer.Option(..., "--in", help="Collection folder."),
+    k: int = typer.Option(10, "-k", "--k", help="Number of results."),
+    retriever: str = typer.Option(
+        "dense",
+        "--retriever",
+        help="dense (embeddings), bm25 (keywords) or splade (learned sparse; needs an index "
+        "built with --splade).",
+    ),
+    where: str | None = typer.Option(
+        None, "--where", help='Metadata filter as JSON, e.g. \'{"lang": "en"}\'.'
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of hits."),
+) -> None:
+    """Search a collection; best results first.
+
+    Examples:
+
+      embedstack search "how do I rotate the keys?" --in ./notes.es -k 5
+
+      embedstack search "tax" --in ./faq.es --where '{"year": {"$gte": 2020}}' --json
+
+      embedstack search "error code E1234" --in ./notes.es --retriever bm25
+    """
+    filters = None
+    if where:
+        try:
+            filters = json.loads(where)
+        except ValueError as exc:
+            raise InputError(f'--where must be JSON such as \'{{"lang": "en"}}\': {exc}') from None
+    with Collection.open(in_) as collection:
+        hits = collection.search(query, k=k, where=filters, retriever=retriever)
+    if as_json:
+        typer.echo(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+    elif not hits:
+        console.print("no results")
+    else:
+        print_hits(hits, f"{retriever} results for {query!r}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("index")(index)
+    app.command("search")(search)

@@ -1,0 +1,109 @@
+"""`embedstack embed`: texts in, vectors out (a preview table, or JSON with --json)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from embedstack.errors import InputError
+
+EXAMPLES = """
+Examples:
+
+  embedstack embed "a cat sat on the mat" "dogs bark"
+
+  embedstack embed --file questions.txt --kind query --json > vectors.json
+
+  cat notes.txt | embedstack embed --file - --model ./my-model --pooling cls
+"""
+
+
+def decode_utf8(data: bytes, name: str) -> str:
+    """UTF-8 text, or an error naming the file and the byte offset of the bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start : exc.start + 1]
+        raise InputError(
+            f"{name} is not valid UTF-8 (byte offset {exc.start}: {bad!r}); convert it first, "
+            "e.g. `iconv -f latin1 -t utf-8`"
+        ) from None
+
+
+def read_lines(source: str) -> list[str]:
+    """One text per line from a file or `-` (stdin); blank lines are skipped."""
+    if source == "-":
+        data, name = sys.stdin.buffer.read(), "<stdin>"
+    else:
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise InputError(f"{source} is not a file; give a text file with one text per line")
+        data, name = path.read_bytes(), str(path)
+    return [line for line in decode_utf8(data, name).splitlines() if line.strip()]
+
+
+def embed_texts(
+    texts: list[str], model: str | None, pooling: str | None, kind: str
+) -> dict[str, Any]:
+    """The library call behind the command; returns the JSON document."""
+    from embedstack.registry import load_encoder
+
+    options = {"pooling": pooling} if pooling else {}
+    encoder = load_encoder(model, **options)
+    vectors = encoder.encode(texts, kind=kind)
+    return {"model": encoder.name, "dim": encoder.dim, "embeddings": vectors.tolist()}
+
+
+def _preview(texts: list[str], result: dict[str, Any], kind: str) -> None:
+    console = Console()
+    vectors = np.asarray(result["embeddings"], dtype=np.float32).reshape(len(texts), -1)
+    table = Table(title=f"{result['model']} · {result['dim']} dims · {kind}")
+    table.add_column("#", justify="right")
+    table.add_column("text", overflow="ellipsis", max_width=48, no_wrap=True)
+    table.add_column("norm", justify="right")
+    table.add_column("first values")
+    for i, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
+        head = ", ".join(f"{v:+.4f}" for v in vector[:4])
+        table.add_row(str(i), text, f"{np.linalg.norm(vector):.4f}", f"[{head}, ...]")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("embed", epilog=EXAMPLES)
+    def embed(
+        texts: list[str] = typer.Argument(None, help="Texts to embed.", show_default=False),
+        file: str | None = typer.Option(
+            None, "--file", "-f", help="Read one text per line from a file, or - for stdin."
+        ),
+        model: str | None = typer.Option(
+            None,
+            "--model",
+            "-m",
+            help="Model spec or folder (default: $EMBEDSTACK_MODEL or minilm).",
+        ),
+        pooling: str | None = typer.Option(
+            None, "--pooling", help="mean | cls | max | last (default: the model's own)."
+        ),
+        kind: str = typer.Option(
+            "document", "--kind", help="query | document (selects the prefix)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help='Print {"model", "dim", "embeddings"}.'),
+    ) -> None:
+        """Embed texts with a local (or hosted) model."""
+        items = list(texts or []) + (read_lines(file) if file else [])
+        if not items:
+            raise InputError(
+                "nothing to embed: give TEXT arguments, --file FILE, or --file - for stdin"
+            )
+        result = embed_texts(items, model, pooling, kind)
+        if as_json:
+            typer.echo(json.dumps(result))
+        else:
+            _preview(items, result, kind)

@@ -1,0 +1,48 @@
+"""`embedstack models`: which models are available offline, and how to get the others."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+EXAMPLES = """
+Examples:
+
+  embedstack models
+
+  embedstack models --json | jq '.[] | select(.installed | not) | .install'
+"""
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("models", epilog=EXAMPLES)
+    def models(
+        as_json: bool = typer.Option(
+            False, "--json", help="Print a JSON list, one object per model."
+        ),
+    ) -> None:
+        """List known models: installed or not, where from, licence, dimension."""
+        from embedstack.encoders.resolve import catalog_status
+
+        statuses = catalog_status()
+        if as_json:
+            typer.echo(json.dumps([s.to_dict() for s in statuses], indent=2))
+            return
+        table = Table(title="embedstack models")
+        for column in ("name", "kind", "dim", "licence", "status"):
+            table.add_column(column)
+        for s in statuses:
+            name = f"{s.name} (default)" if s.default else s.name
+            status = (
+                f"[green]installed[/] ({s.source})"
+                if s.installed
+                else f"[yellow]missing[/]: {s.install}"
+            )
+            table.add_row(name, s.kind, str(s.dim), s.licence, status)
+        Console().print(table)
+        typer.echo(
+            "Any Hugging Face model folder (BERT, RoBERTa, XLM-R, MPNet) also loads by path."
+        )
