@@ -80,3 +80,23 @@ def test_eval_sts(cli: typer.Typer) -> None:
     assert data["pairs"] == 6 and data["spearman_x100"] == round(data["spearman"] * 100, 2)
     text = runner.invoke(cli, ["eval-sts", str(DATA / "sts_tiny.tsv"), "-m", "hash"]).stdout
     assert "Spearman x100" in text
+
+
+def test_eval_params_reach_the_preset(cli: typer.Typer, monkeypatch) -> None:
+    from embedstack.search import presets
+
+    seen = {}
+
+    def spy(docs, options):  # type: ignore[no-untyped-def]
+        seen.update(options.params)
+        return presets.build_dense(docs, options)
+
+    monkeypatch.setitem(presets.PRESETS, "spy", f"{__name__}:SPY")
+    monkeypatch.setattr(f"{__name__}.SPY", spy, raising=False)
+    result = runner.invoke(
+        cli, ["eval", BEIR, "-m", "hash", "-r", "spy", "-p", "k1=1.5", "-p", "name=x=y", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen == {"k1": 1.5, "name": "x=y"}
+    bad = runner.invoke(cli, ["eval", BEIR, "-m", "hash", "-p", "novalue"])
+    assert isinstance(bad.exception, InputError)

@@ -118,3 +118,14 @@ def test_bad_configs(tmp_path: Path) -> None:
         load_configs([twice])
     with pytest.raises(InputError, match="invalid TOML"):
         load_configs([_write(tmp_path / "broken.toml", "name = \n")])
+
+
+def test_hosted_price_comes_from_the_shipped_table(tmp_path: Path) -> None:
+    from embedstack.eval.compare import SetupConfig, token_price
+
+    assert token_price(SetupConfig("local", model="minilm")) is None
+    assert token_price(SetupConfig("own", model="minilm", usd_per_million_tokens=1.5)) == 1.5
+    assert token_price(SetupConfig("oa", model="openai:text-embedding-3-small")) == 0.02
+    assert token_price(SetupConfig("ol", model="ollama:nomic-embed-text")) == 0.0
+    with pytest.raises(InputError, match="no price known for openai:made-up"):
+        token_price(SetupConfig("x", model="openai:made-up"))

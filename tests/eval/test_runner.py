@@ -85,3 +85,30 @@ def test_sts_correlation_on_hash_encoder() -> None:
     assert result.pairs == 6
     assert -1 <= result.spearman <= 1
     assert result.spearman > 0  # word overlap tracks the gold scores on these pairs
+
+
+class FailingEncoder(HashEncoder):
+    """Fails on the second encode call, like a run killed half-way."""
+
+    def __init__(self) -> None:
+        super().__init__(dim=16)
+        self.calls = 0
+
+    def encode(self, texts, kind="document", batch_size=None, normalize=None):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return super().encode(texts, kind, batch_size, normalize)
+
+
+def test_interrupted_run_keeps_finished_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("embedstack.eval.cache.CHUNK", 3)
+    texts = [f"text {i}" for i in range(7)]
+    cache = VectorCache(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        cache.embed(FailingEncoder(), texts, "document")
+    again = VectorCache(tmp_path)
+    again.embed(HashEncoder(dim=16), texts, "document")
+    assert (again.hits, again.misses) == (3, 4)

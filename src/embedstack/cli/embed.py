@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import typer
@@ -13,6 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from embedstack.errors import InputError
+
+if TYPE_CHECKING:
+    from embedstack.encoders.hosted.cost import CostEstimate
 
 EXAMPLES = """
 Examples:
@@ -22,6 +25,8 @@ Examples:
   embedstack embed --file questions.txt --kind query --json > vectors.json
 
   cat notes.txt | embedstack embed --file - --model ./my-model --pooling cls
+
+  embedstack embed --model openai:text-embedding-3-small --dry-run corpus.txt
 """
 
 
@@ -58,7 +63,45 @@ def embed_texts(
     options = {"pooling": pooling} if pooling else {}
     encoder = load_encoder(model, **options)
     vectors = encoder.encode(texts, kind=kind)
+    summary = _hosted_summary(encoder)
+    if summary:
+        Console(stderr=True).print(summary, highlight=False)
     return {"model": encoder.name, "dim": encoder.dim, "embeddings": vectors.tolist()}
+
+
+def dry_run(
+    args: list[str], file: str | None, model: str | None, kind: str, prices: str | None
+) -> CostEstimate:
+    """Tokens and cost of embedding with a hosted model, calling nothing. Arguments that
+    name existing files (or -) are read as files, one text per line."""
+    from embedstack.encoders.hosted.cost import estimate_cost
+
+    items: list[str] = []
+    for arg in args:
+        items.extend(read_lines(arg) if arg == "-" or Path(arg).is_file() else [arg])
+    items += read_lines(file) if file else []
+    if not items:
+        raise InputError("nothing to estimate: give FILE, --file FILE, or TEXT arguments")
+    if not model:
+        raise InputError("--dry-run needs a hosted --model, e.g. openai:text-embedding-3-small")
+    return estimate_cost(model, items, kind=kind, prices=prices)
+
+
+def _hosted_summary(encoder: Any) -> str | None:
+    """`usage: ... · cache: ...` for hosted encoders, None for local ones."""
+    usage = getattr(encoder, "usage", None)
+    if usage is None:
+        return None
+    from embedstack.encoders.hosted.cost import usage_cost
+
+    cost = usage_cost(encoder)
+    line = f"usage: {usage.requests} requests, {usage.tokens} tokens"
+    line += "" if cost is None else f" (${cost:.6f})"
+    cache = getattr(encoder, "cache", None)
+    if cache is not None:
+        stats = cache.stats()
+        line += f" · cache: {stats.hits} hits, {stats.misses} misses ({stats.path})"
+    return line
 
 
 def _preview(texts: list[str], result: dict[str, Any], kind: str) -> None:
@@ -95,8 +138,21 @@ def register(app: typer.Typer) -> None:
             "document", "--kind", help="query | document (selects the prefix)."
         ),
         as_json: bool = typer.Option(False, "--json", help='Print {"model", "dim", "embeddings"}.'),
+        dry_run_: bool = typer.Option(
+            False,
+            "--dry-run",
+            help="Hosted models: count tokens and estimate the cost; call nothing. "
+            "TEXT arguments naming files are read as files.",
+        ),
+        prices: str | None = typer.Option(
+            None, "--prices", help="JSON price file overriding the shipped table (--dry-run)."
+        ),
     ) -> None:
         """Embed texts with a local (or hosted) model."""
+        if dry_run_:
+            estimate = dry_run(list(texts or []), file, model, kind, prices)
+            typer.echo(json.dumps(estimate.to_dict()) if as_json else estimate.summary())
+            return
         items = list(texts or []) + (read_lines(file) if file else [])
         if not items:
             raise InputError(

@@ -57,6 +57,23 @@ def _encoder_options(pooling: str | None, max_length: int | None) -> dict[str, A
     return options
 
 
+def _params(pairs: list[str]) -> dict[str, Any]:
+    """`--param k1=1.2 --param rerank=./model` -> {"k1": 1.2, "rerank": "./model"}; values
+    are read as JSON when they parse (numbers, true/false, objects), else as strings."""
+    from embedstack.errors import InputError
+
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--param expects KEY=VALUE, got {pair!r}")
+        try:
+            params[key.strip()] = json.loads(raw)
+        except ValueError:
+            params[key.strip()] = raw
+    return params
+
+
 def _warn(lines: list[str]) -> None:
     for line in lines:
         err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
@@ -73,6 +90,9 @@ def eval_command(
     pooling: str | None = typer.Option(None, "--pooling", help="mean, cls, max or last."),
     max_length: int | None = typer.Option(None, "--max-length", help="Max tokens per text."),
     k: list[int] = typer.Option([], "-k", help="Also report metrics at this cut-off."),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="Preset setting KEY=VALUE (repeatable), e.g. k1=1.2."
+    ),
     batch_size: int | None = typer.Option(None, "--batch-size"),
     strict: bool = typer.Option(False, "--strict", help="Fail on any validation problem."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached vectors."),
@@ -84,6 +104,7 @@ def eval_command(
     Examples:
       embedstack eval ../shared/data/scifact
       embedstack eval ./faq.csv --retriever dense --model hash --json
+      embedstack eval ./data --retriever bm25 -p k1=1.2 -p b=0.75
     """
     from embedstack.errors import InputError
     from embedstack.eval.datasets import load_retrieval_dataset
@@ -101,6 +122,7 @@ def eval_command(
             batch_size=batch_size,
             cache=_cache(no_cache, cache_dir),
             progress=progress,
+            params=_params(param),
         )
         result = evaluate_retrieval(dataset, retriever, options, metric_names(k))
     if as_json:

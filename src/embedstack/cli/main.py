@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "embedstack.cli.models",
     "embedstack.cli.eval",
     "embedstack.cli.tune",
+    "embedstack.cli.cache",
 )
 
 err_console = Console(stderr=True)

@@ -3,8 +3,9 @@ does not re-embed the corpus.
 
 Vectors are keyed by (embedding-space key, kind, sha256 of the text): the space key
 covers model fingerprint, pooling, prefixes and max length, so any setting that changes
-vectors changes the key. Each run that embeds something writes one shard — `<hash>.npy`
-(vectors) plus `<hash>.keys.npy` (raw 32-byte text digests) — that numpy can inspect.
+vectors changes the key. Every chunk of newly embedded texts is written as one shard,
+`<hash>.npy` (vectors) plus `<hash>.keys.npy` (raw 32-byte text digests), that numpy
+can inspect; an interrupted run keeps the chunks it finished.
 """
 
 from __future__ import annotations
@@ -86,16 +87,14 @@ class VectorCache:
         self.misses += len(missing)
         if missing:
             first_text = {d: t for d, t in zip(digests, texts, strict=True)}
-            todo = [first_text[d] for d in missing]
-            fresh = np.empty((len(todo), encoder.dim), dtype=np.float32)
-            for start in range(0, len(todo), CHUNK):
-                part = todo[start : start + CHUNK]
-                fresh[start : start + len(part)] = encoder.encode(part, kind, batch_size)
+            for start in range(0, len(missing), CHUNK):
+                part = missing[start : start + CHUNK]
+                vectors = encoder.encode([first_text[d] for d in part], kind, batch_size)
+                self._write(folder, part, vectors)  # per chunk: an interrupted run keeps its work
+                known.update(zip(part, vectors, strict=True))
                 if progress:
                     task = "embedding queries" if kind is Kind.QUERY else "embedding documents"
-                    progress(task, start + len(part), len(todo))
-            self._write(folder, missing, fresh)
-            known.update(zip(missing, fresh, strict=True))
+                    progress(task, start + len(part), len(missing))
         out = np.empty((len(texts), encoder.dim), dtype=np.float32)
         for i, digest in enumerate(digests):
             out[i] = known[digest]

@@ -4,7 +4,8 @@ A setup is a small TOML table (see `load_configs`); a file may hold one setup, o
 `[defaults]` table plus `[[configs]]` entries. Throughput and cost are measured, not
 looked up: a fixed, seeded sample of documents is encoded without the cache and timed
 (wall clock and process CPU seconds; tokens counted by the encoder). Local cost is CPU
-seconds x `cpu_hour_usd`; hosted cost is tokens x `usd_per_million_tokens`.
+seconds x `cpu_hour_usd`; hosted cost is tokens x `usd_per_million_tokens` (default: the
+shipped price table of `embedstack.encoders.hosted.cost`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from embedstack.errors import InputError
 from embedstack.eval.cache import Progress, VectorCache
 from embedstack.eval.datasets import load_retrieval_dataset, load_sts
 from embedstack.eval.runner import evaluate_retrieval, evaluate_sts
+from embedstack.registry import HOSTED_PROVIDERS
 from embedstack.search.presets import PresetOptions
 from embedstack.types import Kind
 
@@ -204,9 +206,31 @@ def _measure_encoder(
     return n / max(wall, 1e-9), cpu / n, tokens / n
 
 
-def _cost(config: SetupConfig, cpu_per_doc: float, tokens_per_doc: float) -> tuple[float, str]:
+def token_price(config: SetupConfig) -> float | None:
+    """USD per million tokens for a hosted model (the config's own price, else the shipped
+    price table, see `embedstack.encoders.hosted.cost`); None for a local model."""
     if config.usd_per_million_tokens is not None:
-        return tokens_per_doc * float(config.usd_per_million_tokens), "tokens"
+        return float(config.usd_per_million_tokens)
+    provider, sep, model = (config.model or "").partition(":")
+    if not sep or provider not in HOSTED_PROVIDERS:
+        return None
+    from embedstack.encoders.hosted.cost import ENV_PRICES, load_prices
+
+    prices = load_prices()
+    for key in (f"{provider}:{model}", f"{provider}:*"):
+        if key in prices:
+            return prices[key]
+    raise InputError(
+        f"config {config.name!r}: no price known for {config.model}; set "
+        f"usd_per_million_tokens in the config or add it to a price file named by {ENV_PRICES}"
+    )
+
+
+def _cost(
+    config: SetupConfig, price: float | None, cpu_per_doc: float, tokens_per_doc: float
+) -> tuple[float, str]:
+    if price is not None:
+        return tokens_per_doc * price, "tokens"
     return cpu_per_doc * 1e6 / 3600 * config.cpu_hour_usd, "cpu"
 
 
@@ -235,6 +259,7 @@ def run_comparison(
         data = load_retrieval_dataset(dataset_path, split)
         texts = list(data.doc_texts().values())
         name, validation = data.name, data.report.to_dict()
+    prices = {config.name: token_price(config) for config in configs}  # fail before running
     rows = []
     for config in configs:
         log.info("comparing %s", config.name)
@@ -261,7 +286,7 @@ def run_comparison(
         else:  # no encoder (e.g. BM25): the index build is the per-document work
             throughput = run.docs / max(run.index_seconds, 1e-9)
             cpu_per_doc, tokens_per_doc = run.index_cpu_seconds / run.docs, 0.0
-        cost, basis = _cost(config, cpu_per_doc, tokens_per_doc)
+        cost, basis = _cost(config, prices[config.name], cpu_per_doc, tokens_per_doc)
         rows.append(
             SetupResult(
                 name=config.name,

@@ -1,0 +1,68 @@
+"""Hosted embedding APIs behind the `Encoder` interface: `load_hosted("openai", "...")`.
+
+`PROVIDERS` maps each spec prefix to the class that speaks its wire format; modules are
+imported only when used. By default every hosted encoder is wrapped in a
+`CachedEncoder`, so a text is paid for once per embedding space.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from embedstack.encoders.base import Encoder
+from embedstack.encoders.cache import CachedEncoder, EmbeddingCache
+from embedstack.encoders.hosted.base import HostedEncoder, ModelCard, Usage
+from embedstack.errors import ModelNotFoundError
+
+PROVIDERS: dict[str, str] = {
+    "openai": "embedstack.encoders.hosted.openai:OpenAIEncoder",
+    "azure": "embedstack.encoders.hosted.azure:AzureOpenAIEncoder",
+    "cohere": "embedstack.encoders.hosted.cohere:CohereEncoder",
+    "voyage": "embedstack.encoders.hosted.voyage:VoyageEncoder",
+    "gemini": "embedstack.encoders.hosted.gemini:GeminiEncoder",
+    "jina": "embedstack.encoders.hosted.jina:JinaEncoder",
+    "mistral": "embedstack.encoders.hosted.mistral:MistralEncoder",
+    "ollama": "embedstack.encoders.hosted.ollama:OllamaEncoder",
+    "tei": "embedstack.encoders.hosted.tei:TEIEncoder",
+}
+
+__all__ = ["PROVIDERS", "HostedEncoder", "ModelCard", "Usage", "load_hosted", "provider_class"]
+
+
+def provider_class(provider: str) -> type[HostedEncoder]:
+    """The encoder class for a provider name, e.g. `provider_class("cohere")`."""
+    target = PROVIDERS.get(provider)
+    if target is None:
+        raise ModelNotFoundError(
+            f"unknown hosted provider {provider!r}; known: {', '.join(PROVIDERS)}"
+        )
+    module, attr = target.split(":")
+    cls: type[HostedEncoder] = getattr(importlib.import_module(module), attr)
+    return cls
+
+
+def load_hosted(
+    provider: str,
+    model: str,
+    /,
+    *,
+    cache: bool | str | Path | EmbeddingCache = True,
+    **options: Any,
+) -> Encoder:
+    """Build a hosted encoder; `options` go to the provider class (see `HostedEncoder`).
+
+    Args:
+        provider, model: the two halves of a spec such as `cohere:embed-v4.0`.
+        cache: True (default) for the shared cache in the user cache dir, a path for
+            another SQLite file, an `EmbeddingCache`, or False to call the API every time.
+    """
+    encoder = provider_class(provider)(model, **options)
+    if cache is False:
+        return encoder
+    if isinstance(cache, EmbeddingCache):
+        store = cache
+    else:
+        store = EmbeddingCache(None if cache is True else cache)
+    return CachedEncoder(encoder, store)

