@@ -1,4 +1,5 @@
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from embedstack.encoders.hashing import HashEncoder
 from embedstack.errors import CollectionError, EmbedstackError, InputError, SpaceMismatchError
 from embedstack.store.collection import Collection
 from embedstack.store.flat import check_vectors
+from embedstack.store.records import RecordStore
 
 
 def test_round_trip_reopen_rebuilds_encoder_from_manifest(tmp_path, counting_encoder):
@@ -188,3 +190,56 @@ def test_search_vector_and_where_before_top_k(tmp_path, counting_encoder):
     hits = col.search("cat", k=10, where={"year": {"$gte": 2021}})
     assert {h.id for h in hits} == {"dog", "fish"}
     assert col.search("cat", where={"animal": "bird"}) == []
+
+
+def test_threads_can_share_one_collection(tmp_path, counting_encoder):
+    col = Collection.create(tmp_path / "c", counting_encoder, indexes=())
+    fill(col)
+    errors: list[Exception] = []
+
+    def reader():
+        for _ in range(20):
+            try:
+                assert col.search("the cat", k=3)
+                assert len(col.get(["dog"])) == 1
+            except Exception as exc:  # collected and asserted on below
+                errors.append(exc)
+
+    def writer():
+        for i in range(10):
+            col.add([f"text number {i}"], ids=[f"t{i}"])
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    threads.append(threading.Thread(target=writer))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(col) == 15
+
+
+def test_a_collection_without_manifest_is_never_wiped(tmp_path, counting_encoder):
+    path = tmp_path / "c"
+    fill(Collection.create(path, counting_encoder, indexes=()))
+    (path / "manifest.json").unlink()
+    with pytest.raises(CollectionError, match=r"holds collection data but manifest\.json"):
+        Collection.create(path, counting_encoder)
+    assert (path / "store.sqlite").exists() and any((path / "vectors").iterdir())
+    # What a create that crashed before its manifest leaves behind is reused.
+    (tmp_path / "half").mkdir()
+    RecordStore(tmp_path / "half" / "store.sqlite").close()
+    assert len(Collection.create(tmp_path / "half", counting_encoder, indexes=())) == 0
+    with pytest.raises(InputError, match="metric must be one of"):
+        Collection.create(tmp_path / "m", counting_encoder, metric="manhattan")
+
+
+def test_two_handles_see_each_others_writes(tmp_path, counting_encoder):
+    first = Collection.create(tmp_path / "c", counting_encoder, indexes=())
+    second = Collection.open(tmp_path / "c", counting_encoder)
+    fill(first)
+    assert second.search(DOCS["fish"][0], k=1)[0].id == "fish"
+    second.delete(["fish"])
+    second.compact()
+    assert first.ids() == ["cat", "dog", "code", "tea"]
+    assert first.search(DOCS["tea"][0], k=1)[0].id == "tea"
+    assert first.get(["code"])[0].text == DOCS["code"][0]

@@ -6,12 +6,14 @@ segments, memory-mapped) and `indexes/<name>-<generation>/` (one folder per save
 state). Every write puts new files under new names, fsyncs them, then commits one SQLite
 transaction that lists them; files no commit lists are orphans and are removed on open.
 One process writes at a time (the SQLite write lock); readers refresh on every call.
+Within a process a collection can be shared between threads (calls are serialised).
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,7 @@ import numpy as np
 
 from embedstack.encoders.base import Encoder
 from embedstack.errors import CollectionError, InputError, SpaceMismatchError
-from embedstack.similarity import topk
+from embedstack.similarity import Metric, topk
 from embedstack.store.changes import Record, UpsertReport
 from embedstack.store.files import remove
 from embedstack.store.flat import VECTORS_DIR, FlatVectors, check_vectors
@@ -55,6 +57,28 @@ def _require_space(folder: Path, space: EmbeddingSpace, encoder: Encoder) -> Non
         raise SpaceMismatchError(f"{folder}: {exc}") from None
 
 
+def _check_leftovers(folder: Path) -> None:
+    """A folder without a manifest may only be reused when it is empty or holds what a
+    crashed `create` leaves (an empty database); a collection whose manifest went
+    missing is damaged, and its data is never wiped silently."""
+    if not folder.exists():
+        return
+    if any(p.name not in _OWN_FILES for p in folder.iterdir()):
+        raise CollectionError(f"{folder} exists and is not empty: choose a new folder")
+    rows = 0
+    if (folder / DATABASE).exists():
+        store = RecordStore(folder / DATABASE)
+        try:
+            rows = store.count() + len(store.segments())
+        finally:
+            store.close()
+    if rows or any((folder / VECTORS_DIR).glob("*")) or any((folder / INDEXES_DIR).glob("*")):
+        raise CollectionError(
+            f"{folder} holds collection data but {MANIFEST} is missing, so it is damaged: "
+            "move the folder away and re-index into a new one"
+        )
+
+
 class Collection(CollectionWrites):
     """Create with `Collection.create`, reopen with `Collection.open`."""
 
@@ -68,6 +92,7 @@ class Collection(CollectionWrites):
         self._index_dirs: dict[str, str] = {}
         self._generation = -1
         self._alive: np.ndarray | None = None
+        self._lock = threading.RLock()
         self._clean_orphans()
         self._refresh()
 
@@ -90,12 +115,13 @@ class Collection(CollectionWrites):
             if exist_ok:
                 return cls.open(folder, encoder)
             raise CollectionError(f"{folder} is already a collection: open it instead")
-        if folder.exists() and any(p.name not in _OWN_FILES for p in folder.iterdir()):
-            raise CollectionError(f"{folder} exists and is not empty: choose a new folder")
+        _check_leftovers(folder)
+        if metric not in {m.value for m in Metric}:
+            raise InputError(f"metric must be one of cosine, dot, euclidean; got {metric!r}")
         enc, spec = _resolve_encoder(encoder)
         names = default_indexes() if indexes is None else tuple(indexes)
         for leftover in folder.glob("*") if folder.exists() else ():
-            remove(leftover)  # a create that crashed before writing the manifest
+            remove(leftover)  # an empty database from a create that crashed
         folder.mkdir(parents=True, exist_ok=True)
         from embedstack import __version__
 
@@ -148,13 +174,15 @@ class Collection(CollectionWrites):
         return list(self.manifest.indexes)
 
     def __len__(self) -> int:
-        return self._store.count()
+        with self._lock:
+            return self._store.count()
 
     def __repr__(self) -> str:
         return f"Collection({str(self.path)!r}, model={self.space.model!r}, rows={len(self)})"
 
     def ids(self) -> list[str]:
-        return self._store.ids()
+        with self._lock:
+            return self._store.ids()
 
     # -- state ---------------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -213,12 +241,13 @@ class Collection(CollectionWrites):
         """Records for the ids that exist, in the order asked (missing ids are left out)."""
         if isinstance(ids, str):
             raise TypeError("ids must be a list of strings, not a single string: wrap it as [id]")
-        self._refresh()
-        found = self._store.lookup(list(ids))
-        order = [found[i][0] for i in ids if i in found]
-        data = self._store.fetch_rows(order)
-        vectors = self._vectors.take(np.asarray(order, dtype=np.int64))
-        return [Record(*data[row], vector=vectors[n]) for n, row in enumerate(order)]
+        with self._lock:
+            self._refresh()
+            found = self._store.lookup(list(ids))
+            order = [found[i][0] for i in ids if i in found]
+            data = self._store.fetch_rows(order)
+            vectors = self._vectors.take(np.asarray(order, dtype=np.int64))
+            return [Record(*data[row], vector=vectors[n]) for n, row in enumerate(order)]
 
     def search(
         self,
@@ -237,14 +266,15 @@ class Collection(CollectionWrites):
         self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
     ) -> list[Hit]:
         """Exact top-k by the collection's metric; `where` filters before ranking."""
-        self._refresh()
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         check_vectors(query[None, :], self.space.dim)
-        rows = self._store.rows_where(where) if where else self._alive_rows()
-        full = not where and len(rows) == self._vectors.total
-        values = self._vectors.scores(query, self._metric, None if full else rows)
-        best, top = topk(values, k)
-        return self._hits(best if full else rows[best], top, "dense")
+        with self._lock:
+            self._refresh()
+            rows = self._store.rows_where(where) if where else self._alive_rows()
+            full = not where and len(rows) == self._vectors.total
+            values = self._vectors.scores(query, self._metric, None if full else rows)
+            best, top = topk(values, k)
+            return self._hits(best if full else rows[best], top, "dense")
 
     def search_index(
         self, name: str, query: str, k: int = 10, where: dict[str, Any] | None = None
@@ -252,11 +282,12 @@ class Collection(CollectionWrites):
         """Top-k from a secondary index (e.g. "bm25"); `where` filters before ranking."""
         if k <= 0:
             raise InputError(f"k must be positive, got {k}")
-        self._refresh()
-        index = self._index(name)
-        allowed = self._store.rows_where(where) if where else None
-        rows, values = index.search(query, k, allowed)
-        return self._hits(np.asarray(rows), np.asarray(values), name)
+        with self._lock:
+            self._refresh()
+            index = self._index(name)
+            allowed = self._store.rows_where(where) if where else None
+            rows, values = index.search(query, k, allowed)
+            return self._hits(np.asarray(rows), np.asarray(values), name)
 
     @property
     def _metric(self) -> str:

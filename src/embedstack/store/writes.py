@@ -9,6 +9,7 @@ stays the truth; files left by a hard crash are orphans that `Collection.open` r
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -60,6 +61,7 @@ class CollectionWrites:
         _indexes: dict[str, SecondaryIndex]
         _index_dirs: dict[str, str]
         _generation: int
+        _lock: threading.RLock
 
         @property
         def space(self) -> EmbeddingSpace: ...
@@ -216,22 +218,23 @@ class CollectionWrites:
         """One write: lock, stage new files, commit; on any failure remove the new files
         and forget in-memory state, so the previous commit stays the truth."""
         write = _Write()
-        try:
-            with self._store.transaction():
-                self._refresh()
-                yield write
-                if write.changed:
-                    self._store.bump_generation()
-        except BaseException:
-            for path in write.new_files:
+        with self._lock:
+            try:
+                with self._store.transaction():
+                    self._refresh()
+                    yield write
+                    if write.changed:
+                        self._store.bump_generation()
+            except BaseException:
+                for path in write.new_files:
+                    remove(path)
+                self._indexes.clear()
+                self._generation = -1
+                raise
+            for path in write.superseded:
                 remove(path)
-            self._indexes.clear()
-            self._generation = -1
-            raise
-        for path in write.superseded:
-            remove(path)
-        self._index_dirs.update(write.index_dirs)
-        self._refresh()
+            self._index_dirs.update(write.index_dirs)
+            self._refresh()
 
     def _stage(self, changes: ChangeSet, write: _Write) -> None:
         if not changes:
