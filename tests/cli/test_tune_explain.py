@@ -82,3 +82,41 @@ def test_pipeline_search_single_retriever(tmp_path):
     explanation = pipeline_search(col, "cat", k=2, where=None, retriever="dense", rerank=None)
     assert explanation.stages == ["dense"]
     assert [h.id for h in explanation.hits] == [h.id for h in col.search("cat", k=2)]
+
+
+def test_search_hybrid_explain_through_the_cli(tmp_path, monkeypatch):
+    from embedstack.cli.main import app as main_app
+
+    monkeypatch.setenv("EMBEDSTACK_HOME", str(tmp_path / "home"))
+    docs = tmp_path / "docs.jsonl"
+    rows = [
+        {"id": "keys", "text": "Rotate the API keys every ninety days."},
+        {"id": "pw", "text": "Reset a forgotten password from the login form."},
+        {"id": "bill", "text": "Invoices are billed on the first day of the month."},
+    ]
+    docs.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    runner = CliRunner()
+    made = runner.invoke(
+        main_app, ["index", str(docs), "--into", str(tmp_path / "c"), "--model", "hash:64"]
+    )
+    assert made.exit_code == 0, made.output
+    args = [
+        "search",
+        "rotate keys",
+        "--in",
+        str(tmp_path / "c"),
+        "--retriever",
+        "hybrid",
+        "-k",
+        "2",
+    ]
+    shown = runner.invoke(main_app, [*args, "--explain"])
+    assert shown.exit_code == 0, shown.output
+    assert "dense -> bm25 -> fusion" in shown.output and "keys" in shown.output
+    as_json = json.loads(runner.invoke(main_app, [*args, "--explain", "--json"]).output)
+    assert as_json["stages"] == ["dense", "bm25", "fusion"]
+    assert as_json["hits"][0]["id"] == "keys" and as_json["hits"][0]["bm25"]["rank"] == 1
+    plain = json.loads(runner.invoke(main_app, [*args, "--json"]).output)
+    assert [h["id"] for h in plain] == [h["id"] for h in as_json["hits"]]
+    missing = runner.invoke(main_app, [*args, "--rerank", str(tmp_path / "no-model")])
+    assert missing.exit_code == 1 and "config.json" in missing.output
