@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -255,7 +256,7 @@ class LateIndex:
                 f"{directory} holds no late-interaction index (no late.json): rebuild it"
             )
         index = cls(LateIndexConfig(**json.loads(meta.read_text())))
-        mode = "r" if mmap else None
+        mode: Literal["r"] | None = "r" if mmap else None
         for name in ("centroids", "codes", "residuals", "scale", "lengths"):
             setattr(index, name, np.load(directory / f"{name}.npy", mmap_mode=mode))
         index.alive = np.array(np.load(directory / "alive.npy"))
