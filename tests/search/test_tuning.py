@@ -100,3 +100,19 @@ def test_hybrid_rerank_preset_needs_a_model(monkeypatch):
     monkeypatch.delenv("EMBEDSTACK_RERANKER", raising=False)
     with pytest.raises(InputError, match="EMBEDSTACK_RERANKER"):
         build_hybrid_rerank({"a": "x"}, PresetOptions())
+
+
+def test_hybrid_preset_takes_its_own_params_and_passes_the_rest():
+    from embedstack.search.hybrid import build_hybrid
+
+    docs = {"a": "the cat sat on the mat", "b": "dogs ran fast", "c": "a cat and a dog"}
+    options = PresetOptions(
+        model="hash:32", params={"fusion": {"kind": "rrf", "k": 7}, "depth": 5, "k1": 0.9}
+    )
+    retriever = build_hybrid(docs, options)
+    assert retriever.fusion == RRF(k=7) and retriever.depth == 5
+    assert options.loaded is not None  # the encoder used is reported back
+    (ranking,) = retriever.search_many(["cat"], 2)
+    assert {d for d, _ in ranking} <= {"a", "b", "c"} and len(ranking) == 2
+    with pytest.raises(InputError):
+        build_hybrid(docs, PresetOptions(model="hash:32", params={"bogus": 1}))

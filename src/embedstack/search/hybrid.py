@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from embedstack.errors import InputError
@@ -21,6 +22,7 @@ from embedstack.types import Hit
 
 COMPONENTS = ("dense", "bm25")
 RERANKER_ENV = "EMBEDSTACK_RERANKER"
+OWN_PARAMS = ("fusion", "depth", "rerank", "rerank_depth")
 
 
 class FusedBatchRetriever:
@@ -96,11 +98,16 @@ def _fusion(params: Mapping[str, Any]) -> Fusion | None:
 
 
 def build_hybrid(docs: Mapping[str, str], options: PresetOptions) -> FusedBatchRetriever:
-    """Dense + BM25 with the default fusion, or `options.params["fusion"]` (a config)."""
-    components = {name: build(name, docs, options) for name in COMPONENTS}
-    return FusedBatchRetriever(
-        components, docs, _fusion(options.params), depth=int(options.params.get("depth", 100))
-    )
+    """Dense + BM25 with the default fusion, or `options.params["fusion"]` (a config).
+
+    `fusion`, `depth`, `rerank` and `rerank_depth` are this preset's own parameters; any
+    other parameter goes to the components (e.g. BM25's `k1`).
+    """
+    own = {k: v for k, v in options.params.items() if k in OWN_PARAMS}
+    shared = replace(options, params={k: v for k, v in options.params.items() if k not in own})
+    components = {name: build(name, docs, shared) for name in COMPONENTS}
+    options.loaded = shared.loaded  # the evaluator reports the encoder that was used
+    return FusedBatchRetriever(components, docs, _fusion(own), depth=int(own.get("depth", 100)))
 
 
 def build_hybrid_rerank(docs: Mapping[str, str], options: PresetOptions) -> FusedBatchRetriever:
