@@ -86,11 +86,11 @@ def test_linear_weights_are_a_convex_combination():
     assert [h.score for h in unscaled] == pytest.approx([h.score for h in scaled])
 
 
-def test_linear_zscore_missing_gets_the_lists_floor():
+def test_linear_zscore_missing_counts_as_average():
     rankings = {"x": hits(("a", 3.0), ("b", 1.0)), "y": hits(("c", 2.0), ("a", 0.0))}
     fused = {h.id: h.score for h in linear(rankings, normalization="zscore")}
-    # x: a +1, b -1 ; y: c +1, a -1 ; b missing in y -> -1 ; c missing in x -> -1
-    assert fused == pytest.approx({"a": 0.0, "b": -1.0, "c": 0.0})
+    # x: a +1, b -1 ; y: c +1, a -1 ; b missing in y -> 0 ; c missing in x -> 0
+    assert fused == pytest.approx({"a": 0.0, "b": -0.5, "c": 0.5})
 
 
 def test_a_retriever_returning_nothing_does_not_break_fusion():

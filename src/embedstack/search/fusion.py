@@ -75,18 +75,6 @@ def normalise_scores(
     return np.clip((values - low) / (high - low), 0.0, 1.0)
 
 
-def missing_score(normalised: np.ndarray, method: str | Normalization) -> float:
-    """What a document that a retriever did not return contributes for that retriever.
-
-    The floor of the scale: 0 for min-max and DBSF, the lowest z-score of the list for
-    z-score (a document not retrieved is no better than the worst one retrieved).
-    """
-    method = Normalization.parse(method)
-    if method is Normalization.ZSCORE and normalised.size:
-        return float(normalised.min())
-    return 0.0
-
-
 def check_weights(weights: Mapping[str, float] | None, names: Sequence[str]) -> dict[str, float]:
     """Validate per-retriever weights against the retriever names; default to equal weights."""
     if not names:
@@ -185,8 +173,11 @@ def linear(
 ) -> list[Hit]:
     """Convex combination of per-query normalised scores: sum_r w_r * norm_r(d) / sum_r w_r.
 
-    A document missing from a retriever's list gets that retriever's floor (see
-    `missing_score`). Each retriever's stage records its normalised score too.
+    A document missing from a retriever's list contributes 0 for it: the bottom of the
+    min-max and DBSF scales, and "no evidence either way" (the list's mean) for z-score.
+    Treating it as average rather than as the worst is what keeps z-score fusion robust
+    when one retriever returns short or noisy lists (see docs/benchmarks.md). Each
+    retriever's stage records its normalised score too.
     """
     method = Normalization.parse(normalization)
     _check_k(limit)
@@ -196,10 +187,9 @@ def linear(
     fused = dict.fromkeys(stages, 0.0)
     for name, hits in rankings.items():
         norm = normalise_scores([h.score for h in hits], method)
-        floor = missing_score(norm, method)
         by_id = {h.id: float(v) for h, v in zip(hits, norm, strict=True)}
         for doc_id in fused:
-            value = by_id.get(doc_id, floor)
+            value = by_id.get(doc_id, 0.0)
             fused[doc_id] += full[name] / total * value
             if doc_id in by_id:
                 stages[doc_id][name]["normalized"] = value
