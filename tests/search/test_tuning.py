@@ -37,6 +37,20 @@ def split(prefix, n):
     return rankings, qrels
 
 
+def test_a_gain_within_noise_keeps_the_default():
+    train, qrels = split("tr", 6)
+    # make 'good' fail on two queries so that the gain over 'bad alone' varies by query
+    for qid in ("tr0", "tr1"):
+        train[qid]["good"] = lists(["nothing"])
+    bad_alone = LinearFusion({"good": 0.0, "bad": 1.0})
+    strict = tune_fusion(train, qrels, default=bad_alone, min_z=50.0)
+    assert strict.kept_default and strict.best == bad_alone
+    assert strict.train_score == pytest.approx(score_fusion(bad_alone, train, qrels))
+    assert strict.gain > 0 and strict.gain <= 50.0 * strict.gain_se
+    loose = tune_fusion(train, qrels, default=bad_alone, min_z=0.5)
+    assert not loose.kept_default and loose.best != bad_alone
+
+
 def test_weight_grid():
     assert weight_grid(["a", "b"], 0.5) == [
         {"a": 0.0, "b": 1.0},
@@ -60,11 +74,13 @@ def test_score_fusion_by_hand():
 def test_tune_picks_the_rewarded_setting_and_reports_held_out():
     train, train_qrels = split("tr", 6)
     test, test_qrels = split("te", 4)
-    result = tune_and_report(train, train_qrels, test, test_qrels, default=RRF(k=60))
+    bad_alone = LinearFusion({"good": 0.0, "bad": 1.0})
+    result = tune_and_report(train, train_qrels, test, test_qrels, default=bad_alone)
+    assert not result.kept_default and result.gain > 0
     assert result.train_score == max(score for _, score in result.tried)
     assert result.best.weights["good"] > result.best.weights["bad"]
     assert result.test_score == pytest.approx(score_fusion(result.best, test, test_qrels))
-    assert result.default_test_score == pytest.approx(score_fusion(RRF(k=60), test, test_qrels))
+    assert result.default_test_score == pytest.approx(score_fusion(bad_alone, test, test_qrels))
     assert result.to_dict()["best"] == result.best.config()
     with pytest.raises(InputError, match="both the tuning and the reporting split"):
         tune_and_report(train, train_qrels, train, train_qrels, default=RRF())

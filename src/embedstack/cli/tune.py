@@ -73,11 +73,13 @@ def tune_command(
     table.add_row(
         "default", f"{result.default_train_score:.4f}", f"{result.default_test_score:.4f}"
     )
-    table.add_row(
-        f"tuned: {json.dumps(result.best.config())}",
-        f"{result.train_score:.4f}",
-        f"{result.test_score:.4f}",
+    label = (
+        f"tuned: kept the default (train gain {result.gain:+.4f} is within "
+        f"2 x its standard error {result.gain_se:.4f})"
+        if result.kept_default
+        else f"tuned: {json.dumps(result.best.config())}"
     )
+    table.add_row(label, f"{result.train_score:.4f}", f"{result.test_score:.4f}")
     console.print(table)
     console.print(f"tried {len(result.tried)} settings" + (f"; wrote {target}" if target else ""))
 
