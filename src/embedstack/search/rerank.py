@@ -124,17 +124,25 @@ class CrossEncoderReranker:
         ]
 
     def logits(self, queries: Sequence[str], passages: Sequence[str]) -> np.ndarray:
-        """(n, num_labels) logits, as the checkpoint's own forward pass computes them."""
-        out = []
-        for start in range(0, len(queries), self.batch_size):
+        """(n, num_labels) logits, as the checkpoint's own forward pass computes them.
+
+        Pairs are batched by length (padding costs as much as real tokens) and the
+        results put back in the input order.
+        """
+        out = np.zeros((len(queries), self.num_labels), np.float32)
+        if not len(queries):
+            return out
+        lengths = [len(q) + len(p) for q, p in zip(queries, passages, strict=True)]
+        order = np.argsort(lengths, kind="stable")
+        (w1, b1), (w2, b2) = self._head
+        for start in range(0, len(order), self.batch_size):
+            chosen = order[start : start + self.batch_size]
             batch = self.model.tokenize(
-                list(queries[start : start + self.batch_size]),
-                pairs=list(passages[start : start + self.batch_size]),
+                [queries[i] for i in chosen], pairs=[passages[i] for i in chosen]
             )
             first = self.model.hidden_states(batch)[:, 0]
-            (w1, b1), (w2, b2) = self._head
-            out.append(np.tanh(first @ w1.T + b1) @ w2.T + b2)
-        return np.concatenate(out) if out else np.zeros((0, self.num_labels), np.float32)
+            out[chosen] = np.tanh(first @ w1.T + b1) @ w2.T + b2
+        return out
 
     def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
         logits = self.logits([query] * len(passages), passages)
