@@ -32,7 +32,7 @@ def test_other_languages():
 
 def test_unknown_languages_name_the_choices():
     with pytest.raises(InputError, match="stop-word list"):
-        Analyzer(stopwords="klingon").terms("x")
+        Analyzer(stopwords="klingon")
     with pytest.raises(InputError, match="no stemmer"):
         Analyzer(stemmer="klingon")
     with pytest.raises(InputError, match="normal form"):

@@ -85,3 +85,13 @@ def test_splade_index_from_the_cli(docs, tmp_path):
     assert out.exit_code == 0, out.output
     hits = json.loads(out.stdout)
     assert 1 <= len(hits) <= 3 and hits[0]["score"] > 0
+
+
+def test_stop_word_query_warns_in_one_line(docs, tmp_path):
+    into = tmp_path / "w.es"
+    assert run("index", docs, "--into", into).exit_code == 0
+    result = run("search", "the of and", "--in", into, "--retriever", "bm25")
+    assert result.exit_code == 0
+    assert "no results" in result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("warning:") and "stop words" in lines[0]

@@ -110,3 +110,27 @@ def test_unknown_options_are_refused(tiny: Path) -> None:
         load_local(str(tiny), pooling_mode="mean")
     with pytest.raises(InputError, match="pooling must be one of"):
         load_local(str(tiny), pooling="median")
+
+
+def test_int8_precision_is_a_separate_space_close_to_float32(tiny: Path) -> None:
+    full, small = load_local(str(tiny)), load_local(str(tiny), precision="int8")
+    assert small.space.precision == "int8" and full.space.diff(small.space) == [
+        "precision: 'float32' != 'int8'"
+    ]
+    texts = ["the cat sat on the mat", "a big red house"]
+    assert ((full.encode(texts) * small.encode(texts)).sum(axis=1) > 0.99).all()
+
+
+def test_threads_share_one_encoder(tiny: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    enc = load_local(str(tiny))
+    texts = ["the cat sat", "a big red house", LONG]
+    expected = enc.encode(texts)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="embedstack"), ThreadPoolExecutor(4) as pool_:
+        results = list(pool_.map(lambda _: enc.encode(texts, batch_size=1), range(8)))
+    for result in results:
+        np.testing.assert_allclose(result, expected, atol=1e-6)
+    counts = [r.getMessage().split()[0] for r in caplog.records if "truncated" in r.getMessage()]
+    assert counts == ["1"] * 8  # each call reports its own truncated text

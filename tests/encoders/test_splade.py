@@ -114,3 +114,52 @@ def test_splade_index_end_to_end(tiny_mlm, tmp_path):
     index.save(tmp_path)
     again = SpladeIndex.load(tmp_path, index.config())
     assert again.search("red house", k=2)[0].tolist() == rows.tolist()
+
+
+def test_splade_eval_preset(tiny_mlm):
+    from embedstack.search import presets
+
+    path, _ = tiny_mlm
+    docs = {f"d{i}": text for i, text in enumerate(TEXTS)}
+    options = presets.PresetOptions(model=str(path), params={"document_top_k": 8})
+    retriever = presets.build("splade", docs, options)
+    (hits,) = retriever.search_many(["red house"], k=2)
+    assert len(hits) == 2 and hits[0][1] >= hits[1][1] > 0
+    assert all(len(segment.rows) <= 8 * len(TEXTS) for segment in retriever.index.postings.segments)
+
+
+def test_roberta_masked_lm_head(tmp_path):
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from tiny_models import write_tokenizer
+
+    from embedstack.encoders.splade import SpladeEncoder
+
+    path = tmp_path / "roberta-mlm"
+    path.mkdir()
+    vocab = write_tokenizer(path, "roberta")
+    config = transformers.RobertaConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=40, pad_token_id=1, bos_token_id=0,
+        eos_token_id=2, type_vocab_size=1,
+    )  # fmt: skip
+    torch.manual_seed(1)
+    model = transformers.RobertaForMaskedLM(config)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if not name.endswith("LayerNorm.weight") and not name.endswith("layer_norm.weight"):
+                param.normal_(0.0, 0.2)
+    model.eval()
+    model.save_pretrained(str(path))
+    encoder = SpladeEncoder(path)
+    vectors = encoder.encode(TEXTS[:3], "document")
+    batch = encoder.model.tokenize(TEXTS[:3])
+    with torch.no_grad():
+        logits = model(
+            input_ids=torch.tensor(batch.input_ids),
+            attention_mask=torch.tensor(batch.attention_mask),
+        ).logits.numpy()
+    activated = np.where(batch.attention_mask[:, :, None] == 1, np.log1p(np.maximum(logits, 0)), 0)
+    expected = activated.max(axis=1)
+    got = np.stack([dense(v, encoder.vocab_size) for v in vectors])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)

@@ -18,15 +18,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def cli() -> typer.Typer:
-    """The eval command group on its own app, so these tests do not depend on the other
-    command modules being present on this branch."""
-    from embedstack.cli import eval as eval_cli
-
-    app = typer.Typer()
-    eval_cli.register(app)
-
-    @app.callback()
-    def _root() -> None:
-        """Group callback: keeps sub-command names on the command line."""
+    """The real `embedstack` app: errors become one line on stderr and exit code 1."""
+    from embedstack.cli.main import app
 
     return app

@@ -129,3 +129,24 @@ def test_hosted_price_comes_from_the_shipped_table(tmp_path: Path) -> None:
     assert token_price(SetupConfig("ol", model="ollama:nomic-embed-text")) == 0.0
     with pytest.raises(InputError, match="no price known for openai:made-up"):
         token_price(SetupConfig("x", model="openai:made-up"))
+
+
+def test_throughput_is_timed_past_an_embedding_cache(tmp_path: Path) -> None:
+    from embedstack.encoders.cache import CachedEncoder, EmbeddingCache
+    from embedstack.encoders.hashing import HashEncoder
+    from embedstack.eval.compare import _measure_encoder
+
+    class Counting(HashEncoder):
+        seen = 0
+
+        def _encode_batch(self, texts, kind):  # type: ignore[no-untyped-def]
+            Counting.seen += len(texts)
+            return super()._encode_batch(texts, kind)
+
+    texts = [f"document number {i}" for i in range(20)]
+    cached = CachedEncoder(Counting(32), EmbeddingCache(tmp_path / "c.sqlite"))
+    cached.encode(texts)  # everything is in the cache now
+    Counting.seen = 0
+    docs_per_second, cpu_per_doc, tokens_per_doc = _measure_encoder(cached, texts, None)
+    assert Counting.seen == 8 + 20  # warm-up + the timed sample, all really encoded
+    assert docs_per_second > 0 and cpu_per_doc >= 0 and tokens_per_doc == 3

@@ -112,3 +112,14 @@ def test_interrupted_run_keeps_finished_chunks(
     again = VectorCache(tmp_path)
     again.embed(HashEncoder(dim=16), texts, "document")
     assert (again.hits, again.misses) == (3, 4)
+
+
+def test_digests_ending_in_zero_bytes_are_found_again(tmp_path: Path) -> None:
+    from embedstack.eval.cache import text_digest
+
+    texts = [t for t in (f"text {i}" for i in range(5000)) if text_digest(t).endswith(b"\0")][:3]
+    assert texts  # about 1 in 256 digests ends with a zero byte
+    VectorCache(tmp_path).embed(HashEncoder(16), texts, "document")
+    again = VectorCache(tmp_path)
+    again.embed(HashEncoder(16), texts, "document")
+    assert (again.hits, again.misses) == (len(texts), 0)

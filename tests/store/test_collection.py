@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import threading
 
@@ -5,8 +6,10 @@ import numpy as np
 import pytest
 from store_helpers import DOCS, fill
 
+from embedstack import registry
 from embedstack.encoders.hashing import HashEncoder
 from embedstack.errors import CollectionError, EmbedstackError, InputError, SpaceMismatchError
+from embedstack.store import writes
 from embedstack.store.collection import Collection
 from embedstack.store.flat import check_vectors
 from embedstack.store.records import RecordStore
@@ -34,7 +37,8 @@ def test_round_trip_reopen_rebuilds_encoder_from_manifest(tmp_path, counting_enc
         assert isinstance(col.encoder, HashEncoder)
 
 
-def test_add_appends_a_segment_and_leaves_old_files_alone(tmp_path, counting_encoder):
+def test_add_appends_a_segment_and_leaves_old_files_alone(tmp_path, counting_encoder, monkeypatch):
+    monkeypatch.setattr(writes, "SMALL_SEGMENT_ROWS", 5)
     col = Collection.create(tmp_path / "c", counting_encoder, indexes=())
     fill(col)
     first = sorted((tmp_path / "c" / "vectors").iterdir())
@@ -231,6 +235,12 @@ def test_a_collection_without_manifest_is_never_wiped(tmp_path, counting_encoder
     assert len(Collection.create(tmp_path / "half", counting_encoder, indexes=())) == 0
     with pytest.raises(InputError, match="metric must be one of"):
         Collection.create(tmp_path / "m", counting_encoder, metric="manhattan")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CollectionError, match="is a file"):
+        Collection.create(tmp_path / "file", counting_encoder)
+    with pytest.raises(CollectionError, match="unknown index type"):
+        Collection.create(tmp_path / "new", counting_encoder, indexes=("nope",))
+    assert not (tmp_path / "new").exists()
 
 
 def test_two_handles_see_each_others_writes(tmp_path, counting_encoder):
@@ -243,3 +253,54 @@ def test_two_handles_see_each_others_writes(tmp_path, counting_encoder):
     assert first.ids() == ["cat", "dog", "code", "tea"]
     assert first.search(DOCS["tea"][0], k=1)[0].id == "tea"
     assert first.get(["code"])[0].text == DOCS["code"][0]
+
+
+def test_small_appends_are_merged_into_one_segment(tmp_path, counting_encoder, monkeypatch):
+    monkeypatch.setattr(writes, "SMALL_SEGMENT_ROWS", 4)
+    col = Collection.create(tmp_path / "c", counting_encoder, indexes=())
+    texts = [
+        f"note number {word}" for word in ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
+    ]
+    for i, text in enumerate(texts[:3]):
+        col.add([text], ids=[f"n{i}"])
+    col.delete(["n1"])  # a tombstone inside the small segment keeps its row
+    assert [s.array.shape[0] for s in col._vectors.segments] == [3]
+    col.add(texts[3:], ids=["n3", "n4", "n5"])  # 3 + 3 > 4: a segment of its own
+    col.add(["one more"], ids=["n6"])  # 3 + 1 <= 4: merged with the last one
+    assert [s.array.shape[0] for s in col._vectors.segments] == [3, 4]
+    assert len(list((tmp_path / "c" / "vectors").iterdir())) == 2
+    reopened = Collection.open(tmp_path / "c", counting_encoder)
+    for id_, text in [("n0", texts[0]), ("n2", texts[2]), ("n5", texts[5]), ("n6", "one more")]:
+        hit = reopened.search(text, k=1)[0]
+        assert hit.id == id_ and hit.score == pytest.approx(1.0, abs=1e-5)
+    expected = counting_encoder.encode(texts[2:3])
+    np.testing.assert_allclose(reopened.get(["n2"])[0].vector, expected[0], atol=1e-6)
+
+
+class _PoolingEncoder(HashEncoder):
+    """Stands in for a local model loaded with a pooling option."""
+
+    def __init__(self, pooling: str = "mean") -> None:
+        super().__init__(32)
+        self.space = dataclasses.replace(self.space, model="fake", pooling=pooling)
+
+
+def test_encoder_is_rebuilt_with_the_options_it_was_built_with(tmp_path, monkeypatch):
+    calls = []
+
+    def load_encoder(spec=None, **options):
+        calls.append(options)
+        if set(options) - {"pooling"}:
+            raise InputError("unknown option")
+        return _PoolingEncoder(**options)
+
+    monkeypatch.setattr(registry, "load_encoder", load_encoder)
+    Collection.create(tmp_path / "c", _PoolingEncoder("cls"), indexes=())
+    assert Collection.open(tmp_path / "c").encoder.space.pooling == "cls"
+    assert calls == [{}, {"pooling": "cls"}]
+
+    other = _PoolingEncoder("max")
+    other.space = dataclasses.replace(other.space, dim=16, pooling="max")
+    Collection.create(tmp_path / "d", other, indexes=())
+    with pytest.raises(SpaceMismatchError, match="dim: 16 != 32"):
+        Collection.open(tmp_path / "d").encoder  # noqa: B018

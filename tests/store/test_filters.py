@@ -69,3 +69,13 @@ def test_bad_filters_say_what_to_do(col, where, message):
 def test_where_must_be_a_dict(col):
     with pytest.raises(InputError, match="where must be a dict"):
         col.search("text", where=[("lang", "en")])  # type: ignore[arg-type]
+
+
+def test_cached_filter_results_follow_writes(col, tmp_path, counting_encoder):
+    other = Collection.open(tmp_path / "c", counting_encoder)
+    assert ids(col, {"lang": "fr"}) == set() and ids(other, {"lang": "fr"}) == set()
+    col.upsert(["text e"], ids=["e"], metadata=[{"lang": "fr"}])  # metadata-only change
+    assert ids(col, {"lang": "fr"}) == {"e"}
+    assert ids(other, {"lang": "fr"}) == {"e"}  # another handle sees the commit too
+    other.delete(["e"])
+    assert ids(col, {"lang": "fr"}) == set()

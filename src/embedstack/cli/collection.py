@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,9 +134,9 @@ def index(
         )
         if splade is not None and (
             "splade" not in collection.index_names
-            or collection.manifest.indexes["splade"].get("model") != str(splade)
+            or collection.manifest.indexes["splade"].get("model") != str(splade.resolve())
         ):
-            collection.rebuild_index("splade", {"model": str(splade)})
+            collection.rebuild_index("splade", {"model": str(splade.resolve())})
         total = len(collection)
     _report_skipped(result)
     if as_json:
@@ -200,7 +201,8 @@ def search(
         except ValueError as exc:
             raise InputError(f'--where must be JSON such as \'{{"lang": "en"}}\': {exc}') from None
     explanation = None
-    with Collection.open(in_) as collection:
+    with Collection.open(in_) as collection, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         if retriever in PIPELINE_PRESETS or rerank is not None or explain:
             explanation = pipeline_search(
                 collection, query, k=k, where=filters, retriever=retriever, rerank=rerank
@@ -208,6 +210,8 @@ def search(
             hits = explanation.hits
         else:
             hits = collection.search(query, k=k, where=filters, retriever=retriever)
+    for warning in caught:  # e.g. a BM25 query made only of stop words
+        err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
     if as_json and explain and explanation is not None:
         typer.echo(json.dumps(explanation.to_dict(), ensure_ascii=False, indent=2))
     elif as_json:

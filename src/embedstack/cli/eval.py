@@ -189,12 +189,11 @@ def compare_command(
 ) -> None:
     """Run several setups on one dataset; write an HTML report with plots.
 
-    Quality (nDCG@10, or Spearman for STS files) is set against encode throughput, cost
-    per million documents and index memory.
+    Plots quality (nDCG@10; Spearman for STS) against speed, cost and index memory.
 
     Examples:
       embedstack compare ../shared/data/scifact -c minilm.toml -c glove.toml
-      embedstack compare ./faq.csv --preset pooling --model minilm -o pooling-report
+      embedstack compare ./faq.csv --preset pooling -m minilm -o pooling
     """
     from embedstack.eval.compare import load_configs, run_comparison
     from embedstack.eval.report import write_report

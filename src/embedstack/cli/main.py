@@ -25,9 +25,10 @@ COMMAND_MODULES = (
     "embedstack.cli.collection",
     "embedstack.cli.demo",
     "embedstack.cli.models",
+    "embedstack.cli.cache",
+    "embedstack.cli.serve",
     "embedstack.cli.eval",
     "embedstack.cli.tune",
-    "embedstack.cli.cache",
 )
 
 err_console = Console(stderr=True)

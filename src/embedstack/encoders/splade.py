@@ -123,7 +123,7 @@ class SpladeEncoder:
         for name, value in (("query_top_k", query_top_k), ("document_top_k", document_top_k)):
             if value is not None and value <= 0:
                 raise InputError(f"{name} must be a positive number of terms, got {value}")
-        self.path = Path(path).expanduser()
+        self.path = Path(path).expanduser().resolve()
         self.model = TransformerModel.from_dir(self.path, max_length=document_max_length)
         limit = self.model.max_length
         self.lengths = {

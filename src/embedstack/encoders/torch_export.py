@@ -8,6 +8,7 @@ so the default install never needs it.
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 from embedstack._optional import require
@@ -39,7 +40,10 @@ def export_with_torch(model_dir: Path, target: Path, opset: int = 17) -> None:
 
     axes = {n: {0: "batch", 1: "tokens"} for n in names}
     axes["last_hidden_state"] = {0: "batch", 1: "tokens"}
-    with torch.no_grad():
+    # The legacy exporter handles dynamic axes without onnxscript; its tracer and deprecation
+    # warnings are noise here (the test suite checks the exported graph against PyTorch).
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             _Wrapper(),
             tuple(dummy[n] for n in names),

@@ -1,1 +1,1 @@
-"""eval"""
+"""Evaluation on your own data: datasets, metrics, the vector cache, runs, comparisons."""

@@ -4,7 +4,7 @@ does not re-embed the corpus.
 Vectors are keyed by (embedding-space key, kind, sha256 of the text): the space key
 covers model fingerprint, pooling, prefixes and max length, so any setting that changes
 vectors changes the key. Every chunk of newly embedded texts is written as one shard,
-`<hash>.npy` (vectors) plus `<hash>.keys.npy` (raw 32-byte text digests), that numpy
+`<hash>.npy` (vectors) plus `<hash>.keys.npy` ((n, 32) uint8 sha256 digests), that numpy
 can inspect; an interrupted run keeps the chunks it finished.
 """
 
@@ -66,8 +66,11 @@ class VectorCache:
             if vectors.shape != (len(keys), dim):
                 log.warning("ignoring cache shard %s: shape %s", vectors_path, vectors.shape)
                 continue
+            if keys.ndim != 2 or keys.shape[1] != 32:
+                log.warning("ignoring cache shard %s: keys shape %s", keys_path, keys.shape)
+                continue
             for i, key in enumerate(keys):
-                found[bytes(key)] = vectors[i]
+                found[key.tobytes()] = vectors[i]
         return found
 
     def embed(
@@ -103,7 +106,8 @@ class VectorCache:
     def _write(self, folder: Path, digests: list[bytes], vectors: np.ndarray) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         name = hashlib.sha256(b"".join(digests)).hexdigest()[:24]
-        keys = np.frombuffer(b"".join(digests), dtype="S32")
+        # uint8 rows, not numpy "S32" strings: those drop trailing zero bytes of a digest
+        keys = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, 32)
         # vectors first: a shard counts only once its keys file exists
         _save_npy(folder / f"{name}.npy", vectors)
         _save_npy(folder / f"{name}.keys.npy", keys)

@@ -134,8 +134,9 @@ code, td {{ word-break: break-word; }}
 <h1>{html.escape(title)}</h1>
 <p>Quality metric: <b>{html.escape(comparison.quality_metric)}</b> ({html.escape(comparison.kind)}).
 Throughput and CPU cost are measured on a seeded sample of {env.get("throughput_sample")} texts
-encoded without the cache; cost is CPU seconds &times; $/CPU-hour for local setups and
-tokens &times; $/million tokens for hosted ones.</p>
+encoded without the cache (one timed pass after a short warm-up, so on a busy machine
+differences of a few tens of percent are noise); cost is CPU seconds &times; $/CPU-hour
+for local setups and tokens &times; $/million tokens for hosted ones.</p>
 <h2>Results</h2>
 {results}
 <h2>Plots</h2>

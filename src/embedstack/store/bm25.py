@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import warnings
 from enum import Enum
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -159,12 +160,12 @@ class BM25Index:
             return
         vocab = self.vocab
         docs = self.analyzer.analyze(texts)
-        lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
-        ids = np.fromiter(
-            (vocab.setdefault(t, len(vocab)) for d in docs for t in d),
-            dtype=np.int64,
-            count=int(lengths.sum()),
-        )
+        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        flat = list(chain.from_iterable(docs))
+        for term in dict.fromkeys(flat):  # distinct terms, in first-seen order
+            if term not in vocab:
+                vocab[term] = len(vocab)
+        ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int64, count=len(flat))
         n_terms = len(vocab)
         key = np.repeat(np.arange(len(docs), dtype=np.int64), lengths) * n_terms + ids
         pairs, tf = np.unique(key, return_counts=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from embedstack.errors import CollectionError, InputError
-from embedstack.similarity import Metric, scores
+from embedstack.similarity import Metric
 from embedstack.store.files import fsync_dir
 
 VECTORS_DIR = "vectors"
@@ -47,6 +47,21 @@ def check_vectors(vectors: np.ndarray, dim: int) -> np.ndarray:
             f"{int(np.argmax(bad))}); nothing was written"
         )
     return arr
+
+
+def block_scores(block: np.ndarray, query: np.ndarray, metric: Metric) -> np.ndarray:
+    """Larger-is-better scores of one query against the rows of `block`, the same values
+    as `similarity.scores`. Matrix-vector products with einsum: as fast as BLAS on one
+    core, and free of the thread start-up BLAS pays on every call, once per segment."""
+    dots = np.einsum("ij,j->i", block, query)
+    if metric is Metric.DOT:
+        return dots
+    if metric is Metric.COSINE:
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block)) * np.linalg.norm(query)
+        norms[norms == 0] = 1.0
+        return dots / norms
+    squared = np.einsum("ij,ij->i", block, block) + float(query @ query) - 2.0 * dots
+    return -np.sqrt(np.maximum(squared, 0.0))
 
 
 class FlatVectors:
@@ -126,7 +141,7 @@ class FlatVectors:
                 if lo == hi:
                     continue
                 block = seg.array[rows[lo:hi] - seg.start]
-            parts.append(scores(query[None, :], block, metric)[0])
+            parts.append(block_scores(block, query, Metric(metric)))
         if not parts:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(parts).astype(np.float32, copy=False)

@@ -34,6 +34,7 @@ _SEGMENT_ARRAYS = ("indptr", "rows", "values", "doc_rows", "doc_indptr", "doc_te
 MERGE_RATIO = 2  # merge the newest segment into the previous one once it is >= 1/2 its size
 MAX_SEGMENTS = 16
 MAX_DEAD_FRACTION = 0.5
+MAX_ROWS = 2**31 - 1  # postings store row ids as int32 (half the memory of int64)
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Segment:
     id: int
     name: str
     indptr: np.ndarray  # (n_terms + 1,) postings of term t: rows/values[indptr[t]:indptr[t+1]]
-    rows: np.ndarray  # (nnz,) int64 row ids
+    rows: np.ndarray  # (nnz,) int32 row ids
     values: np.ndarray  # (nnz,) float32 term counts (BM25) or weights (SPLADE)
     doc_rows: np.ndarray  # (n_docs,) sorted row ids held by this segment
     doc_indptr: np.ndarray  # (n_docs + 1,)
@@ -90,16 +91,16 @@ class Segment:
             id=seg_id,
             name=f"seg{seg_id:06d}-{uuid.uuid4().hex[:8]}",
             indptr=indptr,
-            rows=rows[order].astype(np.int64),
+            rows=rows[order].astype(np.int32),
             values=values[order].astype(np.float32),
             doc_rows=doc_rows,
             doc_indptr=doc_indptr,
-            doc_terms=terms[by_doc].astype(np.int64),
+            doc_terms=terms[by_doc].astype(np.int32),
         )
 
     def live_coo(self, generation: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         terms = np.repeat(np.arange(self.n_terms, dtype=np.int64), np.diff(self.indptr))
-        rows, values = np.asarray(self.rows), np.asarray(self.values)
+        rows, values = np.asarray(self.rows, dtype=np.int64), np.asarray(self.values)
         if self.dead:
             keep = generation[rows] == self.id
             return rows[keep], terms[keep], values[keep]
@@ -169,7 +170,7 @@ class PostingStore:
             starts, ends = segment.doc_indptr[at], segment.doc_indptr[at + 1]
             if len(mine):
                 idx = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
-                removed.append(np.asarray(segment.doc_terms)[idx.astype(np.int64)])
+                removed.append(segment.doc_terms[idx.astype(np.int64)].astype(np.int64))
             segment.dead += len(mine)
         self.generation[rows] = -1
         self.segments = [s for s in self.segments if s.dead < s.n_docs]
@@ -341,8 +342,8 @@ def check_rows(rows: np.ndarray | list[int], what: str) -> np.ndarray:
     if rows.ndim != 1 or (len(rows) and not np.issubdtype(rows.dtype, np.integer)):
         raise InputError(f"{what}: rows must be a 1-d array of integer row ids")
     rows = rows.astype(np.int64)
-    if len(rows) and rows.min() < 0:
-        raise InputError(f"{what}: row ids must be >= 0")
+    if len(rows) and (rows.min() < 0 or rows.max() >= MAX_ROWS):
+        raise InputError(f"{what}: row ids must be between 0 and {MAX_ROWS - 1}")
     if len(np.unique(rows)) != len(rows):
         raise InputError(f"{what}: the same row id appears twice in one call")
     return rows

@@ -83,6 +83,9 @@ class RecordStore:
     def add_segment(self, name: str, start: int, count: int) -> None:
         self.conn.execute("INSERT INTO segments VALUES (?, ?, ?)", (name, start, count))
 
+    def remove_segment(self, name: str) -> None:
+        self.conn.execute("DELETE FROM segments WHERE name = ?", (name,))
+
     def replace_segments(self, name: str | None, count: int) -> None:
         self.conn.execute("DELETE FROM segments")
         if name is not None:

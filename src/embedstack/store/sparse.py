@@ -50,8 +50,10 @@ class SpladeIndex:
 
             if "model" not in encoder_config:
                 raise InputError(
-                    "a SPLADE index needs a model: pass model='path/to/masked-lm-folder' "
-                    "(a Hugging Face *ForMaskedLM checkpoint)"
+                    "a SPLADE index needs a model (a Hugging Face *ForMaskedLM folder): "
+                    "pass model='path/to/folder'; for a collection use "
+                    "`collection.rebuild_index('splade', {'model': 'path/to/folder'})` or "
+                    "`embedstack index FILES --into COLLECTION --splade path/to/folder`"
                 )
             encoder = SpladeEncoder.from_config(encoder_config)
         self.encoder = encoder

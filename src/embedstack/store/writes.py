@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from embedstack.store.records import RecordStore
 
 INDEXES_DIR = "indexes"
+SMALL_SEGMENT_ROWS = 4096
 # progress(done, total): called after each chunk of texts is embedded.
 Progress = Callable[[int, int], None]
 
@@ -247,10 +248,7 @@ class CollectionWrites:
             vectors = check_vectors(np.asarray(changes.vectors), self.space.dim)
             if vectors.shape[0] != len(changes.ids):
                 raise InputError(f"{vectors.shape[0]} vectors for {len(changes.ids)} texts")
-            segment = self._vectors.new_segment_path()
-            write.new_files += [segment, segment.with_name(segment.name + ".tmp")]
-            self._vectors.write_segment(segment, vectors)
-            self._store.add_segment(segment.name, start, len(changes.ids))
+            self._append_vectors(vectors, start, write)
             self._store.insert(rows, changes.ids, changes.texts, changes.metadata, changes.hashes)
         if changes.metadata_updates:
             self._store.update_metadata(changes.metadata_updates)
@@ -263,6 +261,21 @@ class CollectionWrites:
                     index.add(rows, changes.texts)
                 self._save_index(name, index, write)
         write.changed = True
+
+    def _append_vectors(self, vectors: np.ndarray, start: int, write: _Write) -> None:
+        """Write new rows as a segment. A small append is merged with a small last
+        segment (rewriting at most `SMALL_SEGMENT_ROWS` rows), so adding one text at a
+        time does not leave thousands of files to open and scan. Row ids do not change."""
+        last = self._vectors.segments[-1] if self._vectors.segments else None
+        if last is not None and last.array.shape[0] + len(vectors) <= SMALL_SEGMENT_ROWS:
+            vectors = np.concatenate([np.asarray(last.array), vectors])
+            start = last.start
+            self._store.remove_segment(last.name)
+            write.superseded.append(self._vectors.dir / last.name)
+        segment = self._vectors.new_segment_path()
+        write.new_files += [segment, segment.with_name(segment.name + ".tmp")]
+        self._vectors.write_segment(segment, vectors)
+        self._store.add_segment(segment.name, start, len(vectors))
 
     def _save_index(self, name: str, index: SecondaryIndex, write: _Write) -> None:
         directory = f"{name}-{uuid.uuid4().hex[:12]}"

@@ -52,6 +52,7 @@ _ISO_CODES = {
     "da": "danish",
 }
 DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"
+_MAX_CACHED_WORDS = 1_000_000
 
 
 class EmptyQueryWarning(UserWarning):
@@ -128,6 +129,7 @@ class Analyzer:
                     f"{', '.join(stemmer_languages())}, or turn stemming off (stemmer=None)."
                 )
             object.__setattr__(self, "stemmer", language)
+        self._stopword_set  # noqa: B018 - validates the stop-word setting up front
         try:
             re.compile(self.token_pattern)
         except re.error as exc:
@@ -155,16 +157,35 @@ class Analyzer:
 
         return Stemmer.Stemmer(self.stemmer).stemWords
 
+    @cached_property
+    def _lookup(self) -> dict[str, str | None]:
+        """word -> its term (None for a stop word). Words repeat far more than they are
+        new, so each distinct word is checked and stemmed once, as bm25s does."""
+        return {}
+
+    def _learn(self, words: list[str]) -> None:
+        lookup = self._lookup
+        if len(lookup) > _MAX_CACHED_WORDS:
+            lookup.clear()
+        stop = self._stopword_set
+        fresh = [w for w in dict.fromkeys(words) if w not in stop]
+        lookup.update(dict.fromkeys(words))  # stop words stay None
+        stem = self._stem_words
+        lookup.update(zip(fresh, stem(fresh) if stem is not None else fresh, strict=True))
+
     def terms(self, text: str) -> list[str]:
         """The index terms of one text, in order, repeats kept (they are term counts)."""
         if self.normalize:
             text = unicodedata.normalize(self.normalize, text)
         if self.lowercase:
             text = text.lower()
-        stop = self._stopword_set
-        tokens = [t for t in self._split(text) if t not in stop]
-        stem = self._stem_words
-        return stem(tokens) if stem is not None and tokens else tokens
+        words = self._split(text)
+        lookup = self._lookup
+        try:
+            return [term for w in words if (term := lookup[w]) is not None]
+        except KeyError:  # a word never seen before
+            self._learn([w for w in words if w not in lookup])
+            return [term for w in words if (term := lookup[w]) is not None]
 
     def analyze(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.terms(text) for text in texts]

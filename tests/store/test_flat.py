@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+
+from embedstack.similarity import Metric, scores
+from embedstack.store.flat import FlatVectors, block_scores
+
+
+@pytest.mark.parametrize("metric", list(Metric))
+def test_block_scores_match_the_similarity_functions(metric):
+    rng = np.random.default_rng(3)
+    block = rng.standard_normal((50, 16)).astype(np.float32)
+    block[7] = 0.0  # zero rows score 0 under cosine, never NaN
+    query = rng.standard_normal(16).astype(np.float32)
+    expected = scores(query[None, :], block, metric)[0]
+    np.testing.assert_allclose(block_scores(block, query, metric), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_segments_score_and_take_across_files(tmp_path):
+    rng = np.random.default_rng(4)
+    flat = FlatVectors(tmp_path, 8)
+    parts = [rng.standard_normal((n, 8)).astype(np.float32) for n in (3, 5, 2)]
+    listing, start = [], 0
+    for part in parts:
+        path = flat.new_segment_path()
+        flat.write_segment(path, part)
+        listing.append((path.name, start, len(part)))
+        start += len(part)
+    flat.load(listing)
+    everything = np.concatenate(parts)
+    assert flat.total == 10 and isinstance(flat.segments[0].array, np.memmap)
+    query = rng.standard_normal(8).astype(np.float32)
+    np.testing.assert_allclose(flat.scores(query, "dot"), everything @ query, rtol=1e-6)
+    rows = np.array([1, 3, 4, 9])
+    np.testing.assert_allclose(flat.scores(query, "dot", rows), everything[rows] @ query, rtol=1e-6)
+    np.testing.assert_array_equal(flat.take(np.array([9, 0, 4])), everything[[9, 0, 4]])
