@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -41,7 +39,7 @@ err_console = Console(stderr=True)
 class _FriendlyErrors(TyperGroup):
     """Turn EmbedstackError (and a few OS errors) into a one-line message and exit 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context
         try:
             return super().invoke(ctx)
         except (EmbedstackError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
@@ -87,4 +85,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

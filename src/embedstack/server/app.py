@@ -163,7 +163,7 @@ def create_app(
 def _format(vector: np.ndarray, encoding: str) -> list[float] | str:
     if encoding == "base64":
         return base64.b64encode(np.ascontiguousarray(vector, dtype="<f4").tobytes()).decode()
-    return vector.astype(float).tolist()  # type: ignore[no-any-return]
+    return vector.astype(float).tolist()
 
 
 def _install_error_handlers(app: FastAPI, metrics: ServerMetrics) -> None:

@@ -110,7 +110,7 @@ def _registry(request: Request) -> CollectionRegistry:
     state = request.app.state
     if not hasattr(state, "collections"):
         state.collections = CollectionRegistry(state.settings.collections_dir)
-    return state.collections  # type: ignore[no-any-return]
+    return state.collections
 
 
 def _served_encoders(request: Request) -> list[Any]:
@@ -163,7 +163,7 @@ async def create_collection(body: CollectionCreate, request: Request) -> Collect
 
 @router.get("/{name}", response_model=CollectionInfo)
 async def collection_info(name: str, request: Request) -> CollectionInfo:
-    return await _locked(request, name, lambda c: _info(name, c))  # type: ignore[no-any-return]
+    return await _locked(request, name, lambda c: _info(name, c))
 
 
 @router.delete("/{name}")
