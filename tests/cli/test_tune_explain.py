@@ -120,3 +120,20 @@ def test_search_hybrid_explain_through_the_cli(tmp_path, monkeypatch):
     assert [h["id"] for h in plain] == [h["id"] for h in as_json["hits"]]
     missing = runner.invoke(main_app, [*args, "--rerank", str(tmp_path / "no-model")])
     assert missing.exit_code == 1 and "config.json" in missing.output
+
+
+def test_eval_with_the_hybrid_preset(tmp_path, monkeypatch):
+    from embedstack.cli.main import app as main_app
+
+    monkeypatch.setenv("EMBEDSTACK_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    args = ["eval", str(DATA), "--model", "hash:64", "--no-cache", "--json"]
+    hybrid = json.loads(runner.invoke(main_app, [*args, "--retriever", "hybrid"]).output)
+    assert hybrid["retriever"] == "hybrid" and 0.0 < hybrid["ndcg@10"] <= 1.0
+    rrf = runner.invoke(
+        main_app, [*args, "--retriever", "hybrid", "--param", 'fusion={"kind": "rrf", "k": 60}']
+    )
+    assert rrf.exit_code == 0, rrf.output
+    monkeypatch.delenv("EMBEDSTACK_RERANKER", raising=False)
+    missing = runner.invoke(main_app, [*args, "--retriever", "hybrid+rerank"])
+    assert missing.exit_code == 1 and "EMBEDSTACK_RERANKER" in missing.output

@@ -150,3 +150,29 @@ def test_colbert_index_first_stage_protocol(tmp_path):
     index.save(tmp_path / "saved")
     again = ColbertIndex.load(tmp_path / "saved", index.config())
     np.testing.assert_array_equal(again.search(query, 3)[0], index.search(query, 3)[0])
+
+
+def test_colbert_index_inside_a_collection(tmp_path):
+    from embedstack.search.pipeline import Pipeline
+    from embedstack.search.retrievers import DenseRetriever, IndexRetriever
+    from embedstack.store.collection import Collection
+
+    make_tiny_colbert(tmp_path / "colbert")
+    texts = ["the cat sat on the mat", "dogs ran fast", "a blue river", "the big red house"]
+    col = Collection.create(tmp_path / "col", "hash:32", indexes=())
+    col.add(texts, ids=["cat", "dogs", "river", "house"])
+    col.rebuild_index("colbert", {"model": str(tmp_path / "colbert")})
+    hits = col.search("cat on a mat", k=2, retriever="colbert")
+    reranker = ColbertReranker(tmp_path / "colbert")
+    exact = reranker.score("cat on a mat", texts)
+    assert [h.id for h in hits] == [
+        ["cat", "dogs", "river", "house"][i] for i in np.argsort(-exact)[:2]
+    ]
+    assert hits[0].stages["colbert"]["rank"] == 1
+    col.add(["a small tree"], ids=["tree"])  # the index follows the collection's writes
+    col.delete(["dogs"])
+    again = Collection.open(tmp_path / "col")
+    ids = {h.id for h in again.search("tree", k=10, retriever="colbert")}
+    assert "tree" in ids and "dogs" not in ids
+    pipe = Pipeline([DenseRetriever(again), IndexRetriever(again, "colbert")])
+    assert pipe.search("cat", k=3)[0].stages["fusion"]["rank"] == 1
