@@ -123,6 +123,11 @@ def test_wrong_architecture_is_named(tmp_path):
     make_tiny_model(tmp_path / "plain", "bert")
     with pytest.raises(ModelNotFoundError, match=r"BertModel without a ColBERT projection"):
         ColbertEncoder(tmp_path / "plain")
+    make_tiny_colbert(tmp_path / "colbert")
+    meta = tmp_path / "colbert" / "artifact.metadata"
+    meta.write_text(json.dumps({"dim": 128}))
+    with pytest.raises(ModelNotFoundError, match=r"declares dim 128 but its projection has 16"):
+        ColbertEncoder(tmp_path / "colbert")
 
 
 def test_colbert_index_first_stage_protocol(tmp_path):

@@ -47,6 +47,8 @@ def _settings(path: Path) -> dict[str, Any]:
     if meta.is_file():
         data = json.loads(meta.read_text(encoding="utf-8"))
         settings.update({k: data[k] for k in DEFAULTS if k in data})
+        if "dim" in data:
+            settings["declared_dim"] = data["dim"]
     st = path / "config_sentence_transformers.json"
     if st.is_file():
         data = json.loads(st.read_text(encoding="utf-8"))
@@ -101,6 +103,12 @@ class ColbertEncoder:
             )
         self.linear = _projection(path, self.model)
         self.dim = int(self.linear.shape[0])
+        declared = self.settings.get("declared_dim")
+        if declared is not None and int(declared) != self.dim:
+            raise ModelNotFoundError(
+                f"{path} declares dim {declared} but its projection has {self.dim} rows; "
+                "the checkpoint is inconsistent: re-export it"
+            )
         tok = self.model.tokenizer
         self.ids = {}
         for role, key in (("query", "query_token_id"), ("doc", "doc_token_id")):
