@@ -91,12 +91,16 @@ def _loader(kind: str) -> Any:
 
 
 def _looks_static(path: Path) -> bool:
-    if (path / "config.json").exists() and not (path / "modules.json").exists():
-        # model2vec folders have config.json with "model_type": "model2vec"
+    if (path / "config.json").exists():
+        # model2vec folders: config.json with "model_type": "model2vec", or a modules.json
+        # naming StaticEmbedding. Transformer folders also hold .txt files (vocab.txt).
         try:
             import json
 
-            return json.loads((path / "config.json").read_text()).get("model_type") == "model2vec"
+            if json.loads((path / "config.json").read_text()).get("model_type") == "model2vec":
+                return True
+            modules = path / "modules.json"
+            return modules.exists() and "StaticEmbedding" in modules.read_text()
         except (OSError, ValueError):
             return False
     return any(path.glob("*.txt")) or any(path.glob("*.bin")) or any(path.glob("*.vec"))
