@@ -91,12 +91,16 @@ def _loader(kind: str) -> Any:
 
 
 def _looks_static(path: Path) -> bool:
-    if (path / "config.json").exists() and not (path / "modules.json").exists():
-        # model2vec folders have config.json with "model_type": "model2vec"
+    if (path / "config.json").exists():
+        # model2vec folders: config.json with "model_type": "model2vec", or a modules.json
+        # naming StaticEmbedding. Transformer folders also hold .txt files (vocab.txt).
         try:
             import json
 
-            return json.loads((path / "config.json").read_text()).get("model_type") == "model2vec"
+            if json.loads((path / "config.json").read_text()).get("model_type") == "model2vec":
+                return True
+            modules = path / "modules.json"
+            return modules.exists() and "StaticEmbedding" in modules.read_text()
         except (OSError, ValueError):
             return False
     return any(path.glob("*.txt")) or any(path.glob("*.bin")) or any(path.glob("*.vec"))
@@ -115,14 +119,14 @@ def load_encoder(spec: str | None = None, **options: Any) -> Encoder:
         return HashEncoder(dim=int(spec.split(":", 1)[1]) if ":" in spec else 256)
     provider, sep, model = spec.partition(":")
     if sep and provider in HOSTED_PROVIDERS:
-        return _loader("hosted")(provider, model, **options)  # type: ignore[no-any-return]
+        return _loader("hosted")(provider, model, **options)
     entry = catalog_entry(spec)
     if entry is not None:
-        return _loader(entry.kind)(spec, **options)  # type: ignore[no-any-return]
+        return _loader(entry.kind)(spec, **options)
     path = Path(spec).expanduser()
     if path.exists():
         kind = "static" if path.is_file() or _looks_static(path) else "transformer"
-        return _loader(kind)(str(path), **options)  # type: ignore[no-any-return]
+        return _loader(kind)(str(path), **options)
     if spec.count("/") == 1 and not spec.startswith((".", "/", "~")):  # a hub id: org/name
         return _loader("transformer")(spec, **options)
     known = ", ".join(m.name for m in CATALOG)

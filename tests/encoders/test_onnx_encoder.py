@@ -119,3 +119,25 @@ def test_int8_precision_is_a_separate_space_close_to_float32(tiny: Path) -> None
     ]
     texts = ["the cat sat on the mat", "a big red house"]
     assert ((full.encode(texts) * small.encode(texts)).sum(axis=1) > 0.99).all()
+
+
+def test_threads_share_one_encoder(tiny: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    enc = load_local(str(tiny))
+    texts = ["the cat sat", "a big red house", LONG]
+    expected = enc.encode(texts)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="embedstack"), ThreadPoolExecutor(4) as pool_:
+        results = list(pool_.map(lambda _: enc.encode(texts, batch_size=1), range(8)))
+    for result in results:
+        np.testing.assert_allclose(result, expected, atol=1e-6)
+    counts = [r.getMessage().split()[0] for r in caplog.records if "truncated" in r.getMessage()]
+    assert counts == ["1"] * 8  # each call reports its own truncated text
+
+
+def test_sentence_transformers_folder_with_vocab_txt_loads_by_path(tmp_path: Path) -> None:
+    folder = make_numpy_bert(tmp_path / "st-folder")
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n")  # BERT folders ship vocab.txt
+    (folder / "modules.json").write_text('[{"type": "sentence_transformers.models.Transformer"}]')
+    assert isinstance(load_encoder(str(folder)), OnnxEncoder)

@@ -124,6 +124,7 @@ def test_env_var_is_used_without_spec(tiny: Path, monkeypatch: pytest.MonkeyPatc
 def test_installed_package_is_verified(fake_package: registry.ModelInfo, tiny: Path) -> None:
     found = resolve_model("tiny")
     assert found.spec == "tiny" and found.source == "package tiny_weights_pkg"
+    assert resolve_model("org/tiny") == found  # its hub id means the same verified weights
     # A folder holding exactly a catalog model's weights is named after it.
     assert resolve_model(str(tiny)).spec == "tiny"
 

@@ -10,6 +10,7 @@ import pytest
 from tiny_models import make_tiny_model, reference_hidden
 
 from embedstack.encoders import transformer as transformer_module
+from embedstack.encoders.onnx_export import relative_bias_table
 from embedstack.encoders.transformer import TransformerModel
 from embedstack.errors import InputError, MissingExtraError, ModelNotFoundError
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.torch
 TEXTS = ["the cat sat on the mat", "hello", "a big red house by the river ! ?", "dogs ran fast", ""]
 
 
-@pytest.mark.parametrize("arch", ["bert", "bert-mlm", "roberta"])
+@pytest.mark.parametrize("arch", ["bert", "bert-mlm", "roberta", "mpnet"])
 def test_hidden_states_match_transformers(tmp_path: Path, arch: str) -> None:
     torch_model = make_tiny_model(tmp_path / arch, arch)
     model = TransformerModel.from_dir(tmp_path / arch)
@@ -39,6 +40,14 @@ def test_text_pairs_use_segment_ids(tmp_path: Path) -> None:
         model.tokenize(["a", "b"], pairs=["x"])
 
 
+def test_roberta_pairs_use_one_segment_id(tmp_path: Path) -> None:
+    torch_model = make_tiny_model(tmp_path / "r", "roberta")
+    model = TransformerModel.from_dir(tmp_path / "r")
+    batch = model.tokenize(["the cat"], pairs=["on the mat"])
+    assert not batch.token_type_ids.any()
+    assert np.abs(model.hidden_states(batch) - reference_hidden(torch_model, batch)).max() < 1e-4
+
+
 def test_tokenizer_overrides_packaged_padding_and_truncation(tmp_path: Path) -> None:
     make_tiny_model(tmp_path / "m", "bert", max_positions=64, fixed_length=8)
     (tmp_path / "m" / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 12}))
@@ -55,6 +64,18 @@ def test_tokenizer_overrides_packaged_padding_and_truncation(tmp_path: Path) -> 
     assert short.input_ids.shape == (1, 4) and short.truncated.all()
     with pytest.raises(InputError, match="between 1 and 64"):
         TransformerModel.from_dir(tmp_path / "m", max_length=65)
+
+
+def test_mpnet_relative_buckets_match_transformers() -> None:
+    torch = pytest.importorskip("torch")
+    from transformers.models.mpnet.modeling_mpnet import MPNetEncoder
+
+    size = 300
+    weight = np.arange(32 * 2, dtype=np.float32).reshape(32, 2)
+    ours = relative_bias_table(weight, size)
+    rel = torch.arange(size)[None, :] - torch.arange(size)[:, None]
+    buckets = MPNetEncoder.relative_position_bucket(rel, num_buckets=32).numpy()
+    np.testing.assert_array_equal(ours, weight[buckets].transpose(2, 0, 1))
 
 
 def test_max_length_defaults_to_position_table_minus_roberta_offset(tmp_path: Path) -> None:
@@ -96,7 +117,7 @@ def test_missing_files_and_bad_precision(tmp_path: Path) -> None:
 def test_other_architectures_need_the_torch_extra(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    make_tiny_model(tmp_path / "mp", "mpnet")
+    make_tiny_model(tmp_path / "d", "distilbert")
     import embedstack.encoders.torch_export as torch_export
 
     def missing(module: str, extra: str, purpose: str = "") -> None:
@@ -104,11 +125,25 @@ def test_other_architectures_need_the_torch_extra(
 
     monkeypatch.setattr(torch_export, "require", missing)
     with pytest.raises(MissingExtraError, match=r"embedstack\[torch\]"):
-        TransformerModel.from_dir(tmp_path / "mp")
+        TransformerModel.from_dir(tmp_path / "d")
 
 
-def test_mpnet_through_torch_export_matches(tmp_path: Path) -> None:
-    torch_model = make_tiny_model(tmp_path / "mp", "mpnet")
-    model = TransformerModel.from_dir(tmp_path / "mp")
+def test_other_architectures_through_torch_export_match(tmp_path: Path) -> None:
+    torch_model = make_tiny_model(tmp_path / "d", "distilbert")
+    model = TransformerModel.from_dir(tmp_path / "d")
+    batch = model.tokenize(TEXTS)
+    assert np.abs(model.hidden_states(batch) - reference_hidden(torch_model, batch)).max() < 1e-4
+
+
+def test_bfloat16_checkpoints_are_read_exactly(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    torch_model = make_tiny_model(tmp_path / "m", "bert")
+    with torch.no_grad():  # round the weights to bf16 and back, so float32 reference == bf16 file
+        for param in torch_model.parameters():
+            param.copy_(param.to(torch.bfloat16).to(torch.float32))
+    torch_model.to(torch.bfloat16).save_pretrained(str(tmp_path / "m"))
+    torch_model.to(torch.float32)
+    model = TransformerModel.from_dir(tmp_path / "m")
+    assert model.tensor("embeddings.LayerNorm.weight").dtype == np.float32
     batch = model.tokenize(TEXTS)
     assert np.abs(model.hidden_states(batch) - reference_hidden(torch_model, batch)).max() < 1e-4

@@ -65,7 +65,9 @@ def write_tokenizer(path: Path, family: str, fixed_length: int | None = None) ->
     tok = Tokenizer(WordPiece({w: i for i, w in enumerate(vocab)}, unk_token=unk))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    pair = f"{cls} $A {sep} $B:1 {sep}:1" if family == "bert" else f"{cls} $A {sep} {sep} $B {sep}"
+    pair = (
+        f"{cls} $A {sep} $B:1 {sep}:1" if family == "bert" else f"{cls} $A {sep} {sep} $B:1 {sep}:1"
+    )
     tok.post_processor = processors.TemplateProcessing(
         single=f"{cls} $A {sep}",
         pair=pair,
@@ -87,7 +89,8 @@ def make_tiny_model(
     seed: int = 0,
     fixed_length: int | None = None,
 ) -> Any:
-    """arch: bert | bert-mlm (weights prefixed `bert.` + an MLM head) | roberta | mpnet."""
+    """arch: bert | bert-mlm (weights prefixed `bert.` + an MLM head) | roberta | mpnet |
+    distilbert (not built in: goes through the torch export)."""
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     path.mkdir(parents=True, exist_ok=True)
@@ -110,6 +113,16 @@ def make_tiny_model(
     elif arch == "mpnet":
         config = transformers.MPNetConfig(pad_token_id=1, **common)
         model = transformers.MPNetModel(config, add_pooling_layer=False)
+    elif arch == "distilbert":
+        config = transformers.DistilBertConfig(
+            vocab_size=len(vocab),
+            dim=32,
+            n_layers=2,
+            n_heads=4,
+            hidden_dim=64,
+            max_position_embeddings=max_positions,
+        )
+        model = transformers.DistilBertModel(config)
     elif arch == "bert-mlm":
         model = transformers.BertForMaskedLM(transformers.BertConfig(**common))
     else:

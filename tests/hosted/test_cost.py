@@ -77,3 +77,10 @@ def test_usage_cost_uses_billed_tokens(make):
     encoder = make("openai", "text-embedding-3-large", dimensions=8, cache=True)
     encoder.encode(["one two three", "four five"])
     assert usage_cost(encoder) == pytest.approx(5 * 0.13 / 1e6)
+
+
+def test_dry_run_understands_the_dimension_suffix(make, api, tmp_path):
+    cache = EmbeddingCache(tmp_path / "c.db")
+    make("openai", "text-embedding-3-small", dimensions=8, cache=cache).encode(["cached"])
+    est = estimate_cost("openai:text-embedding-3-small@8", ["cached", "new"], cache=cache)
+    assert est.cached == 1 and est.to_embed == 1

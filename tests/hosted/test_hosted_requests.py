@@ -299,3 +299,18 @@ def test_rate_limits_pace_requests(make, api, sleeps):
     by_tokens.encode(["x" * 15, "y" * 15, "z" * 15])  # 5 estimated tokens each
     assert sleeps == [pytest.approx(30.0)]  # the third needs 5 more of 10 tokens/minute
     assert encoder.usage.requests == 3
+
+
+def test_dimension_suffix_in_the_spec_round_trips(api, monkeypatch):
+    from fake_apis import base_url
+
+    monkeypatch.setenv("VOYAGE_API_KEY", KEY)
+    monkeypatch.setenv("VOYAGE_BASE_URL", base_url(api, "voyage"))
+    encoder = load_encoder("voyage:voyage-3.5@8")
+    assert encoder.dim == 8 and encoder.spec == "voyage:voyage-3.5@8"
+    assert load_encoder(encoder.spec).space == encoder.space
+    assert load_encoder("voyage:voyage-3.5").spec == "voyage:voyage-3.5"
+    with pytest.raises(InputError, match="must be a dimension"):
+        load_encoder("voyage:voyage-3.5@big")
+    with pytest.raises(InputError, match="conflicts with dimensions=16"):
+        load_encoder("voyage:voyage-3.5@8", dimensions=16)

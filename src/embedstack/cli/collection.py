@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,7 +81,23 @@ def index(
     csv_column: str | None = typer.Option(
         None, "--csv-column", help="CSV column with the text [default: --text-field]."
     ),
-    no_bm25: bool = typer.Option(False, "--no-bm25", help="Do not build a BM25 index."),
+    bm25: bool = typer.Option(
+        True,
+        "--bm25/--no-bm25",
+        help="Build a BM25 keyword index in a new collection (on by default; --no-bm25 "
+        "for dense only).",
+    ),
+    splade: Path | None = typer.Option(
+        None,
+        "--splade",
+        help="Also build a SPLADE learned-sparse index with this masked-LM model folder.",
+    ),
+    rebuild_indexes: bool = typer.Option(
+        False,
+        "--rebuild-indexes",
+        help="Rebuild the collection's BM25/SPLADE indexes from its stored texts (repairs "
+        "a missing or damaged index).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Index files into a collection; unchanged documents are not embedded again.
@@ -90,6 +107,8 @@ def index(
       embedstack index ./notes --into ./notes.es
 
       embedstack index faq.csv --csv-column answer --id-field qid --into ./faq.es
+
+      embedstack index ./notes --into ./notes.es --splade ./models/splade-v3
     """
     existing = Collection.open(into, model) if (into / MANIFEST).exists() else None
     result = load_documents(paths, Fields(text=text_field, id=id_field, csv_column=csv_column))
@@ -99,15 +118,23 @@ def index(
             f"no documents to index in {', '.join(map(str, paths))} "
             f"({len(result.skipped)} skipped, {result.ignored} of other types)"
         )
-    collection = existing or Collection.create(into, model, indexes=() if no_bm25 else None)
+    collection = existing or Collection.create(into, model, indexes=None if bm25 else ())
     docs = result.documents
     with collection, embedding_progress(not as_json) as progress:
+        if rebuild_indexes:
+            for name in collection.index_names:
+                collection.rebuild_index(name)
         report = collection.upsert(
             [d.text for d in docs],
             [d.id for d in docs],
             [d.metadata for d in docs],
             progress=progress,
         )
+        if splade is not None and (
+            "splade" not in collection.index_names
+            or collection.manifest.indexes["splade"].get("model") != str(splade.resolve())
+        ):
+            collection.rebuild_index("splade", {"model": str(splade.resolve())})
         total = len(collection)
     _report_skipped(result)
     if as_json:
@@ -141,7 +168,10 @@ def search(
     in_: Path = typer.Option(..., "--in", help="Collection folder."),
     k: int = typer.Option(10, "-k", "--k", help="Number of results."),
     retriever: str = typer.Option(
-        "dense", "--retriever", help="'dense' or an index of the collection, e.g. 'bm25'."
+        "dense",
+        "--retriever",
+        help="dense (embeddings), bm25 (keywords) or splade (learned sparse; needs an index "
+        "built with --splade).",
     ),
     where: str | None = typer.Option(
         None, "--where", help='Metadata filter as JSON, e.g. \'{"lang": "en"}\'.'
@@ -155,6 +185,8 @@ def search(
       embedstack search "how do I rotate the keys?" --in ./notes.es -k 5
 
       embedstack search "tax" --in ./faq.es --where '{"year": {"$gte": 2020}}' --json
+
+      embedstack search "error code E1234" --in ./notes.es --retriever bm25
     """
     filters = None
     if where:
@@ -162,8 +194,11 @@ def search(
             filters = json.loads(where)
         except ValueError as exc:
             raise InputError(f'--where must be JSON such as \'{{"lang": "en"}}\': {exc}') from None
-    with Collection.open(in_) as collection:
+    with Collection.open(in_) as collection, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         hits = collection.search(query, k=k, where=filters, retriever=retriever)
+    for warning in caught:  # e.g. a BM25 query made only of stop words
+        err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
     if as_json:
         typer.echo(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
     elif not hits:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -25,8 +23,13 @@ COMMAND_MODULES = (
     "embedstack.cli.collection",
     "embedstack.cli.demo",
     "embedstack.cli.models",
-    "embedstack.cli.eval",
+    "embedstack.cli.faq",
+    "embedstack.cli.dedup",
+    "embedstack.cli.rag",
+    "embedstack.cli.cluster",
     "embedstack.cli.cache",
+    "embedstack.cli.serve",
+    "embedstack.cli.eval",
 )
 
 err_console = Console(stderr=True)
@@ -35,7 +38,7 @@ err_console = Console(stderr=True)
 class _FriendlyErrors(TyperGroup):
     """Turn EmbedstackError (and a few OS errors) into a one-line message and exit 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context
         try:
             return super().invoke(ctx)
         except (EmbedstackError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
@@ -81,4 +84,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -44,5 +44,6 @@ def register(app: typer.Typer) -> None:
             table.add_row(name, s.kind, str(s.dim), s.licence, status)
         Console().print(table)
         typer.echo(
-            "Any Hugging Face model folder (BERT, RoBERTa, XLM-R, MPNet) also loads by path."
+            "Any Hugging Face model folder also loads by path: BERT, RoBERTa, XLM-R and MPNet "
+            "built in, other architectures with pip install 'embedstack[torch]'."
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,7 @@ class OnnxEncoder(Encoder):
         self.model = model
         self.pooling = Pooling.parse(pooling)
         self.truncate = truncate
-        self._truncated = 0
+        self._calls = threading.local()  # per-thread truncation count: encode may run in threads
         self._counter: Any = None
         self.space = EmbeddingSpace(
             model=model_id,
@@ -99,14 +100,14 @@ class OnnxEncoder(Encoder):
     ) -> np.ndarray:
         items = check_texts(texts)
         self._check_lengths(self.prefix(items, Kind.parse(kind)))
-        self._truncated = 0
+        self._calls.truncated = 0
         out = super().encode(items, kind, batch_size, normalize)
         self._warn_truncated()
         return out
 
     def _encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
         batch = self.model.tokenize(texts)
-        self._truncated += int(batch.truncated.sum())
+        self._count_truncated(batch.truncated)
         return pool(self.model.hidden_states(batch), batch.attention_mask, self.pooling)
 
     def count_tokens(self, texts: Iterable[str]) -> list[int]:
@@ -127,7 +128,7 @@ class OnnxEncoder(Encoder):
         items = check_texts(texts)
         prepared = self.prefix(items, Kind.parse(kind))
         self._check_lengths(prepared)
-        self._truncated = 0
+        self._calls.truncated = 0
         shift = np.array([len(p) - len(t) for p, t in zip(prepared, items, strict=True)])
         order = sorted(range(len(prepared)), key=lambda i: len(prepared[i]))
         size = batch_size or self.default_batch_size
@@ -135,7 +136,7 @@ class OnnxEncoder(Encoder):
         for start in range(0, len(order), size):
             idx = order[start : start + size]
             batch = self.model.tokenize([prepared[i] for i in idx])
-            self._truncated += int(batch.truncated.sum())
+            self._count_truncated(batch.truncated)
             hidden = self.model.hidden_states(batch)
             for row, i in enumerate(idx):
                 n = len(batch.tokens[row])
@@ -156,12 +157,16 @@ class OnnxEncoder(Encoder):
                 "split them into chunks first, or pass truncate='warn' to cut them"
             )
 
+    def _count_truncated(self, flags: np.ndarray) -> None:
+        self._calls.truncated = getattr(self._calls, "truncated", 0) + int(flags.sum())
+
     def _warn_truncated(self) -> None:
-        if self._truncated:
+        count = getattr(self._calls, "truncated", 0)
+        if count:
             log.warning(
                 "%d text(s) were longer than %s's %d tokens and were truncated; chunk long "
                 "texts or pass truncate='error' to refuse them",
-                self._truncated,
+                count,
                 self.name,
                 self.model.max_length,
             )

@@ -1,16 +1,17 @@
 """Build a BERT-family encoder as an ONNX graph straight from safetensors tensors.
 
 No PyTorch: the graph is written op by op with `onnx.helper`, with the weights as
-initializers. It mirrors Hugging Face's `BertModel` / `RobertaModel` forward pass
-(post-LayerNorm encoder, exact erf GELU, absolute position embeddings) so the output
-`last_hidden_state` matches the reference to float32 rounding. The standard-op pattern
-is what ONNX Runtime's graph optimiser recognises and fuses (LayerNorm, GELU, attention).
+initializers. It mirrors Hugging Face's `BertModel` / `RobertaModel` / `MPNetModel` forward
+pass (post-LayerNorm encoder, exact erf GELU, learned absolute positions, plus MPNet's
+relative-position attention bias) so `last_hidden_state` matches the reference to float32
+rounding. ONNX Runtime's graph optimiser fuses the standard ops (LayerNorm, bias + GELU).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -21,13 +22,35 @@ from embedstack.errors import EmbedstackError
 
 OPSET = 17
 # Bump when the graph layout changes, so cached graphs are rebuilt.
-CONVERTER_VERSION = 1
-# model_type -> position-id scheme. RoBERTa-style models start positions after padding_idx.
+CONVERTER_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Family:
+    """Where one architecture keeps its attention weights (relative to `...attention.`),
+    and how it numbers positions: `absolute` 0..t-1, or `padded` (RoBERTa/MPNet: after
+    padding_idx, skipping padding)."""
+
+    positions: str
+    query: str
+    key: str
+    value: str
+    out: str
+    norm: str
+    relative_bias: bool = False
+
+
+BERT = Family(
+    "absolute", "self.query", "self.key", "self.value", "output.dense", "output.LayerNorm"
+)
+ROBERTA = replace(BERT, positions="padded")
+MPNET = Family("padded", "attn.q", "attn.k", "attn.v", "attn.o", "LayerNorm", relative_bias=True)
 NATIVE_TYPES = {
-    "bert": "absolute",
-    "roberta": "roberta",
-    "xlm-roberta": "roberta",
-    "camembert": "roberta",
+    "bert": BERT,
+    "roberta": ROBERTA,
+    "xlm-roberta": ROBERTA,
+    "camembert": ROBERTA,
+    "mpnet": MPNET,
 }
 
 TensorGetter = Callable[[str], np.ndarray]
@@ -94,6 +117,25 @@ def _layer_norm(b: _Builder, x: str, get: TensorGetter, name: str, eps: float) -
     return b.op("LayerNormalization", [x, scale, bias], axis=-1, epsilon=eps)
 
 
+def relative_bias_table(weight: np.ndarray, size: int, max_distance: int = 128) -> np.ndarray:
+    """MPNet's bucketed relative-position bias for every (query, key) pair below `size`:
+    (heads, size, size). Computed in float32 like the reference so bucket edges agree."""
+    half = weight.shape[0] // 2
+    n = np.arange(size)[:, None] - np.arange(size)[None, :]  # context - memory
+    ret = (n < 0).astype(np.int64) * half
+    n = np.abs(n)
+    max_exact = half // 2
+    ratio = np.maximum(n, 1).astype(np.float32) / np.float32(max_exact)
+    scaled = (
+        np.log(ratio)
+        / np.float32(math.log(max_distance / max_exact))
+        * np.float32(half - max_exact)
+    )
+    large = np.minimum(max_exact + scaled.astype(np.int64), half - 1)
+    ret += np.where(n < max_exact, n, large)
+    return np.ascontiguousarray(weight[ret].transpose(2, 0, 1).astype(np.float32))
+
+
 def _positions(b: _Builder, scheme: str, pad_id: int) -> str:
     """Position ids: 0..t-1 for BERT; for RoBERTa, cumsum of non-pad tokens + padding_idx."""
     if scheme == "absolute":
@@ -108,42 +150,49 @@ def _positions(b: _Builder, scheme: str, pad_id: int) -> str:
 
 
 def _attention(
-    b: _Builder, x: str, mask: str, get: TensorGetter, *, name: str, cfg: dict[str, Any]
+    b: _Builder,
+    x: str,
+    mask: str,
+    get: TensorGetter,
+    *,
+    name: str,
+    cfg: dict[str, Any],
+    family: Family,
 ) -> str:
     heads, hidden = int(cfg["num_attention_heads"]), int(cfg["hidden_size"])
     split = b.const(f"{name}.split_shape", np.array([0, 0, heads, hidden // heads], dtype=np.int64))
 
     def project(part: str, perm: list[int]) -> str:
-        y = _linear(b, x, get, f"{name}.self.{part}")
+        y = _linear(b, x, get, f"{name}.{part}")
         return b.op("Transpose", [b.op("Reshape", [y, split])], perm=perm)
 
-    q = project("query", [0, 2, 1, 3])
-    k = project("key", [0, 2, 3, 1])
-    v = project("value", [0, 2, 1, 3])
+    q = project(family.query, [0, 2, 1, 3])
+    k = project(family.key, [0, 2, 3, 1])
+    v = project(family.value, [0, 2, 1, 3])
     b.const(f"{name}.scale", np.array(1.0 / math.sqrt(hidden // heads), dtype=np.float32))
     scores = b.op("Add", [b.op("Mul", [b.op("MatMul", [q, k]), f"{name}.scale"]), mask])
     context = b.op("MatMul", [b.op("Softmax", [scores], axis=-1), v])
     merged = b.op("Reshape", [b.op("Transpose", [context], perm=[0, 2, 1, 3]), "c_merge_shape"])
-    out = _linear(b, merged, get, f"{name}.output.dense")
+    out = _linear(b, merged, get, f"{name}.{family.out}")
     eps = float(cfg.get("layer_norm_eps", 1e-12))
-    return _layer_norm(b, b.op("Add", [out, x]), get, f"{name}.output.LayerNorm", eps)
+    return _layer_norm(b, b.op("Add", [out, x]), get, f"{name}.{family.norm}", eps)
 
 
 def build_encoder_graph(
     config: dict[str, Any], get: TensorGetter, names: list[str]
 ) -> onnx.ModelProto:
-    """The encoder of a BERT/RoBERTa/XLM-R checkpoint as an ONNX model.
+    """The encoder of a BERT/RoBERTa/XLM-R/MPNet checkpoint as an ONNX model.
 
     Inputs `input_ids`, `attention_mask`, `token_type_ids` (int64, (batch, tokens));
     output `last_hidden_state` (float32, (batch, tokens, hidden)).
     """
     model_type = str(config.get("model_type", ""))
-    scheme = NATIVE_TYPES.get(model_type)
-    if scheme is None:
+    family = NATIVE_TYPES.get(model_type)
+    if family is None:
         raise EmbedstackError(
             f"model_type {model_type!r} is not built in; supported: {sorted(NATIVE_TYPES)}"
         )
-    if config.get("position_embedding_type", "absolute") != "absolute":
+    if (config.get("position_embedding_type") or "absolute") != "absolute":
         raise EmbedstackError(
             f"position_embedding_type {config['position_embedding_type']!r} is not supported by "
             "the built-in converter (only 'absolute'); install 'embedstack[torch]' to export it"
@@ -177,7 +226,7 @@ def build_encoder_graph(
             "input_ids",
         ],
     )
-    positions = _positions(b, scheme, int(config.get("pad_token_id", 1)))
+    positions = _positions(b, family.positions, int(config.get("pad_token_id", 1)))
     pos_table = get_prefixed(f"{emb}.position_embeddings.weight").astype(np.float32)
     x = b.op("Add", [words, b.op("Gather", [b.const("position_embeddings", pos_table), positions])])
     if f"{prefix}{emb}.token_type_embeddings.weight" in names:
@@ -190,11 +239,26 @@ def build_encoder_graph(
     # Additive mask (batch, 1, 1, tokens): 0 where attended, float32 min at padding.
     keep = b.op("Cast", ["attention_mask"], to=TensorProto.FLOAT)
     mask = b.op("Unsqueeze", [b.op("Mul", [b.op("Sub", ["c_one", keep]), "c_neg"]), "c_mask_axes"])
+    if family.relative_bias:  # the same (1, heads, t, t) bias in every layer, folded into the mask
+        table = relative_bias_table(
+            get_prefixed("encoder.relative_attention_bias.weight").astype(np.float32),
+            int(config["max_position_embeddings"]),
+        )
+        b.const("c_start1", np.array([1], dtype=np.int64))
+        b.const("c_end2", np.array([2], dtype=np.int64))
+        b.const("c_starts00", np.array([0, 0], dtype=np.int64))
+        b.const("c_axes12", np.array([1, 2], dtype=np.int64))
+        length = b.op("Slice", [b.op("Shape", ["input_ids"]), "c_start1", "c_end2", "c_axes0"])
+        ends = b.op("Concat", [length, length], axis=0)
+        bias = b.op("Slice", [b.const("relative_bias", table), "c_starts00", ends, "c_axes12"])
+        mask = b.op("Add", [mask, b.op("Unsqueeze", [bias, "c_axes0"])])
 
     act = str(config.get("hidden_act", "gelu"))
     for i in range(int(config["num_hidden_layers"])):
         layer = f"encoder.layer.{i}"
-        x = _attention(b, x, mask, get_prefixed, name=f"{layer}.attention", cfg=config)
+        x = _attention(
+            b, x, mask, get_prefixed, name=f"{layer}.attention", cfg=config, family=family
+        )
         inner = _activation(b, _linear(b, x, get_prefixed, f"{layer}.intermediate.dense"), act)
         out = _linear(b, inner, get_prefixed, f"{layer}.output.dense")
         x = _layer_norm(b, b.op("Add", [out, x]), get_prefixed, f"{layer}.output.LayerNorm", eps)

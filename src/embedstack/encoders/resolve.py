@@ -109,14 +109,15 @@ def from_hub(repo_id: str) -> Path | None:
 
 def resolve_model(spec: str | None = None) -> ResolvedModel:
     """Find the files for `spec` (None: `EMBEDSTACK_MODEL`, else the default model)."""
-    from embedstack.registry import catalog_entry
+    from embedstack.registry import CATALOG, catalog_entry
 
     spec = spec or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
     path = Path(spec).expanduser()
     if path.is_dir():
         root = path.resolve()
         return ResolvedModel(_catalog_name_for(root) or str(root), root, f"folder {root}")
-    entry = catalog_entry(spec)
+    # A catalog model asked for by its hub id is the same model: use the verified package.
+    entry = catalog_entry(spec) or next((m for m in CATALOG if m.hf_id == spec), None)
     if entry is not None:
         if entry.kind != "transformer":
             raise EmbedstackError(f"{spec!r} is a {entry.kind} model, not a transformer")

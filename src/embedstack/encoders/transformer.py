@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from embedstack.config import cache_dir
-from embedstack.errors import EmbedstackError, InputError, ModelNotFoundError
+from embedstack.errors import InputError, ModelNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _position_offset(config: dict[str, Any]) -> int:
-    """RoBERTa-style models number positions from padding_idx + 1."""
-    if config.get("model_type") in ("roberta", "xlm-roberta", "camembert"):
+    """RoBERTa-style models (and MPNet) number positions from padding_idx + 1."""
+    if config.get("model_type") in ("roberta", "xlm-roberta", "camembert", "mpnet"):
         return int(config.get("pad_token_id", 1)) + 1
     return 0
 
@@ -166,10 +166,13 @@ class TransformerModel:
         for i, enc in enumerate(encodings):
             offsets[i, : len(enc.offsets)] = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64).reshape(n, t)
+        types = np.array([e.type_ids for e in encodings], dtype=np.int64).reshape(n, t)
+        if int(self.config.get("type_vocab_size", 2)) <= 1:  # RoBERTa-style: one segment id
+            types[:] = 0
         return TokenBatch(
             input_ids=np.array([e.ids for e in encodings], dtype=np.int64).reshape(n, t),
             attention_mask=mask,
-            token_type_ids=np.array([e.type_ids for e in encodings], dtype=np.int64).reshape(n, t),
+            token_type_ids=types,
             offsets=offsets * mask[:, :, None],
             truncated=np.array([bool(e.overflowing) for e in encodings], dtype=bool),
             tokens=[e.tokens[: int(m.sum())] for e, m in zip(encodings, mask, strict=True)],
@@ -191,20 +194,10 @@ class TransformerModel:
 
     def tensor(self, name: str) -> np.ndarray:
         """Any tensor of model.safetensors by its exact name (MLM head, classifier, ...)."""
-        from safetensors.numpy import safe_open
+        from embedstack.encoders.weights import SafetensorsFile
 
-        with safe_open(str(self.path / "model.safetensors"), framework="np") as handle:
-            names = list(handle.keys())
-            if name not in names:
-                near = [
-                    n
-                    for n in names
-                    if n.endswith(name.rsplit(".", 2)[-2] + "." + name.rsplit(".", 1)[-1])
-                ]
-                raise EmbedstackError(
-                    f"no tensor {name!r} in {self.path / 'model.safetensors'}; similar: {near[:5]}"
-                )
-            return np.asarray(handle.get_tensor(name))
+        with SafetensorsFile(self.path / "model.safetensors") as weights:
+            return weights.get(name)
 
 
 def _configure_tokenizer(tokenizer: Any, config: dict[str, Any], length: int) -> None:
@@ -272,13 +265,12 @@ def _cached_onnx(root: Path, config: dict[str, Any], fingerprint: str, precision
 
 def _convert_native(root: Path, config: dict[str, Any], target: Path) -> None:
     import onnx
-    from safetensors.numpy import safe_open
 
     from embedstack.encoders.onnx_export import build_encoder_graph
+    from embedstack.encoders.weights import SafetensorsFile
 
     log.info("converting %s to ONNX (one-off)", root)
-    with safe_open(str(root / "model.safetensors"), framework="np") as handle:
-        names = list(handle.keys())
-        model = build_encoder_graph(config, handle.get_tensor, names)
+    with SafetensorsFile(root / "model.safetensors") as weights:
+        model = build_encoder_graph(config, weights.get, weights.names())
     large = sum(t.ByteSize() for t in model.graph.initializer) > 1_800_000_000
     onnx.save_model(model, str(target), save_as_external_data=large, location=f"{target.name}.data")

@@ -36,6 +36,8 @@ from embedstack.types import Kind
 
 PRESETS: dict[str, str] = {
     "dense": "embedstack.search.presets:build_dense",
+    "bm25": "embedstack.search.lexical:build_bm25",
+    "splade": "embedstack.search.lexical:build_splade",
 }
 
 

@@ -29,6 +29,7 @@ from embedstack.errors import CollectionError
 
 INDEX_TYPES: dict[str, str | type] = {
     "bm25": "embedstack.store.bm25:BM25Index",
+    "splade": "embedstack.store.sparse:SpladeIndex",
 }
 
 # Built for every new text collection unless turned off (when the module is installed).
@@ -91,7 +92,11 @@ def index_class(name: str) -> Any:
 
 
 def new_index(name: str, config: dict[str, Any] | None = None) -> SecondaryIndex:
-    return index_class(name)(**(config or {}))
+    cls = index_class(name)
+    # Indexes whose config nests objects (BM25's analyzer) rebuild them in from_config.
+    if hasattr(cls, "from_config"):
+        return cls.from_config(config or {})
+    return cls(**(config or {}))
 
 
 def load_index(name: str, directory: Path, config: dict[str, Any]) -> SecondaryIndex:

@@ -182,6 +182,24 @@ class CollectionWrites:
             write.changed = True
         return total - len(alive)
 
+    def rebuild_index(self, name: str, config: dict[str, Any] | None = None) -> None:
+        """Build one secondary index afresh from the stored texts: repairs a missing or
+        damaged index, applies new settings, or adds an index the collection did not
+        have (e.g. `rebuild_index("splade", {"model": "path/to/splade"})`)."""
+        settings = dict(self.manifest.indexes.get(name, {}) if config is None else config)
+        index = new_index(name, settings)
+        with self._writing() as write:
+            rows = self._alive_rows()
+            if len(rows):
+                data = self._store.fetch_rows(rows.tolist())
+                index.add(rows, [data[int(r)][1] for r in rows])
+            self._save_index(name, index, write)
+            write.changed = True
+        if self.manifest.indexes.get(name) != index.config():
+            self.manifest.indexes[name] = index.config()
+            self.manifest.write(self.path)
+        self._indexes[name] = index
+
     def _embed(
         self, texts: list[str], batch_size: int | None, progress: Progress | None
     ) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any
 from embedstack.encoders.base import Encoder
 from embedstack.encoders.cache import CachedEncoder, EmbeddingCache
 from embedstack.encoders.hosted.base import HostedEncoder, ModelCard, Usage
-from embedstack.errors import ModelNotFoundError
+from embedstack.errors import InputError, ModelNotFoundError
 
 PROVIDERS: dict[str, str] = {
     "openai": "embedstack.encoders.hosted.openai:OpenAIEncoder",
@@ -28,7 +28,15 @@ PROVIDERS: dict[str, str] = {
     "tei": "embedstack.encoders.hosted.tei:TEIEncoder",
 }
 
-__all__ = ["PROVIDERS", "HostedEncoder", "ModelCard", "Usage", "load_hosted", "provider_class"]
+__all__ = [
+    "PROVIDERS",
+    "HostedEncoder",
+    "ModelCard",
+    "Usage",
+    "load_hosted",
+    "provider_class",
+    "split_dimensions",
+]
 
 
 def provider_class(provider: str) -> type[HostedEncoder]:
@@ -43,6 +51,20 @@ def provider_class(provider: str) -> type[HostedEncoder]:
     return cls
 
 
+def split_dimensions(
+    provider: str, model: str, options: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """`model@DIM` -> (`model`, options with dimensions=DIM)."""
+    name, at, size = model.rpartition("@")
+    if not at:
+        return model, options
+    if not size.isdigit():
+        raise InputError(f"in {provider}:{model}, the part after @ must be a dimension")
+    if options.get("dimensions") not in (None, int(size)):
+        raise InputError(f"{provider}:{model} conflicts with dimensions={options['dimensions']}")
+    return name, {**options, "dimensions": int(size)}
+
+
 def load_hosted(
     provider: str,
     model: str,
@@ -54,10 +76,12 @@ def load_hosted(
     """Build a hosted encoder; `options` go to the provider class (see `HostedEncoder`).
 
     Args:
-        provider, model: the two halves of a spec such as `cohere:embed-v4.0`.
+        provider, model: the two halves of a spec such as `cohere:embed-v4.0`; a model
+            ending in `@DIM` (`openai:text-embedding-3-small@512`) asks for DIM dimensions.
         cache: True (default) for the shared cache in the user cache dir, a path for
             another SQLite file, an `EmbeddingCache`, or False to call the API every time.
     """
+    model, options = split_dimensions(provider, model, options)
     encoder = provider_class(provider)(model, **options)
     if cache is False:
         return encoder

@@ -47,9 +47,6 @@ class AzureOpenAIEncoder(OpenAIEncoder):
     def _headers(self) -> dict[str, str]:
         return {"api-key": self._api_key or ""}
 
-    def _space_extra(self) -> dict[str, str]:
-        return {"deployed_model": self.deployed_model}
-
     def _request(self, texts: list[str], kind: Kind) -> tuple[str, dict[str, Any]]:
         path = f"/openai/deployments/{self.deployment}/embeddings?api-version={self.api_version}"
         return path, self._body(texts)

@@ -10,7 +10,6 @@ A provider module only says how to build its request body and read its response.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import random
@@ -26,9 +25,11 @@ import httpx
 import numpy as np
 
 from embedstack.encoders.base import Encoder, check_texts, normalize_rows
+from embedstack.encoders.hosted.batching import plan_batches
 from embedstack.encoders.hosted.limits import Backoff, RateLimiter, is_retryable, parse_retry_after
+from embedstack.encoders.hosted.responses import checked_vectors, error_message, read_json
 from embedstack.encoders.hosted.tokens import TokenCounter, counter_for
-from embedstack.errors import InputError, ProviderError, TruncationError
+from embedstack.errors import InputError, ProviderError
 from embedstack.types import EmbeddingSpace, Kind
 
 log = logging.getLogger(__name__)
@@ -232,6 +233,12 @@ class HostedEncoder(Encoder):
         vectors = self._call(["dimension probe"], Kind.DOCUMENT, 2, expected_dim=None)
         return int(vectors.shape[1])
 
+    @property
+    def spec(self) -> str:
+        """The spec that rebuilds this encoder (a collection manifest stores it)."""
+        size = f"@{self.requested_dims}" if self.requested_dims else ""
+        return f"{self.provider}:{self.model}{size}"
+
     def __repr__(self) -> str:
         key = "set" if getattr(self, "_api_key", None) else "none"
         space = getattr(self, "space", None)
@@ -265,43 +272,15 @@ class HostedEncoder(Encoder):
         """Check and pack texts: (texts, possibly truncated; batches of indices; tokens)."""
         if batch_size is not None and batch_size <= 0:
             raise InputError(f"batch_size must be positive, got {batch_size}")
-        per_request = min(batch_size or self.batch_inputs, self.batch_inputs)
-        empty = [i for i, t in enumerate(texts) if not t.strip()]
-        if empty:
-            raise InputError(
-                f"{self.provider} cannot embed empty texts (indices {_show(empty)}); "
-                "drop them or replace them with some text"
-            )
-        tokens = self.count_tokens(texts)
-        limit = self.max_tokens
-        over = [i for i, n in enumerate(tokens) if limit and n > limit]
-        if over and limit:
-            if not self.truncate:
-                how = "" if self.counter.exact else "estimated "
-                detail = ", ".join(f"#{i} ({how}{tokens[i]} tokens)" for i in over[:10])
-                raise TruncationError(
-                    f"{len(over)} text(s) exceed the {limit}-token input limit of "
-                    f"{self.provider}:{self.model}: {detail}{' ...' if len(over) > 10 else ''}."
-                    " Split them into chunks first, or pass truncate=True to cut them."
-                )
-            texts = list(texts)
-            for i in over:
-                texts[i] = self.counter.truncate(texts[i], limit)
-            tokens = self.count_tokens(texts)
-            log.info("truncated %d text(s) to %d tokens", len(over), limit)
-        batches: list[list[int]] = []
-        current: list[int] = []
-        used = 0
-        for i, n in enumerate(tokens):
-            full = len(current) >= per_request
-            if current and (full or (self.batch_tokens and used + n > self.batch_tokens)):
-                batches.append(current)
-                current, used = [], 0
-            current.append(i)
-            used += n
-        if current:
-            batches.append(current)
-        return texts, batches, tokens
+        return plan_batches(
+            texts,
+            label=f"{self.provider}:{self.model}",
+            counter=self.counter,
+            max_tokens=self.max_tokens,
+            truncate=self.truncate,
+            per_request=min(batch_size or self.batch_inputs, self.batch_inputs),
+            tokens_per_request=self.batch_tokens,
+        )
 
     # -- sync path ----------------------------------------------------------------------
     def _http(self) -> httpx.Client:
@@ -488,7 +467,7 @@ class HostedEncoder(Encoder):
             self.usage.requests += 1
         status = response.status_code
         if status >= 300:
-            message = self._redact(_error_message(response))
+            message = self._redact(error_message(response))
             if is_retryable(status):
                 return _Retry(f"HTTP {status}: {message}", parse_retry_after(response.headers))
             if status in (401, 403):
@@ -498,59 +477,18 @@ class HostedEncoder(Encoder):
                     f"Check the key in {where}."
                 )
             raise ProviderError(f"{self.provider} rejected the request (HTTP {status}): {message}")
-        try:
-            payload = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ProviderError(
-                f"{self.provider} answered HTTP {status} with malformed JSON "
-                f"({response.text[:120]!r}); nothing was stored"
-            ) from None
+        payload = read_json(response, self.provider)
         try:
             vectors, billed = self._parse(payload)
-            array = np.asarray(vectors, dtype=np.float32)
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise ProviderError(
                 f"{self.provider} answered in an unexpected shape ({type(exc).__name__}: "
                 f"{exc}); nothing was stored"
             ) from None
         dim = self.space.dim if expected_dim == -1 else expected_dim
-        if array.ndim != 2 or array.shape[0] != n:
-            got = array.shape[0] if array.ndim else 0
-            raise ProviderError(
-                f"{self.provider} returned {got} embeddings for {n} inputs; nothing was stored"
-            )
-        if dim is not None and array.shape[1] != dim:
-            raise ProviderError(
-                f"{self.provider} returned {array.shape[1]}-d vectors, expected {dim}; "
-                "nothing was stored. Check the model name and dimensions option."
-            )
-        if not np.isfinite(array).all():
-            raise ProviderError(
-                f"{self.provider} returned NaN or infinite values; nothing was stored"
-            )
+        array = checked_vectors(vectors, n, dim, self.provider)
         with self._usage_lock:
             self.usage.texts += n
             self.usage.tokens += tokens if billed is None else int(billed)
             self.usage.estimated_tokens += tokens if billed is None else 0
         return array
-
-
-def _error_message(response: httpx.Response) -> str:
-    """The human part of an error body, whatever the provider's error shape."""
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return response.text.strip()[:300] or response.reason_phrase
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])[:300]
-        for value in (error, body.get("message"), body.get("detail")):
-            if value:
-                return str(value)[:300]
-    return json.dumps(body)[:300]
-
-
-def _show(indices: list[int], limit: int = 10) -> str:
-    shown = ", ".join(map(str, indices[:limit]))
-    return shown + (" ..." if len(indices) > limit else "")

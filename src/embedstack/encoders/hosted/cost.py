@@ -18,7 +18,12 @@ from typing import Any
 
 from embedstack.encoders.base import check_texts
 from embedstack.encoders.cache import EmbeddingCache
-from embedstack.encoders.hosted import PROVIDERS, HostedEncoder, provider_class
+from embedstack.encoders.hosted import (
+    PROVIDERS,
+    HostedEncoder,
+    provider_class,
+    split_dimensions,
+)
 from embedstack.errors import InputError
 from embedstack.types import Kind
 
@@ -111,6 +116,7 @@ def estimate_cost(
         )
     items = check_texts(texts)
     kind = Kind.parse(kind)
+    model, options = split_dimensions(provider, model, options)
     encoder = provider_class(provider)(model, offline=True, **options)
     cached: int | None = None
     pending = items

@@ -2,8 +2,8 @@
 
 Request: `{"model", "input": [...], "output_dtype": "float", "output_dimension"?}`;
 response in the OpenAI shape with `usage.prompt_tokens`. mistral-embed accepts at most
-16,384 tokens per request (so batches are packed by tokens) and has no query/document
-input type. There is no server-side truncation: `truncate=True` cuts texts locally.
+128 inputs and 16,384 tokens per request (so batches are packed by tokens) and has no
+query/document input type. There is no server-side truncation: `truncate=True` cuts texts locally.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class MistralEncoder(HostedEncoder):
     key_env = ("MISTRAL_API_KEY",)
     base_url_env = ("MISTRAL_BASE_URL",)
     default_base_url = "https://api.mistral.ai/v1"
-    max_inputs = 512
+    max_inputs = 128
     max_request_tokens = 16_384
     dimensions_field = "output_dimension"
     models: ClassVar[dict[str, ModelCard]] = {

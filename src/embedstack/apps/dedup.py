@@ -1,0 +1,295 @@
+"""Duplicate detection in three stages: exact, near (MinHash/LSH) and semantic.
+
+Why three: exact hashing is free and certain; MinHash finds copy-edits (typos, dropped
+words, boilerplate changes) without comparing every pair; embeddings find paraphrases
+that share few characters. Each stage only links items the cheaper stages left apart.
+Links are merged with union-find into clusters, each with one keeper.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from embedstack._optional import require
+from embedstack.apps.threshold import Calibration, calibrate
+from embedstack.errors import InputError
+
+log = logging.getLogger(__name__)
+
+_SPACE = re.compile(r"\s+")
+
+# Defaults chosen by `calibrate_dedup` on the calibration half of
+# tests/data/dedup_captions.jsonl (STS-B captions with injected duplicates) with
+# all-MiniLM-L6-v2: near 0.615 (character 5-gram Jaccard), semantic 0.786 (cosine).
+# Semantic thresholds depend on the model: recalibrate for another one.
+NEAR_THRESHOLD = 0.6
+SEMANTIC_THRESHOLD = 0.8
+
+
+class DupKind(str, Enum):
+    EXACT = "exact"
+    NEAR = "near"
+    SEMANTIC = "semantic"
+
+
+_ORDER = {DupKind.EXACT: 0, DupKind.NEAR: 1, DupKind.SEMANTIC: 2}
+
+
+@dataclass(frozen=True)
+class Link:
+    a: int
+    b: int
+    kind: DupKind
+    score: float
+
+
+@dataclass
+class DupCluster:
+    """`kind` is the loosest stage needed to connect the cluster; `score` the weakest
+    link used (1.0 for exact)."""
+
+    keep: str
+    duplicates: list[str]
+    kind: DupKind
+    score: float
+    links: list[Link] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "keep": self.keep,
+            "duplicates": self.duplicates,
+            "kind": self.kind.value,
+            "score": round(float(self.score), 4),
+        }
+
+
+def normalise(text: str) -> str:
+    """What 'exactly the same' means: NFKC, case-folded, whitespace collapsed."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def shingles(text: str, size: int = 5) -> set[str]:
+    """Character shingles of the normalised text (robust for short and long texts)."""
+    norm = normalise(text)
+    if len(norm) <= size:
+        return {norm}
+    return {norm[i : i + size] for i in range(len(norm) - size + 1)}
+
+
+def exact_links(texts: Sequence[str]) -> list[Link]:
+    first: dict[str, int] = {}
+    links = []
+    for i, text in enumerate(texts):
+        digest = hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()
+        if digest in first:
+            links.append(Link(first[digest], i, DupKind.EXACT, 1.0))
+        else:
+            first[digest] = i
+    return links
+
+
+def near_links(
+    texts: Sequence[str], threshold: float = NEAR_THRESHOLD, num_perm: int = 128, shingle: int = 5
+) -> list[Link]:
+    """MinHash LSH finds candidates; the exact Jaccard of the shingle sets decides."""
+    datasketch = require("datasketch", "apps", "near-duplicate detection")
+    sets = [shingles(t, shingle) for t in texts]
+    lsh = datasketch.MinHashLSH(threshold=threshold, num_perm=num_perm)
+    links = []
+    for i, s in enumerate(sets):
+        mh = datasketch.MinHash(num_perm=num_perm, seed=1)
+        mh.update_batch([x.encode("utf-8") for x in s])
+        for j in lsh.query(mh):
+            jaccard = len(s & sets[j]) / len(s | sets[j])
+            if jaccard >= threshold:
+                links.append(Link(int(j), i, DupKind.NEAR, jaccard))
+        lsh.insert(i, mh)
+    return links
+
+
+def semantic_links(
+    vectors: np.ndarray, threshold: float, k: int = 10, block: int = 1024
+) -> list[Link]:
+    """Exact blockwise top-k cosine search: O(n^2 d) work but O(block * n) memory, so
+    tens of thousands of items need no ANN index and no approximation."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    unit = vectors / norms
+    n = len(unit)
+    k = min(k, n - 1)
+    found: dict[tuple[int, int], float] = {}
+    for start in range(0, n if k > 0 else 0, block):
+        sims = unit[start : start + block] @ unit.T
+        rows = np.arange(sims.shape[0])
+        sims[rows, start + rows] = -np.inf  # an item is not its own duplicate
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        for row, cols in enumerate(top):
+            i = start + row
+            for j in cols:
+                score = float(sims[row, j])
+                if score >= threshold:
+                    found[(min(i, int(j)), max(i, int(j)))] = score
+    return [Link(a, b, DupKind.SEMANTIC, s) for (a, b), s in sorted(found.items())]
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, x: int) -> int:
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self.parent[max(ra, rb)] = min(ra, rb)
+        return True
+
+
+@dataclass
+class Deduplicator:
+    """Find duplicate clusters among `(id, text)` items.
+
+    `encoder=None` skips the semantic stage. `keep="first"` keeps the earliest item of a
+    cluster (input order), `"longest"` the longest text.
+    """
+
+    encoder: Any = None
+    near_threshold: float = NEAR_THRESHOLD
+    semantic_threshold: float = SEMANTIC_THRESHOLD
+    stages: tuple[str, ...] = ("exact", "near", "semantic")
+    keep: str = "first"
+    k: int = 10
+
+    def __post_init__(self) -> None:
+        unknown = set(self.stages) - {k.value for k in DupKind}
+        if unknown:
+            raise InputError(f"unknown dedup stages {sorted(unknown)}; use exact, near, semantic")
+        if self.keep not in ("first", "longest"):
+            raise InputError(f"keep must be 'first' or 'longest', got {self.keep!r}")
+
+    def find(self, ids: Sequence[str], texts: Sequence[str]) -> list[DupCluster]:
+        if len(ids) != len(texts):
+            raise InputError(f"{len(ids)} ids for {len(texts)} texts")
+        if len(set(ids)) != len(ids):
+            raise InputError("ids must be unique; give each document its own id")
+        uf = _UnionFind(len(texts))
+        used: list[Link] = []
+        for link in self._links(texts):
+            if uf.union(link.a, link.b):
+                used.append(link)
+        members: dict[int, list[int]] = {}
+        for i in range(len(texts)):
+            members.setdefault(uf.find(i), []).append(i)
+        by_root: dict[int, list[Link]] = {}
+        for link in used:
+            by_root.setdefault(uf.find(link.a), []).append(link)
+        clusters = []
+        for root, idx in sorted(members.items()):
+            if len(idx) < 2:
+                continue
+            links = by_root[root]
+            keeper = idx[0] if self.keep == "first" else max(idx, key=lambda i: len(texts[i]))
+            clusters.append(
+                DupCluster(
+                    keep=ids[keeper],
+                    duplicates=[ids[i] for i in idx if i != keeper],
+                    kind=max((lk.kind for lk in links), key=_ORDER.__getitem__),
+                    score=min(lk.score for lk in links),
+                    links=links,
+                )
+            )
+        return clusters
+
+    def _links(self, texts: Sequence[str]) -> list[Link]:
+        """Cheap stages first; inside a stage, strongest links first, so each cluster's
+        reported kind and score come from the best evidence that connects it."""
+        links: list[Link] = []
+        if "exact" in self.stages:
+            links += exact_links(texts)
+        if "near" in self.stages:
+            links += sorted(near_links(texts, self.near_threshold), key=lambda lk: -lk.score)
+        if "semantic" in self.stages and self.encoder is not None:
+            vectors = self.encoder.encode(list(texts), kind="document")
+            found = semantic_links(vectors, self.semantic_threshold, k=self.k)
+            links += sorted(found, key=lambda lk: -lk.score)
+        log.info("dedup: %d candidate links among %d items", len(links), len(texts))
+        return links
+
+
+def pair_scores(encoder: Any, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+    """Cosine similarity of each (a, b) pair, for threshold calibration."""
+    if not pairs:
+        return np.zeros(0, dtype=np.float32)
+    a = encoder.encode([p[0] for p in pairs], kind="document")
+    b = encoder.encode([p[1] for p in pairs], kind="document")
+    return np.sum(a * b, axis=1) / np.maximum(
+        np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12
+    )
+
+
+def pairwise_pr(clusters: Sequence[DupCluster], groups: dict[str, str]) -> tuple[float, float]:
+    """Pairwise precision and recall of predicted clusters against gold groups
+    (`groups[id] = group label`; ids sharing a label are duplicates)."""
+    predicted = set()
+    for c in clusters:
+        members = sorted([c.keep, *c.duplicates])
+        predicted |= {(a, b) for i, a in enumerate(members) for b in members[i + 1 :]}
+    by_group: dict[str, list[str]] = {}
+    for item, grp in groups.items():
+        by_group.setdefault(grp, []).append(item)
+    gold = set()
+    for group in by_group.values():
+        ordered = sorted(group)
+        gold |= {(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :]}
+    tp = len(predicted & gold)
+    precision = tp / len(predicted) if predicted else 1.0
+    recall = tp / len(gold) if gold else 1.0
+    return precision, recall
+
+
+def calibrate_dedup(
+    texts: Sequence[str],
+    groups: Sequence[str],
+    *,
+    stage: str = "semantic",
+    encoder: Any = None,
+    min_precision: float | None = None,
+) -> Calibration:
+    """Choose a stage's threshold from a small labelled sample (`groups[i]` names the
+    duplicate group of `texts[i]`).
+
+    Positives are all pairs inside a group; negatives are, for each item, its most
+    similar item from another group (the hard cases a threshold must reject)."""
+    if stage == "semantic":
+        if encoder is None:
+            raise InputError("semantic calibration needs an encoder")
+        vectors = encoder.encode(list(texts), kind="document")
+        norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        sims = (vectors / norms) @ (vectors / norms).T
+    elif stage == "near":
+        sets = [shingles(t) for t in texts]
+        sims = np.array([[len(a & b) / len(a | b) for b in sets] for a in sets])
+    else:
+        raise InputError(f"calibrate a 'semantic' or 'near' threshold, not {stage!r}")
+    labels = np.asarray(groups)
+    same = labels[:, None] == labels[None, :]
+    upper = np.triu(np.ones_like(same), k=1)
+    positives = sims[same & upper]
+    other = np.where(same, -np.inf, sims)
+    negatives = other.max(axis=1)
+    return calibrate(positives, negatives[np.isfinite(negatives)], min_precision=min_precision)

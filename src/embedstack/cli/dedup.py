@@ -1,0 +1,93 @@
+"""`embedstack dedup PATH... [--threshold T] [--json] [--out DIR]`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+
+def dedup(
+    paths: list[Path] = typer.Argument(..., help="Files, or folders of .md/.txt files."),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Semantic (cosine) threshold; default calibrated for minilm."
+    ),
+    near_threshold: float | None = typer.Option(
+        None, "--near-threshold", help="Near-duplicate (5-gram Jaccard) threshold."
+    ),
+    stages: str = typer.Option(
+        "exact,near,semantic", "--stages", help="Comma-separated: exact, near, semantic."
+    ),
+    chunks: bool = typer.Option(False, "--chunks", help="Compare chunks (ids path#n)."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Chunk size."),
+    keep: str = typer.Option("first", "--keep", help="Keeper: first (input order) or longest."),
+    calibrate_file: Path | None = typer.Option(
+        None, "--calibrate", help="JSONL of {text, group} to calibrate both thresholds on."
+    ),
+    model: str | None = typer.Option(None, "--model", envvar="EMBEDSTACK_MODEL"),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write report.json/.csv/.html and unique.jsonl here."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Find exact, near and semantic duplicates among files (or their chunks).
+
+    Example: embedstack dedup examples/dedup --json --out dedup-report
+    """
+    from embedstack.apps import dedup as d
+    from embedstack.apps.dedup_report import report_dict, write_report, write_unique
+    from embedstack.apps.rag import expand_paths
+    from embedstack.errors import InputError
+    from embedstack.registry import load_encoder
+    from embedstack.text.chunking import Chunker, read_text
+
+    wanted = tuple(s.strip() for s in stages.split(",") if s.strip())
+    encoder = load_encoder(model) if ("semantic" in wanted or chunks) else None
+    files = expand_paths(paths)
+    ids, texts = [], []
+    for path in files:
+        if chunks:
+            for piece in Chunker.for_encoder(encoder, max_tokens).chunk_file(path):
+                ids.append(piece.id)
+                texts.append(piece.text)
+        else:
+            ids.append(str(path))
+            texts.append(read_text(path))
+    near = near_threshold if near_threshold is not None else d.NEAR_THRESHOLD
+    semantic = threshold if threshold is not None else d.SEMANTIC_THRESHOLD
+    if calibrate_file is not None:
+        rows = [json.loads(x) for x in read_text(calibrate_file).splitlines() if x.strip()]
+        if not rows or not all("text" in r and "group" in r for r in rows):
+            raise InputError(f"{calibrate_file}: each line needs 'text' and 'group'")
+        sample = [r["text"] for r in rows], [str(r["group"]) for r in rows]
+        if near_threshold is None:
+            near = d.calibrate_dedup(*sample, stage="near").threshold
+        if threshold is None and encoder is not None:
+            semantic = d.calibrate_dedup(*sample, stage="semantic", encoder=encoder).threshold
+    finder = d.Deduplicator(
+        encoder, near_threshold=near, semantic_threshold=semantic, stages=wanted, keep=keep
+    )
+    clusters = finder.find(ids, texts)
+    by_id = dict(zip(ids, texts, strict=True))
+    if out is not None:
+        write_report(out, clusters, by_id, files=len(files))
+        write_unique(out, ids, by_id, clusters)
+    if as_json:
+        typer.echo(json.dumps(report_dict(clusters, len(files)), indent=2, ensure_ascii=False))
+        return
+    dupes = sum(len(c.duplicates) for c in clusters)
+    console.print(f"{len(ids)} items, {len(clusters)} clusters, {dupes} duplicates")
+    for c in clusters:
+        console.print(f"[bold]{c.kind.value}[/] {c.score:.3f} keep {c.keep}")
+        for dup in c.duplicates:
+            console.print(f"    drop {dup}")
+    if out is not None:
+        console.print(f"report in {out}/report.html")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dedup")(dedup)

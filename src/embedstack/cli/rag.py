@@ -1,0 +1,82 @@
+"""`embedstack chunk FILE...` and `embedstack retrieve QUESTION --in DIR`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+
+def chunk(
+    files: list[Path] = typer.Argument(..., help="Files, or folders of .md/.txt files."),
+    max_tokens: int | None = typer.Option(
+        None, "--max-tokens", help="Chunk size in the model's tokens (default: its limit)."
+    ),
+    overlap: int = typer.Option(0, "--overlap", help="Tokens shared by neighbouring chunks."),
+    semantic: bool = typer.Option(False, "--semantic", help="Break where the topic changes."),
+    model: str | None = typer.Option(None, "--model", envvar="EMBEDSTACK_MODEL"),
+    into: Path | None = typer.Option(
+        None, "--into", help="Also index the chunks into this collection (for `retrieve`)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the chunks as JSON."),
+) -> None:
+    """Split files into token-bounded chunks that keep offsets and heading paths.
+
+    Example: embedstack chunk examples/docs --max-tokens 64 --json
+    """
+    from embedstack.apps.rag import chunk_files, index_files
+    from embedstack.registry import load_encoder
+    from embedstack.text.chunking import Chunker, SemanticChunker
+
+    encoder = load_encoder(model)
+    if into is not None:
+        _, chunks = index_files(
+            files, into, encoder, max_tokens=max_tokens, overlap=overlap, semantic=semantic
+        )
+    else:
+        base = Chunker.for_encoder(encoder, max_tokens, overlap)
+        chunks, _ = chunk_files(files, SemanticChunker(encoder, base) if semantic else base)
+    data = [c.to_dict() for c in chunks]
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    for c in chunks:
+        where = " > ".join(c.headings) or "-"
+        console.print(f"[bold]{c.id}[/] {c.start}-{c.end} ({c.tokens} tokens) {where}")
+    if into is not None:
+        console.print(f"indexed {len(chunks)} chunks into {into}")
+
+
+def retrieve(
+    question: str = typer.Argument(..., help="The question."),
+    in_: Path = typer.Option(..., "--in", help="Collection made by `chunk --into`."),
+    k: int = typer.Option(5, "-k", help="Chunks to return."),
+    parent: bool = typer.Option(False, "--parent", help="Add the surrounding section."),
+    retriever: str = typer.Option(
+        "dense", "--retriever", help="dense, or an index of the collection such as bm25."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON ready for a prompt."),
+) -> None:
+    """Retrieve chunks with scores, citations, offsets (and their parent section).
+
+    Example: embedstack retrieve "how long can I keep a DVD?" --in docs.es -k 3 --json
+    """
+    from embedstack.apps.rag import retrieve as run
+    from embedstack.store.collection import Collection
+
+    results = run(Collection.open(in_), question, k, parent=parent, retriever=retriever)
+    if as_json:
+        typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        return
+    for r in results:
+        console.print(f"[bold]{r['citation']}[/] score {r['score']:.3f}")
+        console.print(r["parent"]["text"] if parent else r["text"], highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("chunk")(chunk)
+    app.command("retrieve")(retrieve)

@@ -1,0 +1,210 @@
+"""FastAPI app: OpenAI-compatible `/v1/embeddings`, models, collections, health, metrics.
+
+A thin shell over the library: each route validates, calls one library function (in a
+worker thread or through the dynamic batcher), and formats. Errors use OpenAI's
+`{"error": {...}}` shape so OpenAI clients surface them properly.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from embedstack import __version__
+from embedstack.encoders.base import Encoder
+from embedstack.errors import EmbedstackError, ModelNotFoundError
+from embedstack.registry import load_encoder
+from embedstack.server import collections as collection_routes
+from embedstack.server.errors import ApiError, error_body
+from embedstack.server.guards import ApiKeyAuth, BodyLimit
+from embedstack.server.metrics import ServerMetrics
+from embedstack.server.models import ModelPool
+from embedstack.server.schemas import (
+    EmbeddingItem,
+    EmbeddingsRequest,
+    EmbeddingsResponse,
+    ErrorResponse,
+    ModelCard,
+    ModelList,
+    Usage,
+)
+from embedstack.server.settings import ServerSettings
+from embedstack.types import Kind
+
+log = logging.getLogger(__name__)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422)
+}
+
+
+def create_app(
+    settings: ServerSettings | None = None,
+    encoder_factory: Callable[[str], Encoder] = load_encoder,
+) -> FastAPI:
+    """Build the app. `encoder_factory` turns a model spec into an encoder (tests inject)."""
+    settings = settings or ServerSettings()
+    metrics = ServerMetrics()
+    pool = ModelPool(
+        settings.models, metrics, settings.max_batch, settings.max_wait_ms / 1000, encoder_factory
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.preload:
+            await pool.get(pool.default)
+        yield
+        await pool.close()  # in-flight batches finish first
+
+    app = FastAPI(title="embedstack", version=__version__, lifespan=lifespan, responses=ERRORS)
+    app.state.pool, app.state.settings, app.state.metrics = pool, settings, metrics
+    _install_error_handlers(app, metrics)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[..., Any]) -> Response:
+        start = time.perf_counter()
+        response: Response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(route).observe(time.perf_counter() - start)
+        return response
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "models": pool.specs}
+
+    @app.get("/metrics", response_class=Response)
+    async def prometheus() -> Response:
+        body, content_type = metrics.render()
+        return Response(content=body, media_type=content_type)
+
+    @app.get("/v1/models", response_model=ModelList)
+    async def list_models() -> ModelList:
+        return ModelList(data=[ModelCard(id=spec) for spec in pool.specs])
+
+    @app.post("/v1/embeddings", response_model=EmbeddingsResponse)
+    async def embeddings(body: EmbeddingsRequest) -> EmbeddingsResponse:
+        texts = [body.input] if isinstance(body.input, str) else body.input
+        if not texts:
+            raise ApiError(400, "'input' is an empty list: send at least one text", param="input")
+        if len(texts) > settings.max_inputs:
+            raise ApiError(
+                400,
+                f"'input' has {len(texts)} texts; the limit is {settings.max_inputs} per request",
+                param="input",
+            )
+        spec = pool.resolve(body.model)
+        if spec is None:
+            raise ApiError(
+                404,
+                f"model {body.model!r} is not served here; GET /v1/models lists the served ids",
+                kind="invalid_request_error",
+                code="model_not_found",
+                param="model",
+            )
+        served = await pool.get(spec)
+        encoder = served.encoder
+        if body.dimensions is not None and body.dimensions != encoder.dim:
+            raise ApiError(
+                400,
+                f"model {spec!r} makes {encoder.dim}-d vectors and does not support "
+                f"'dimensions'={body.dimensions}; omit it",
+                param="dimensions",
+            )
+        counts = encoder.count_tokens(texts)
+        limit = encoder.space.max_tokens
+        if limit:
+            too_long = [i for i, n in enumerate(counts) if n > limit]
+            if too_long:
+                shown = ", ".join(f"input[{i}] ({counts[i]} tokens)" for i in too_long[:5])
+                raise ApiError(
+                    400,
+                    f"{len(too_long)} input(s) exceed the model's {limit}-token limit: {shown}. "
+                    "Split long texts into chunks (embedstack chunk) before embedding.",
+                    param="input",
+                    code="context_length_exceeded",
+                )
+        vectors = await served.batcher.embed(texts, Kind.parse(body.input_type))
+        data = [
+            EmbeddingItem(index=i, embedding=_format(vec, body.encoding_format))
+            for i, vec in enumerate(vectors)
+        ]
+        used = int(sum(counts))
+        return EmbeddingsResponse(
+            data=data, model=spec, usage=Usage(prompt_tokens=used, total_tokens=used)
+        )
+
+    app.include_router(collection_routes.router)
+
+    # Added innermost first: BodyLimit -> CORS (preflights need no key) -> ApiKeyAuth -> app.
+    app.add_middleware(ApiKeyAuth, keys=settings.api_keys)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _format(vector: np.ndarray, encoding: str) -> list[float] | str:
+    if encoding == "base64":
+        return base64.b64encode(np.ascontiguousarray(vector, dtype="<f4").tobytes()).decode()
+    return vector.astype(float).tolist()
+
+
+def _install_error_handlers(app: FastAPI, metrics: ServerMetrics) -> None:
+    def reply(
+        status: int, message: str, kind: str, code: str | None, param: str | None = None
+    ) -> JSONResponse:
+        metrics.errors.labels(kind).inc()
+        return JSONResponse(error_body(message, kind, code, param), status_code=status)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return reply(exc.status, exc.message, exc.kind, exc.code, exc.param)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+        return reply(
+            400,
+            "invalid request: " + "; ".join(problems),
+            "invalid_request_error",
+            "invalid_request",
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return reply(exc.status_code, str(exc.detail), "invalid_request_error", "http_error")
+
+    @app.exception_handler(ModelNotFoundError)
+    async def model_missing(request: Request, exc: ModelNotFoundError) -> JSONResponse:
+        return reply(404, str(exc), "invalid_request_error", "model_not_found")
+
+    @app.exception_handler(EmbedstackError)
+    async def library_error(request: Request, exc: EmbedstackError) -> JSONResponse:
+        return reply(400, str(exc), "invalid_request_error", type(exc).__name__)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return reply(
+            500, "internal server error; see the server log", "server_error", "internal_error"
+        )

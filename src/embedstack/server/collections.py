@@ -1,0 +1,227 @@
+"""Collection endpoints: create, list, info, add/upsert, delete, get, search.
+
+Names are plain identifiers resolved under the configured collections folder, so no
+request can make the server read or write an arbitrary path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from embedstack.server.errors import ApiError
+from embedstack.server.schemas import (
+    NAME_PATTERN,
+    CollectionCreate,
+    CollectionInfo,
+    CollectionList,
+    DeleteRequest,
+    DeleteResult,
+    DocumentOut,
+    DocumentsWrite,
+    HitOut,
+    SearchRequest,
+    SearchResponse,
+    WriteResult,
+)
+
+router = APIRouter(prefix="/v1/collections", tags=["collections"])
+_NAME = re.compile(NAME_PATTERN)
+
+
+class CollectionRegistry:
+    """Open collections under one root, each guarded by a lock (collections are not
+    thread-safe; writes are atomic on disk)."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = root
+        self._open: dict[str, Any] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def path(self, name: str) -> Path:
+        if self.root is None:
+            raise ApiError(
+                404,
+                "this server has no collections folder; start it with --collections DIR",
+                code="collections_disabled",
+            )
+        if not _NAME.match(name):
+            raise ApiError(400, f"invalid collection name {name!r}", param="name")
+        return self.root / name
+
+    def lock(self, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(name, threading.Lock())
+
+    def names(self) -> list[str]:
+        if self.root is None or not self.root.exists():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / "manifest.json").exists())
+
+    def get(self, name: str, encoders: list[Any]) -> Any:
+        from embedstack.errors import SpaceMismatchError
+        from embedstack.store.collection import Collection
+
+        path = self.path(name)
+        if name in self._open:
+            return self._open[name]
+        if not (path / "manifest.json").exists():
+            raise ApiError(404, f"no collection named {name!r}", code="collection_not_found")
+        collection = None
+        for encoder in encoders:  # share a served model's encoder when the space matches
+            try:
+                collection = Collection.open(path, encoder=encoder)
+                break
+            except SpaceMismatchError:
+                continue
+        if collection is None:
+            collection = Collection.open(path)
+        self._open[name] = collection
+        return collection
+
+    def create(self, name: str, encoder: Any, bm25: bool) -> Any:
+        path = self.path(name)
+        from embedstack.store.collection import Collection
+
+        if (path / "manifest.json").exists():
+            raise ApiError(409, f"collection {name!r} already exists", code="collection_exists")
+        assert self.root is not None
+        self.root.mkdir(parents=True, exist_ok=True)
+        collection = Collection.create(path, encoder=encoder, indexes=("bm25",) if bm25 else ())
+        self._open[name] = collection
+        return collection
+
+    def drop(self, name: str) -> None:
+        path = self.path(name)
+        if not (path / "manifest.json").exists():
+            raise ApiError(404, f"no collection named {name!r}", code="collection_not_found")
+        self._open.pop(name, None)
+        shutil.rmtree(path)
+
+
+def _registry(request: Request) -> CollectionRegistry:
+    state = request.app.state
+    if not hasattr(state, "collections"):
+        state.collections = CollectionRegistry(state.settings.collections_dir)
+    return state.collections
+
+
+def _served_encoders(request: Request) -> list[Any]:
+    pool = request.app.state.pool
+    return [pool.get_loaded(spec).encoder for spec in pool.specs]
+
+
+def _info(name: str, collection: Any) -> CollectionInfo:
+    space = collection.space
+    return CollectionInfo(
+        name=name, count=len(collection), model=space.model, dim=space.dim, space=space.to_dict()
+    )
+
+
+async def _locked(request: Request, name: str, work: Any) -> Any:
+    """Run `work(collection)` in a thread under the collection's lock."""
+    registry = _registry(request)
+
+    def run() -> Any:
+        with registry.lock(name):
+            return work(registry.get(name, _served_encoders(request)))
+
+    return await asyncio.to_thread(run)
+
+
+@router.get("", response_model=CollectionList)
+async def list_collections(request: Request) -> CollectionList:
+    registry = _registry(request)
+    infos = []
+    for name in registry.names():
+        infos.append(await _locked(request, name, lambda c, n=name: _info(n, c)))
+    return CollectionList(data=infos)
+
+
+@router.post("", response_model=CollectionInfo, status_code=201)
+async def create_collection(body: CollectionCreate, request: Request) -> CollectionInfo:
+    pool = request.app.state.pool
+    spec = pool.resolve(body.model)
+    if spec is None:
+        raise ApiError(404, f"model {body.model!r} is not served here", code="model_not_found")
+    registry = _registry(request)
+
+    def run() -> CollectionInfo:
+        with registry.lock(body.name):
+            collection = registry.create(body.name, pool.get_loaded(spec).encoder, body.bm25)
+            return _info(body.name, collection)
+
+    return await asyncio.to_thread(run)
+
+
+@router.get("/{name}", response_model=CollectionInfo)
+async def collection_info(name: str, request: Request) -> CollectionInfo:
+    return await _locked(request, name, lambda c: _info(name, c))
+
+
+@router.delete("/{name}")
+async def drop_collection(name: str, request: Request) -> dict[str, Any]:
+    registry = _registry(request)
+
+    def run() -> None:
+        with registry.lock(name):
+            registry.drop(name)
+
+    await asyncio.to_thread(run)
+    return {"deleted": name}
+
+
+@router.post("/{name}/documents", response_model=WriteResult)
+async def write_documents(name: str, body: DocumentsWrite, request: Request) -> WriteResult:
+    texts = [d.text for d in body.documents]
+    metadata = [d.metadata for d in body.documents]
+    ids = [d.id for d in body.documents]
+    if body.mode == "upsert" and any(i is None for i in ids):
+        raise ApiError(400, "upsert needs an 'id' on every document", param="documents")
+
+    def work(collection: Any) -> list[str]:
+        if body.mode == "add":
+            given = None if all(i is None for i in ids) else ids
+            return list(collection.add(texts, ids=given, metadata=metadata))
+        collection.upsert(texts, ids=ids, metadata=metadata)
+        return [str(i) for i in ids]
+
+    written = await _locked(request, name, work)
+    return WriteResult(ids=written, count=len(written))
+
+
+@router.post("/{name}/documents/delete", response_model=DeleteResult)
+async def delete_documents(name: str, body: DeleteRequest, request: Request) -> DeleteResult:
+    deleted = await _locked(request, name, lambda c: c.delete(body.ids))
+    return DeleteResult(deleted=int(deleted))
+
+
+@router.get("/{name}/documents/{doc_id}", response_model=DocumentOut)
+async def get_document(name: str, doc_id: str, request: Request) -> DocumentOut:
+    records = await _locked(request, name, lambda c: c.get([doc_id]))
+    if not records:
+        raise ApiError(404, f"no document {doc_id!r} in {name!r}", code="document_not_found")
+    record = records[0]
+    return DocumentOut(id=record.id, text=record.text, metadata=dict(record.metadata))
+
+
+@router.post("/{name}/search", response_model=SearchResponse)
+async def search(name: str, body: SearchRequest, request: Request) -> SearchResponse:
+    hits = await _locked(
+        request,
+        name,
+        lambda c: c.search(body.query, k=body.k, where=body.where, retriever=body.retriever),
+    )
+    return SearchResponse(
+        hits=[
+            HitOut(id=h.id, score=h.score, text=h.text, metadata=h.metadata, stages=h.stages)
+            for h in hits
+        ]
+    )

@@ -1,0 +1,359 @@
+"""Token-aware chunking that keeps exact character offsets and the Markdown heading path.
+
+Why this shape: a chunk that is longer than the model's limit would be silently
+truncated by the model, so sizes are counted in the encoder's own tokens and every
+chunk is checked against the limit after it is cut. Chunks never cross a Markdown
+section; inside a section they prefer to break between paragraphs, then between
+sentences, and only split a sentence (at token boundaries) when it alone is too long.
+Every chunk satisfies `source_text[chunk.start:chunk.end] == chunk.text`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embedstack.errors import InputError
+from embedstack.text.tokenize import Span, Tokenizer, special_tokens, tokenizer_for
+
+_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？])[\"')\]]*\s+")
+# A line break ends a block when it follows a heading or fence, or starts a list item,
+# quote, table row, heading or fence; other breaks are just hard-wrapped prose.
+_BLOCK_START = re.compile(r"[ \t]*(?:[-*+>|][ \t]|\d+[.)][ \t]|#{1,6}[ \t]|```|~~~)")
+
+PARAGRAPH, SENTENCE, TOKENS = 2, 1, 0  # strength of the break before a piece
+
+
+@dataclass(frozen=True)
+class Section:
+    """A Markdown section: its heading line and body, and the path of headings above it."""
+
+    start: int
+    end: int
+    headings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a source text. `section_start/end` bound the surrounding section,
+    used for parent-document retrieval."""
+
+    id: str
+    source: str
+    start: int
+    end: int
+    text: str
+    headings: tuple[str, ...] = ()
+    tokens: int = 0
+    section_start: int = 0
+    section_end: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "headings": list(self.headings),
+            "tokens": self.tokens,
+        }
+
+
+@dataclass(frozen=True)
+class _Piece:
+    start: int
+    end: int
+    boundary: int  # strength of the break before this piece
+
+
+def markdown_sections(text: str) -> list[Section]:
+    """Split at ATX headings (`#` .. `######`) outside fenced code blocks."""
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    start, in_fence, pos = 0, False, 0
+    current: tuple[str, ...] = ()
+    for line in text.splitlines(keepends=True):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        match = None if in_fence else _HEADING.match(line.rstrip("\r\n"))
+        if match:
+            if text[start:pos].strip():
+                sections.append(Section(start, pos, current))
+            level = len(match.group(1))
+            stack = [(lvl, title) for lvl, title in stack if lvl < level]
+            stack.append((level, match.group(2).strip()))
+            current = tuple(title for _, title in stack)
+            start = pos
+        pos += len(line)
+    if text[start:].strip():
+        sections.append(Section(start, len(text), current))
+    return sections
+
+
+def _trimmed_spans(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[Span]:
+    """Non-blank pieces of text[start:end] between matches of `pattern`, whitespace-trimmed."""
+    out: list[Span] = []
+    cursor = start
+    for match in pattern.finditer(text, start, end):
+        out.append((cursor, match.start()))
+        cursor = match.end()
+    out.append((cursor, end))
+    trimmed = []
+    for s, e in out:
+        piece = text[s:e]
+        stripped = piece.strip()
+        if stripped:
+            s2 = s + (len(piece) - len(piece.lstrip()))
+            trimmed.append((s2, s2 + len(stripped)))
+    return trimmed
+
+
+def _line_blocks(text: str, start: int, end: int) -> list[Span]:
+    """Split a paragraph at the line breaks that separate Markdown blocks."""
+    blocks: list[Span] = []
+    block_start = line_start = start
+    while True:
+        newline = text.find("\n", line_start, end)
+        if newline < 0:
+            break
+        line = text[line_start:newline].rstrip("\r")
+        nxt_end = text.find("\n", newline + 1, end)
+        following = text[newline + 1 : nxt_end if nxt_end >= 0 else end]
+        if _HEADING.match(line) or _FENCE.match(line) or _BLOCK_START.match(following):
+            blocks.append((block_start, newline))
+            block_start = newline + 1
+        line_start = newline + 1
+    blocks.append((block_start, end))
+    return blocks
+
+
+class Chunker:
+    """Cut texts into chunks of at most `max_tokens` tokens with `overlap` tokens shared
+    between neighbours (overlap is made of whole sentences or token windows)."""
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        max_tokens: int = 256,
+        overlap: int = 0,
+        *,
+        markdown: bool = True,
+    ) -> None:
+        if max_tokens < 1:
+            raise InputError(f"max_tokens must be at least 1, got {max_tokens}")
+        if not 0 <= overlap < max_tokens:
+            raise InputError(
+                f"overlap must be between 0 and max_tokens - 1 ({max_tokens - 1}), got {overlap}"
+            )
+        self.tokenizer = tokenizer
+        self.max_tokens = max_tokens
+        self.overlap = overlap
+        self.markdown = markdown
+
+    @classmethod
+    def for_encoder(
+        cls, encoder: Any, max_tokens: int | None = None, overlap: int = 0, **kwargs: Any
+    ) -> Chunker:
+        """A chunker using `encoder`'s tokenizer; `max_tokens` defaults to the model's
+        limit minus its special tokens and document prefix, and may not exceed it."""
+        space = getattr(encoder, "space", None)
+        limit = getattr(space, "max_tokens", None)
+        tokenizer = tokenizer_for(encoder)
+        prefix = len(tokenizer.spans(getattr(space, "document_prefix", "") or ""))
+        room = limit - special_tokens(encoder) - prefix if limit else None
+        if max_tokens is None:
+            max_tokens = room or 256
+        elif room is not None and max_tokens > room:
+            raise InputError(
+                f"max_tokens {max_tokens} is more than {encoder.name} accepts ({room} "
+                f"content tokens); use --max-tokens {room} or less"
+            )
+        return cls(tokenizer, max_tokens, overlap, **kwargs)
+
+    # -- public -------------------------------------------------------------------------
+
+    def chunk(self, text: str, source: str = "") -> list[Chunk]:
+        """Chunk one text; ids are `source#0`, `source#1`, ..."""
+        starts = [s for s, _ in self.tokenizer.spans(text)]
+        sections = markdown_sections(text) if self.markdown else [Section(0, len(text), ())]
+        ranges: list[tuple[int, int, Section]] = []
+        for section in sections:
+            pieces = self._pieces(text, section.start, section.end, starts)
+            ranges.extend((s, e, section) for s, e in self._pack(pieces, starts))
+        return self._finish(text, source, ranges)
+
+    def chunk_file(self, path: str | Path) -> list[Chunk]:
+        p = Path(path)
+        return self.chunk(read_text(p), source=str(path))
+
+    def count(self, starts: list[int], start: int, end: int) -> int:
+        """Tokens that begin inside text[start:end] (spans from the whole text)."""
+        return bisect.bisect_left(starts, end) - bisect.bisect_left(starts, start)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _pieces(self, text: str, start: int, end: int, starts: list[int]) -> list[_Piece]:
+        """Sentences tagged with the break before them; over-long sentences become token
+        windows (small enough that overlap can be made of them)."""
+        window = self.overlap or self.max_tokens
+        pieces: list[_Piece] = []
+        for p_start, p_end in _trimmed_spans(text, start, end, _PARAGRAPH_BREAK):
+            first = True
+            sentences = [
+                span
+                for b_start, b_end in _line_blocks(text, p_start, p_end)
+                for span in _trimmed_spans(text, b_start, b_end, _SENTENCE_BREAK)
+            ]
+            for s, e in sentences:
+                boundary = PARAGRAPH if first else SENTENCE
+                first = False
+                if self.count(starts, s, e) <= self.max_tokens:
+                    pieces.append(_Piece(s, e, boundary))
+                    continue
+                cuts = [s, *self._window_cuts(text, starts, s, e, window), e]
+                for a, b in itertools.pairwise(cuts):
+                    b_trim = a + len(text[a:b].rstrip())
+                    pieces.append(_Piece(a, b_trim, boundary))
+                    boundary = TOKENS
+        return pieces
+
+    def _window_cuts(self, text: str, starts: list[int], s: int, e: int, window: int) -> list[int]:
+        """Cut points every <= `window` tokens, at word starts when the window has one (so
+        "##ing" pieces stay with their word), else at any token start."""
+        lo, hi = bisect.bisect_left(starts, s), bisect.bisect_left(starts, e)
+        cuts, i = [], lo
+        while i + window < hi:
+            limit = i + window
+            j = limit
+            while j > i and not text[starts[j] - 1].isspace():
+                j -= 1
+            i = j if j > i else limit
+            cuts.append(starts[i])
+        return cuts
+
+    def _pack(self, pieces: Sequence[_Piece], starts: list[int]) -> list[Span]:
+        """Greedy packing that prefers to end a chunk at a paragraph, then a sentence,
+        once it is at least half full."""
+        out: list[Span] = []
+        n, i = len(pieces), 0
+
+        def size(a: int, b: int) -> int:
+            return self.count(starts, pieces[a].start, pieces[b].end)
+
+        while i < n:
+            j = i
+            while j + 1 < n and size(i, j + 1) <= self.max_tokens:
+                j += 1
+            last = j
+            if j + 1 < n:
+                for level in (PARAGRAPH, SENTENCE):
+                    good = [
+                        b
+                        for b in range(i + 1, j + 1)
+                        if pieces[b].boundary >= level and size(i, b - 1) * 2 >= self.max_tokens
+                    ]
+                    if good:
+                        last = good[-1] - 1
+                        break
+            out.append((pieces[i].start, pieces[last].end))
+            if last + 1 >= n:
+                break
+            k = last + 1
+            while k - 1 > i and size(k - 1, last) <= self.overlap:
+                k -= 1
+            while k <= last and size(k, last + 1) > self.max_tokens:
+                k += 1
+            i = k
+        return out
+
+    def _finish(
+        self, text: str, source: str, ranges: list[tuple[int, int, Section]]
+    ) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        for start, end, section in ranges:
+            for s, e, n in self._enforce(text, start, end):
+                chunks.append(
+                    Chunk(
+                        id=f"{source}#{len(chunks)}",
+                        source=source,
+                        start=s,
+                        end=e,
+                        text=text[s:e],
+                        headings=section.headings,
+                        tokens=n,
+                        section_start=section.start,
+                        section_end=section.end,
+                    )
+                )
+        return chunks
+
+    def _enforce(self, text: str, start: int, end: int) -> list[tuple[int, int, int]]:
+        """Re-tokenise the chunk on its own (tokenisers can differ at cut points) and
+        halve it at a token boundary until every part fits."""
+        spans = self.tokenizer.spans(text[start:end])
+        if len(spans) <= self.max_tokens or len(spans) <= 1:
+            return [(start, end, len(spans))]
+        cut = start + spans[len(spans) // 2][0]
+        left_end = start + len(text[start:cut].rstrip())
+        return self._enforce(text, start, left_end) + self._enforce(text, cut, end)
+
+
+@dataclass
+class SemanticChunker:
+    """Break where the similarity of adjacent sentences drops below the document's
+    `percentile`-th percentile (computed over the whole text, so a coherent section is
+    not split just because it is short), never right after a heading line. Groups
+    larger than the limit are packed by `chunker`, so the token limit still holds."""
+
+    encoder: Any
+    chunker: Chunker
+    percentile: float = 25.0
+
+    def chunk(self, text: str, source: str = "") -> list[Chunk]:
+        ch = self.chunker
+        starts = [s for s, _ in ch.tokenizer.spans(text)]
+        sections = markdown_sections(text) if ch.markdown else [Section(0, len(text), ())]
+        per_section = [(sec, ch._pieces(text, sec.start, sec.end, starts)) for sec in sections]
+        flat = [text[p.start : p.end] for _, pieces in per_section for p in pieces]
+        vectors = self.encoder.encode(flat, normalize=True) if flat else np.zeros((0, 1))
+        all_sims: list[np.ndarray] = []
+        offset = 0
+        for _, pieces in per_section:
+            v = vectors[offset : offset + len(pieces)]
+            offset += len(pieces)
+            sims = np.sum(v[:-1] * v[1:], axis=1)
+            if len(sims) and _HEADING.match(text[pieces[0].start : pieces[0].end]):
+                sims[0] = np.inf  # keep a heading with the sentence after it
+            all_sims.append(sims)
+        finite = np.concatenate(all_sims) if all_sims else np.zeros(0)
+        finite = finite[np.isfinite(finite)]
+        threshold = float(np.percentile(finite, self.percentile)) if finite.size else -np.inf
+        ranges: list[tuple[int, int, Section]] = []
+        for (section, pieces), sims in zip(per_section, all_sims, strict=True):
+            breaks = [i + 1 for i, sim in enumerate(sims) if sim <= threshold]
+            for a, b in itertools.pairwise([0, *breaks, len(pieces)]):
+                ranges.extend((s, e, section) for s, e in ch._pack(pieces[a:b], starts))
+        return ch._finish(text, source, ranges)
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 text file, keeping `\\r\\n` so offsets match the bytes on disk."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text ({exc.reason}); convert it first, e.g. "
+            f"`iconv -f latin1 -t utf-8 {path}`"
+        ) from None

@@ -1,0 +1,81 @@
+import pytest
+
+from .conftest import make_app
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+async def api(tmp_path):
+    import httpx
+
+    app = make_app(collections_dir=tmp_path / "cols")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        yield c
+
+
+DOCS = [
+    {"id": "a", "text": "the cat sat on the mat", "metadata": {"lang": "en", "year": 2020}},
+    {"id": "b", "text": "dogs bark at the postman", "metadata": {"lang": "en", "year": 2022}},
+    {"id": "c", "text": "le chat dort sur le tapis", "metadata": {"lang": "fr", "year": 2021}},
+]
+
+
+async def test_collection_lifecycle(api):
+    r = await api.post("/v1/collections", json={"name": "pets"})
+    assert r.status_code == 201, r.text
+    assert r.json()["count"] == 0 and r.json()["dim"] == 32
+    assert (await api.post("/v1/collections", json={"name": "pets"})).status_code == 409
+
+    r = await api.post("/v1/collections/pets/documents", json={"documents": DOCS})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"ids": ["a", "b", "c"], "count": 3}
+
+    r = await api.post("/v1/collections/pets/search", json={"query": "cat on a mat", "k": 2})
+    hits = r.json()["hits"]
+    assert hits[0]["id"] == "a" and len(hits) == 2 and hits[0]["score"] >= hits[1]["score"]
+
+    r = await api.post(
+        "/v1/collections/pets/search", json={"query": "cat", "k": 5, "where": {"lang": "fr"}}
+    )
+    assert [h["id"] for h in r.json()["hits"]] == ["c"]
+
+    r = await api.get("/v1/collections/pets/documents/b")
+    assert r.json() == {"id": "b", "text": DOCS[1]["text"], "metadata": DOCS[1]["metadata"]}
+    assert (await api.get("/v1/collections/pets/documents/zzz")).status_code == 404
+
+    r = await api.post("/v1/collections/pets/documents/delete", json={"ids": ["b"]})
+    assert r.json() == {"deleted": 1}
+    assert (await api.get("/v1/collections/pets")).json()["count"] == 2
+    assert [c["name"] for c in (await api.get("/v1/collections")).json()["data"]] == ["pets"]
+    assert (await api.delete("/v1/collections/pets")).status_code == 200
+    assert (await api.get("/v1/collections/pets")).status_code == 404
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b", ".hidden", "x" * 65])
+async def test_names_cannot_reach_other_paths(api, name):
+    r = await api.post("/v1/collections", json={"name": name})
+    assert r.status_code == 400
+    r = await api.get(f"/v1/collections/{name}")
+    assert r.status_code in (400, 404)
+
+
+async def test_unknown_collection_and_bad_bodies(api):
+    r = await api.post("/v1/collections/nope/search", json={"query": "x"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "collection_not_found"
+    await api.post("/v1/collections", json={"name": "c1"})
+    r = await api.post("/v1/collections/c1/search", json={"query": "x", "k": 0})
+    assert r.status_code == 400
+    r = await api.post("/v1/collections/c1/documents", json={"documents": []})
+    assert r.status_code == 400
+    r = await api.post(
+        "/v1/collections/c1/documents", json={"documents": [{"text": "no id"}], "mode": "upsert"}
+    )
+    assert r.status_code == 400 and "id" in r.json()["error"]["message"]
+    r = await api.post("/v1/collections/c1/search", json={"query": "x", "retriever": "nonsense"})
+    assert r.status_code == 400
