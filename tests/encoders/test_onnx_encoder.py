@@ -134,3 +134,10 @@ def test_threads_share_one_encoder(tiny: Path, caplog: pytest.LogCaptureFixture)
         np.testing.assert_allclose(result, expected, atol=1e-6)
     counts = [r.getMessage().split()[0] for r in caplog.records if "truncated" in r.getMessage()]
     assert counts == ["1"] * 8  # each call reports its own truncated text
+
+
+def test_sentence_transformers_folder_with_vocab_txt_loads_by_path(tmp_path: Path) -> None:
+    folder = make_numpy_bert(tmp_path / "st-folder")
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n")  # BERT folders ship vocab.txt
+    (folder / "modules.json").write_text('[{"type": "sentence_transformers.models.Transformer"}]')
+    assert isinstance(load_encoder(str(folder)), OnnxEncoder)

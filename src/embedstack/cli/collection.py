@@ -15,7 +15,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from embedstack.cli.explain import EXPLAIN_HELP, RERANK_HELP, pipeline_search, print_explanation
 from embedstack.errors import InputError
+from embedstack.search.pipeline import PRESETS as PIPELINE_PRESETS
 from embedstack.store.collection import Collection
 from embedstack.store.manifest import MANIFEST
 from embedstack.store.writes import Progress as ProgressCallback
@@ -170,9 +172,11 @@ def search(
     retriever: str = typer.Option(
         "dense",
         "--retriever",
-        help="dense (embeddings), bm25 (keywords) or splade (learned sparse; needs an index "
-        "built with --splade).",
+        help="dense (embeddings), bm25 (keywords), splade (learned sparse; needs an index "
+        "built with --splade) or hybrid (dense + bm25 fused; tuned by `embedstack tune --into`).",
     ),
+    rerank: Path | None = typer.Option(None, "--rerank", help=RERANK_HELP),
+    explain: bool = typer.Option(False, "--explain", help=EXPLAIN_HELP),
     where: str | None = typer.Option(
         None, "--where", help='Metadata filter as JSON, e.g. \'{"lang": "en"}\'.'
     ),
@@ -187,6 +191,8 @@ def search(
       embedstack search "tax" --in ./faq.es --where '{"year": {"$gte": 2020}}' --json
 
       embedstack search "error code E1234" --in ./notes.es --retriever bm25
+
+      embedstack search "rotate keys" --in ./notes.es --retriever hybrid --rerank ./ce --explain
     """
     filters = None
     if where:
@@ -194,15 +200,26 @@ def search(
             filters = json.loads(where)
         except ValueError as exc:
             raise InputError(f'--where must be JSON such as \'{{"lang": "en"}}\': {exc}') from None
+    explanation = None
     with Collection.open(in_) as collection, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        hits = collection.search(query, k=k, where=filters, retriever=retriever)
+        if retriever in PIPELINE_PRESETS or rerank is not None or explain:
+            explanation = pipeline_search(
+                collection, query, k=k, where=filters, retriever=retriever, rerank=rerank
+            )
+            hits = explanation.hits
+        else:
+            hits = collection.search(query, k=k, where=filters, retriever=retriever)
     for warning in caught:  # e.g. a BM25 query made only of stop words
         err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
-    if as_json:
+    if as_json and explain and explanation is not None:
+        typer.echo(json.dumps(explanation.to_dict(), ensure_ascii=False, indent=2))
+    elif as_json:
         typer.echo(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
     elif not hits:
         console.print("no results")
+    elif explain and explanation is not None:
+        print_explanation(explanation, console)
     else:
         print_hits(hits, f"{retriever} results for {query!r}")
 

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "embedstack.cli.cache",
     "embedstack.cli.serve",
     "embedstack.cli.eval",
+    "embedstack.cli.tune",
     "embedstack.cli.distill",
 )
 

@@ -37,6 +37,8 @@ from embedstack.types import Kind
 PRESETS: dict[str, str] = {
     "dense": "embedstack.search.presets:build_dense",
     "bm25": "embedstack.search.lexical:build_bm25",
+    "hybrid": "embedstack.search.hybrid:build_hybrid",
+    "hybrid+rerank": "embedstack.search.hybrid:build_hybrid_rerank",
     "splade": "embedstack.search.lexical:build_splade",
 }
 

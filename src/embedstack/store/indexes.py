@@ -29,6 +29,7 @@ from embedstack.errors import CollectionError
 
 INDEX_TYPES: dict[str, str | type] = {
     "bm25": "embedstack.store.bm25:BM25Index",
+    "colbert": "embedstack.store.colbert:ColbertIndex",
     "splade": "embedstack.store.sparse:SpladeIndex",
 }
 

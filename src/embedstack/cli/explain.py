@@ -1,0 +1,69 @@
+"""`embedstack search ... --retriever hybrid --rerank DIR --explain`: pipeline searches
+and the per-stage table. The `search` command (cli/collection.py) delegates here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from embedstack.search.pipeline import Explanation
+    from embedstack.store.collection import Collection
+
+RERANK_HELP = "Rerank the top hits with this cross-encoder model folder (Hugging Face layout)."
+EXPLAIN_HELP = "Show every stage's score and rank for each hit, and each stage's latency."
+
+
+def pipeline_search(
+    collection: Collection,
+    query: str,
+    *,
+    k: int,
+    where: dict[str, Any] | None,
+    retriever: str,
+    rerank: Path | None,
+) -> Explanation:
+    """Run `retriever` as a pipeline preset (plus `rerank`) and explain the result."""
+    from embedstack.search.pipeline import PRESETS, Pipeline
+    from embedstack.search.retrievers import resolve_retriever
+
+    if retriever in PRESETS:
+        name = "hybrid+rerank" if retriever == "hybrid" and rerank else retriever
+        pipeline = Pipeline.preset(name, collection, rerank=rerank)
+    else:  # any index of the collection, alone
+        from embedstack.search.rerank import CrossEncoderReranker
+
+        single = resolve_retriever(collection, retriever)
+        pipeline = Pipeline(
+            {retriever: single}, reranker=CrossEncoderReranker(rerank) if rerank else None
+        )
+    return pipeline.explain(query, k, where)
+
+
+def _cell(values: dict[str, float] | None) -> str:
+    if values is None:
+        return "-"
+    return f"{values['score']:.4f} (#{int(values['rank'])})"
+
+
+def print_explanation(explanation: Explanation, console: Console | None = None) -> None:
+    """One row per hit: final rank, id, each stage's score (#rank), a text snippet."""
+    console = console or Console()
+    table = Table(title=f"{' -> '.join(explanation.stages)} for {explanation.query!r}")
+    table.add_column("#", justify="right")
+    table.add_column("id")
+    for stage in explanation.stages:
+        table.add_column(stage, justify="right")
+    table.add_column("text", overflow="ellipsis", max_width=48, no_wrap=True)
+    for rank, hit in enumerate(explanation.hits, start=1):
+        cells = [_cell(hit.stages.get(stage)) for stage in explanation.stages]
+        table.add_row(str(rank), hit.id, *cells, hit.text.replace("\n", " "))
+    console.print(table)
+    if explanation.timings:
+        console.print(
+            "latency: "
+            + ", ".join(f"{s} {t * 1000:.1f} ms" for s, t in explanation.timings.items())
+        )

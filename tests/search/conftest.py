@@ -1,0 +1,18 @@
+"""Search tests reuse the tiny random models of tests/encoders and an isolated home."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "encoders"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Converted graphs go to a per-session temp home, never the user's cache."""
+    monkeypatch.setenv("EMBEDSTACK_HOME", str(tmp_path_factory.getbasetemp() / "embedstack-home"))
