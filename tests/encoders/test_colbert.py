@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_models import make_tiny_model, write_tokenizer
+from tiny_models import COLBERT_DIM as DIM
+from tiny_models import COLBERT_QUERY_LEN as QUERY_LEN
+from tiny_models import make_tiny_colbert, make_tiny_model
 
 from embedstack.encoders.colbert import ColbertEncoder, ColbertReranker
 from embedstack.errors import ModelNotFoundError
@@ -16,42 +17,6 @@ from embedstack.store.late import maxsim
 from embedstack.types import Hit
 
 pytestmark = pytest.mark.torch
-DIM = 16
-QUERY_LEN = 12
-
-
-def make_tiny_colbert(path: Path):
-    """Stanford layout: encoder under `bert.`, `linear.weight`, artifact.metadata."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    from safetensors.torch import save_file
-    from tokenizers import Tokenizer
-
-    path.mkdir(parents=True)
-    write_tokenizer(path, "bert")
-    tok = Tokenizer.from_file(str(path / "tokenizer.json"))
-    tok.add_special_tokens(["[unused0]", "[unused1]"])
-    tok.save(str(path / "tokenizer.json"))
-    config = transformers.BertConfig(
-        vocab_size=tok.get_vocab_size(), hidden_size=32, num_hidden_layers=2,
-        num_attention_heads=4, intermediate_size=64, max_position_embeddings=40,
-    )  # fmt: skip
-    torch.manual_seed(2)
-    bert = transformers.BertModel(config, add_pooling_layer=False)
-    linear = torch.nn.Linear(32, DIM, bias=False)
-    with torch.no_grad():
-        for name, param in bert.named_parameters():
-            param.normal_(0.0, 0.2).add_(1.0 if name.endswith("LayerNorm.weight") else 0.0)
-    bert.eval()
-    tensors = {f"bert.{k}": v.contiguous() for k, v in bert.state_dict().items()}
-    tensors["linear.weight"] = linear.weight.detach().contiguous()
-    save_file(tensors, str(path / "model.safetensors"))
-    data = config.to_dict() | {"architectures": ["HF_ColBERT"]}
-    (path / "config.json").write_text(json.dumps(data))
-    (path / "artifact.metadata").write_text(
-        json.dumps({"dim": DIM, "query_maxlen": QUERY_LEN, "doc_maxlen": 20})
-    )
-    return bert, linear, tok
 
 
 def reference(bert, linear, input_ids, attention_mask):
