@@ -77,3 +77,25 @@ def test_bm25_default_works_before_and_after_the_sparse_module_lands(tmp_path, c
             Collection.create(tmp_path / "d", counting_encoder, indexes=("bm25",))
     with pytest.raises(CollectionError, match="unknown index type 'nope'"):
         Collection.create(tmp_path / "e", counting_encoder, indexes=("nope",))
+
+
+def test_create_takes_index_settings_by_name(tmp_path, counting_encoder, kw_index):
+    col = Collection.create(
+        tmp_path / "c", counting_encoder, indexes={"kw": {"lowercase": False}, "bm25": None}
+    )
+    assert col.manifest.indexes["kw"] == {"lowercase": False}
+    assert col.manifest.indexes["bm25"]["k1"] == indexes.new_index("bm25").config()["k1"]
+    fill(col)
+    assert kw_ids(col, "CAT FIRE") == []  # case-sensitive, as configured
+    assert kw_ids(col, "cat fire") == ["cat"]
+    assert Collection.open(tmp_path / "c", counting_encoder).manifest.indexes["kw"] == {
+        "lowercase": False
+    }
+
+
+def test_create_rejects_a_bare_string_or_bad_settings(tmp_path, counting_encoder):
+    with pytest.raises(CollectionError, match=r"indexes=\['bm25'\]"):
+        Collection.create(tmp_path / "a", counting_encoder, indexes="bm25")
+    with pytest.raises(CollectionError, match="must be a dict"):
+        Collection.create(tmp_path / "b", counting_encoder, indexes={"bm25": "fast"})
+    assert not (tmp_path / "a" / "manifest.json").exists()

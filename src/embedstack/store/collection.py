@@ -15,7 +15,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from embedstack.similarity import Metric, topk
 from embedstack.store.changes import Record, UpsertReport
 from embedstack.store.files import remove
 from embedstack.store.flat import VECTORS_DIR, FlatVectors, check_vectors
-from embedstack.store.indexes import SecondaryIndex, default_indexes, load_index, new_index
+from embedstack.store.indexes import SecondaryIndex, index_configs, load_index, new_index
 from embedstack.store.manifest import MANIFEST, Manifest
 from embedstack.store.records import DATABASE, RecordStore
 from embedstack.store.writes import INDEXES_DIR, CollectionWrites
@@ -140,13 +140,15 @@ class Collection(CollectionWrites):
         path: str | Path,
         encoder: Encoder | str | None = None,
         *,
-        indexes: Sequence[str] | None = None,
+        indexes: Sequence[str] | Mapping[str, dict[str, Any] | None] | None = None,
         exist_ok: bool = False,
         metric: str = "cosine",
     ) -> Collection:
         """Make a new collection folder. `encoder` is an Encoder or a model spec (None:
         `EMBEDSTACK_MODEL` or the default model). `indexes` None means the default
-        secondary indexes (BM25 when installed); `()` means none."""
+        secondary indexes (BM25 when installed); `()` means none; names use each index's
+        default settings, and a mapping gives settings per index, e.g.
+        `{"bm25": None, "colbert": {"model": "path/to/colbert"}}`."""
         folder = Path(path)
         if (folder / MANIFEST).exists():
             if exist_ok:
@@ -156,14 +158,14 @@ class Collection(CollectionWrites):
         if metric not in {m.value for m in Metric}:
             raise InputError(f"metric must be one of cosine, dot, euclidean; got {metric!r}")
         enc, spec = _resolve_encoder(encoder)
-        names = default_indexes() if indexes is None else tuple(indexes)
+        configs = index_configs(indexes)
         from embedstack import __version__
 
         manifest = Manifest(
             space=enc.space,
             model_spec=spec,
             metric=metric,
-            indexes={name: new_index(name).config() for name in names},
+            indexes={name: new_index(name, config).config() for name, config in configs.items()},
             library_version=__version__,
         )
         for leftover in folder.glob("*") if folder.exists() else ():

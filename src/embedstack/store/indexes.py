@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -75,6 +76,31 @@ def available(name: str) -> bool:
 
 def default_indexes() -> tuple[str, ...]:
     return tuple(name for name in DEFAULT_INDEXES if available(name))
+
+
+def index_configs(
+    indexes: Sequence[str] | Mapping[str, dict[str, Any] | None] | None,
+) -> dict[str, dict[str, Any] | None]:
+    """`{name: settings}` from what `Collection.create(indexes=...)` accepts: None (the
+    defaults), index names (default settings) or a mapping name -> settings (or None)."""
+    if indexes is None:
+        return dict.fromkeys(default_indexes())
+    if isinstance(indexes, str):
+        raise CollectionError(
+            f"indexes must be a list of index names or a mapping name -> settings, not the "
+            f"string {indexes!r}: write indexes=[{indexes!r}]"
+        )
+    if not isinstance(indexes, Mapping):
+        return dict.fromkeys(indexes)
+    configs: dict[str, dict[str, Any] | None] = {}
+    for name, config in indexes.items():
+        if config is not None and not isinstance(config, Mapping):
+            raise CollectionError(
+                f"the settings of index {name!r} must be a dict such as "
+                f"{{'model': 'path/to/model'}} or None, got {config!r}"
+            )
+        configs[name] = None if config is None else dict(config)
+    return configs
 
 
 def index_class(name: str) -> Any:
