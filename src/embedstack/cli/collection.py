@@ -15,10 +15,17 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from embedstack.cli.explain import EXPLAIN_HELP, RERANK_HELP, pipeline_search, print_explanation
+from embedstack.cli.explain import (
+    EXPLAIN_HELP,
+    RERANK_COLBERT_HELP,
+    RERANK_HELP,
+    pipeline_search,
+    print_explanation,
+)
 from embedstack.errors import InputError
 from embedstack.search.pipeline import PRESETS as PIPELINE_PRESETS
 from embedstack.store.collection import Collection
+from embedstack.store.indexes import index_configs
 from embedstack.store.manifest import MANIFEST
 from embedstack.store.writes import Progress as ProgressCallback
 from embedstack.text.loaders import Fields, LoadResult, load_documents
@@ -70,6 +77,20 @@ def _report_skipped(result: LoadResult) -> None:
             err.print(f"  {escape(str(item))}", highlight=False, soft_wrap=True)
 
 
+def model_indexes(splade: Path | None, colbert: Path | None) -> dict[str, dict[str, Any]]:
+    """Settings of the indexes that need a model folder (`--splade`, `--colbert`)."""
+    folders = {"splade": splade, "colbert": colbert}
+    return {name: {"model": str(f.resolve())} for name, f in folders.items() if f is not None}
+
+
+def ensure_model_indexes(collection: Collection, wanted: dict[str, dict[str, Any]]) -> None:
+    """Build each wanted model index the collection lacks, or has with another model."""
+    for name, settings in wanted.items():
+        current = collection.manifest.indexes.get(name)
+        if current is None or current.get("model") != settings["model"]:
+            collection.rebuild_index(name, settings)
+
+
 def index(
     paths: list[Path] = typer.Argument(
         ..., help="Files or folders: .txt/.md (one document each), .jsonl, .csv."
@@ -94,11 +115,17 @@ def index(
         "--splade",
         help="Also build a SPLADE learned-sparse index with this masked-LM model folder.",
     ),
+    colbert: Path | None = typer.Option(
+        None,
+        "--colbert",
+        help="Also build a ColBERT late-interaction index (search it with --retriever "
+        "colbert) with this ColBERT checkpoint folder.",
+    ),
     rebuild_indexes: bool = typer.Option(
         False,
         "--rebuild-indexes",
-        help="Rebuild the collection's BM25/SPLADE indexes from its stored texts (repairs "
-        "a missing or damaged index).",
+        help="Rebuild the collection's BM25/SPLADE/ColBERT indexes from its stored texts "
+        "(repairs a missing or damaged index).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
@@ -111,6 +138,8 @@ def index(
       embedstack index faq.csv --csv-column answer --id-field qid --into ./faq.es
 
       embedstack index ./notes --into ./notes.es --splade ./models/splade-v3
+
+      embedstack index ./notes --into ./notes.es --colbert ./models/colbertv2.0
     """
     existing = Collection.open(into, model) if (into / MANIFEST).exists() else None
     result = load_documents(paths, Fields(text=text_field, id=id_field, csv_column=csv_column))
@@ -120,7 +149,10 @@ def index(
             f"no documents to index in {', '.join(map(str, paths))} "
             f"({len(result.skipped)} skipped, {result.ignored} of other types)"
         )
-    collection = existing or Collection.create(into, model, indexes=None if bm25 else ())
+    wanted = model_indexes(splade, colbert)
+    collection = existing or Collection.create(
+        into, model, indexes={**index_configs(None if bm25 else ()), **wanted}
+    )
     docs = result.documents
     with collection, embedding_progress(not as_json) as progress:
         if rebuild_indexes:
@@ -132,11 +164,7 @@ def index(
             [d.metadata for d in docs],
             progress=progress,
         )
-        if splade is not None and (
-            "splade" not in collection.index_names
-            or collection.manifest.indexes["splade"].get("model") != str(splade.resolve())
-        ):
-            collection.rebuild_index("splade", {"model": str(splade.resolve())})
+        ensure_model_indexes(collection, wanted)
         total = len(collection)
     _report_skipped(result)
     if as_json:
@@ -173,9 +201,11 @@ def search(
         "dense",
         "--retriever",
         help="dense (embeddings), bm25 (keywords), splade (learned sparse; needs an index "
-        "built with --splade) or hybrid (dense + bm25 fused; tuned by `embedstack tune --into`).",
+        "built with --splade), colbert (late interaction; needs an index built with "
+        "--colbert) or hybrid (dense + bm25 fused; tuned by `embedstack tune --into`).",
     ),
     rerank: Path | None = typer.Option(None, "--rerank", help=RERANK_HELP),
+    rerank_colbert: Path | None = typer.Option(None, "--rerank-colbert", help=RERANK_COLBERT_HELP),
     explain: bool = typer.Option(False, "--explain", help=EXPLAIN_HELP),
     where: str | None = typer.Option(
         None, "--where", help='Metadata filter as JSON, e.g. \'{"lang": "en"}\'.'
@@ -193,6 +223,8 @@ def search(
       embedstack search "error code E1234" --in ./notes.es --retriever bm25
 
       embedstack search "rotate keys" --in ./notes.es --retriever hybrid --rerank ./ce --explain
+
+      embedstack search "rotate keys" --in ./notes.es --retriever bm25 --rerank-colbert ./colbert
     """
     filters = None
     if where:
@@ -203,10 +235,12 @@ def search(
     explanation = None
     with Collection.open(in_) as collection, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if retriever in PIPELINE_PRESETS or rerank is not None or explain:
+        reranking = rerank is not None or rerank_colbert is not None
+        if retriever in PIPELINE_PRESETS or reranking or explain:
             explanation = pipeline_search(
-                collection, query, k=k, where=filters, retriever=retriever, rerank=rerank
-            )
+                collection, query, k=k, where=filters, retriever=retriever, rerank=rerank,
+                rerank_colbert=rerank_colbert,
+            )  # fmt: skip
             hits = explanation.hits
         else:
             hits = collection.search(query, k=k, where=filters, retriever=retriever)

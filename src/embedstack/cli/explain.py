@@ -9,11 +9,18 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from embedstack.errors import InputError
+
 if TYPE_CHECKING:
     from embedstack.search.pipeline import Explanation
+    from embedstack.search.rerank import Reranker
     from embedstack.store.collection import Collection
 
 RERANK_HELP = "Rerank the top hits with this cross-encoder model folder (Hugging Face layout)."
+RERANK_COLBERT_HELP = (
+    "Rerank the top hits by ColBERT MaxSim with this ColBERT checkpoint folder (no index "
+    "needed; an alternative to --rerank)."
+)
 EXPLAIN_HELP = "Show every stage's score and rank for each hit, and each stage's latency."
 
 
@@ -25,22 +32,37 @@ def pipeline_search(
     where: dict[str, Any] | None,
     retriever: str,
     rerank: Path | None,
+    rerank_colbert: Path | None = None,
 ) -> Explanation:
-    """Run `retriever` as a pipeline preset (plus `rerank`) and explain the result."""
+    """Run `retriever` as a pipeline preset (plus a reranker) and explain the result."""
     from embedstack.search.pipeline import PRESETS, Pipeline
     from embedstack.search.retrievers import resolve_retriever
 
+    reranker = make_reranker(rerank, rerank_colbert)
     if retriever in PRESETS:
-        name = "hybrid+rerank" if retriever == "hybrid" and rerank else retriever
-        pipeline = Pipeline.preset(name, collection, rerank=rerank)
+        name = "hybrid+rerank" if retriever == "hybrid" and reranker else retriever
+        pipeline = Pipeline.preset(name, collection, rerank=reranker)
     else:  # any index of the collection, alone
+        single = resolve_retriever(collection, retriever)
+        pipeline = Pipeline({retriever: single}, reranker=reranker)
+    return pipeline.explain(query, k, where)
+
+
+def make_reranker(rerank: Path | None, rerank_colbert: Path | None) -> Reranker | None:
+    """The reranker asked for by `--rerank` (cross-encoder) or `--rerank-colbert`."""
+    if rerank is not None and rerank_colbert is not None:
+        raise InputError(
+            "--rerank (a cross-encoder) and --rerank-colbert are alternatives: give only one"
+        )
+    if rerank is not None:
         from embedstack.search.rerank import CrossEncoderReranker
 
-        single = resolve_retriever(collection, retriever)
-        pipeline = Pipeline(
-            {retriever: single}, reranker=CrossEncoderReranker(rerank) if rerank else None
-        )
-    return pipeline.explain(query, k, where)
+        return CrossEncoderReranker(rerank)
+    if rerank_colbert is not None:
+        from embedstack.encoders.colbert import ColbertReranker
+
+        return ColbertReranker(rerank_colbert)
+    return None
 
 
 def _cell(values: dict[str, float] | None) -> str:
