@@ -219,7 +219,7 @@ async def search(name: str, body: SearchRequest, request: Request) -> SearchResp
 
     def work(collection: Any) -> list[Any]:
         if reranker is None and body.retriever != "hybrid":
-            return collection.search(  # type: ignore[no-any-return]
+            return collection.search(
                 body.query, k=body.k, where=body.where, retriever=body.retriever
             )
         from embedstack.search.pipeline import Pipeline
