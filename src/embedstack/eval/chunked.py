@@ -3,7 +3,9 @@ the effect of chunk size on the user's own data shows before they index with it.
 
 A document scores as its best chunk (`embedstack.apps.rag.best_chunk_scores`), and the
 ranking is scored with the same metrics as a plain `eval`. Query and chunk vectors go
-through the evaluation vector cache, so a re-run embeds nothing.
+through the evaluation vector cache, so a re-run embeds nothing. Each size holds one
+(queries x chunks) score matrix in memory: sized for evaluation sets, not millions of
+queries.
 """
 
 from __future__ import annotations
