@@ -41,10 +41,13 @@ MAX_RETRY_AFTER = 300.0
 @dataclass(frozen=True)
 class ModelCard:
     """What a provider documents about one model: native dimension, input token limit,
-    whether `dimensions` may shrink the output, and prompt prefixes the model expects."""
+    tokens per request where it differs by model (else the provider's
+    `max_request_tokens`), whether `dimensions` may shrink the output, and prompt
+    prefixes the model expects."""
 
     dim: int
     max_tokens: int | None = None
+    request_tokens: int | None = None
     flexible_dims: bool = False
     query_prefix: str = ""
     document_prefix: str = ""
@@ -77,7 +80,8 @@ class HostedEncoder(Encoder):
     Args:
         model: the provider's model name (for Azure, the deployment name).
         api_key: overrides the key from the environment (`key_env`).
-        base_url: overrides the endpoint (else the variable the official client reads).
+        base_url: overrides the endpoint (else the variable the official client reads,
+            or `EMBEDSTACK_<PROVIDER>_BASE_URL` where the official client reads none).
         dimensions: ask for shorter vectors where the model supports it.
         truncate: cut texts over the model's input limit instead of refusing them.
         concurrency: requests in flight at once.
@@ -143,8 +147,10 @@ class HostedEncoder(Encoder):
         self.concurrency = concurrency
         self.timeout = timeout
         self.max_retries = max_retries
+        self.card = self._card()
         self.batch_inputs = min(batch_size or self.max_inputs, self.max_inputs)
-        limits = [x for x in (max_batch_tokens, self.max_request_tokens) if x]
+        request_tokens = (self.card and self.card.request_tokens) or self.max_request_tokens
+        limits = [x for x in (max_batch_tokens, request_tokens) if x]
         self.batch_tokens = min(limits) if limits else None
         self.counter: TokenCounter = counter_for(self.tiktoken_encoding)
         self.usage = Usage()
@@ -155,7 +161,6 @@ class HostedEncoder(Encoder):
         self._limiter = RateLimiter(rpm, tpm, clock or time.monotonic)
         self._client: httpx.Client | None = None
         self.input_types = self._input_types()
-        self.card = self._card()
         self.requested_dims = self._check_dimensions(dimensions)
         self.max_tokens = self.card.max_tokens if self.card else None
         dim = dimensions or (self.card.dim if self.card else None)

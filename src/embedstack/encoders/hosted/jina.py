@@ -3,7 +3,9 @@
 Request: `{"model", "input": [...], "task": "retrieval.query"|"retrieval.passage",
 "embedding_type": "float", "truncate": bool, "dimensions"?}`; response in the OpenAI
 shape with `usage.total_tokens`. The task adapters exist on jina-embeddings-v3 and v4
-only; the v2 models get no `task`. At most 2,048 inputs per request.
+only; the v2 models get no `task`. At most 2,048 inputs per request (not confirmed in
+Jina's published reference). Jina ships no official client that reads a base-URL
+variable, so `EMBEDSTACK_JINA_BASE_URL` (or `base_url=`) points it at a proxy.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ _TASK_MODELS = ("jina-embeddings-v3", "jina-embeddings-v4")
 class JinaEncoder(HostedEncoder):
     provider = "jina"
     key_env = ("JINA_API_KEY",)
-    base_url_env = ("JINA_BASE_URL",)
+    base_url_env = ("EMBEDSTACK_JINA_BASE_URL",)
     default_base_url = "https://api.jina.ai/v1"
     max_inputs = 2048
     dimensions_field = "dimensions"

@@ -3,7 +3,10 @@
 Request: `{"model", "input": [...], "output_dtype": "float", "output_dimension"?}`;
 response in the OpenAI shape with `usage.prompt_tokens`. mistral-embed accepts at most
 128 inputs and 16,384 tokens per request (so batches are packed by tokens) and has no
-query/document input type. There is no server-side truncation: `truncate=True` cuts texts locally.
+query/document input type (the 128 / 16,384 figures are not confirmed in Mistral's
+published reference; they are kept as a conservative bound). There is no server-side
+truncation: `truncate=True` cuts texts locally. The official client takes the server
+URL as an argument only, so `EMBEDSTACK_MISTRAL_BASE_URL` (or `base_url=`) overrides it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from embedstack.types import Kind
 class MistralEncoder(HostedEncoder):
     provider = "mistral"
     key_env = ("MISTRAL_API_KEY",)
-    base_url_env = ("MISTRAL_BASE_URL",)
+    base_url_env = ("EMBEDSTACK_MISTRAL_BASE_URL",)
     default_base_url = "https://api.mistral.ai/v1"
     max_inputs = 128
     max_request_tokens = 16_384

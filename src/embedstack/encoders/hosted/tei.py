@@ -1,5 +1,7 @@
 """Hugging Face Text Embeddings Inference `POST /embed` (self-hosted or an Inference
-Endpoint; `HF_TOKEN` is sent as a bearer token when set).
+Endpoint; `HF_TOKEN` is sent as a bearer token when set). TEI has no client that
+reads a server-URL variable, so the endpoint comes from `base_url=` or
+`EMBEDSTACK_TEI_BASE_URL`.
 
 Request: `{"inputs": [...], "truncate": bool, "normalize": true, "prompt_name"?}`;
 response: a bare list of vectors. TEI's default `--max-client-batch-size` is 32. The
@@ -22,7 +24,7 @@ class TEIEncoder(HostedEncoder):
     provider = "tei"
     key_env = ("HF_TOKEN",)
     key_required = False
-    base_url_env = ("TEI_URL",)
+    base_url_env = ("EMBEDSTACK_TEI_BASE_URL",)
     default_base_url = "http://127.0.0.1:8080"
     max_inputs = 32
 
