@@ -179,7 +179,7 @@ class HostedEncoder(Encoder):
         if not key and self.key_required and not self.offline:
             raise ProviderError(
                 f"no API key for {self.provider}: set the environment variable "
-                f"{self.key_env[0]} or pass api_key=..."
+                f"{' or '.join(self.key_env)} or pass api_key=..."
             )
         return key
 
@@ -476,7 +476,11 @@ class HostedEncoder(Encoder):
             if is_retryable(status):
                 return _Retry(f"HTTP {status}: {message}", parse_retry_after(response.headers))
             if status in (401, 403):
-                where = f"the environment variable {self.key_env[0]}" if self.key_env else "api_key"
+                where = (
+                    f"the environment variable {' or '.join(self.key_env)}"
+                    if self.key_env
+                    else "api_key"
+                )
                 raise ProviderError(
                     f"{self.provider} refused the credentials (HTTP {status}): {message}. "
                     f"Check the key in {where}."

@@ -4,7 +4,8 @@ Request: `{"model", "input": [...], "truncate": bool, "dimensions"?}`; response
 `{"embeddings": [[...], ...], "prompt_eval_count"}`. Ollama truncates over-long input
 by default; we send `truncate: false` unless the user asked, so nothing is silently cut.
 Models such as nomic-embed-text expect task prefixes instead of an input-type field;
-the table carries them and the encoder applies them.
+the table carries them and the encoder applies them. Ollama documents no limit on
+inputs per request; 256 is our own bound to keep requests small.
 """
 
 from __future__ import annotations
