@@ -268,8 +268,13 @@ def test_ollama_host_forms(api, monkeypatch):
     port = api.url.rsplit(":", 1)[1]
     monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{port}/ollama")
     encoder = load_encoder("ollama:all-minilm", dimensions=384, cache=False)
+    monkeypatch.delenv("OLLAMA_API_KEY", raising=False)
     encoder.encode(["from OLLAMA_HOST"])
     assert api.calls[-1].path == "/ollama/api/embed"
+    assert "authorization" not in api.calls[-1].headers  # local Ollama: no key
+    monkeypatch.setenv("OLLAMA_API_KEY", "ollama-key")  # read like the official client
+    load_encoder("ollama:all-minilm", dimensions=384, cache=False).encode(["hosted"])
+    assert api.calls[-1].headers["authorization"] == "Bearer ollama-key"
 
 
 def test_rate_limits_pace_requests(make, api, sleeps):

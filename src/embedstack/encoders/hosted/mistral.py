@@ -3,10 +3,12 @@
 Request: `{"model", "input": [...], "output_dtype": "float", "output_dimension"?}`;
 response in the OpenAI shape with `usage.prompt_tokens`. mistral-embed accepts at most
 128 inputs and 16,384 tokens per request (so batches are packed by tokens) and has no
-query/document input type (the 128 / 16,384 figures are not confirmed in Mistral's
-published reference; they are kept as a conservative bound). There is no server-side
-truncation: `truncate=True` cuts texts locally. The official client takes the server
-URL as an argument only, so `EMBEDSTACK_MISTRAL_BASE_URL` (or `base_url=`) overrides it.
+query/document input type. Neither figure is in Mistral's published reference: 16,384
+is what the API's own error states ("Too many tokens in batch. Max is 16384", quoted in
+aurelio-labs/semantic-router#297 and dust-tt/dust#10654); 128 is a conservative bound.
+There is no server-side truncation: `truncate=True` cuts texts locally. No base-URL
+variable of the official client was found (it takes `server_url=`), so
+`EMBEDSTACK_MISTRAL_BASE_URL` (or `base_url=`) overrides the endpoint.
 """
 
 from __future__ import annotations

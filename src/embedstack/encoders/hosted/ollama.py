@@ -1,4 +1,6 @@
-"""Ollama `POST /api/embed` on a local (or `OLLAMA_HOST`) server; no key.
+"""Ollama `POST /api/embed` on a local (or `OLLAMA_HOST`) server. No key is needed
+locally; like the official `ollama` client, `OLLAMA_API_KEY` is sent as a bearer token
+when set (for hosted Ollama).
 
 Request: `{"model", "input": [...], "truncate": bool, "dimensions"?}`; response
 `{"embeddings": [[...], ...], "prompt_eval_count"}`. Ollama truncates over-long input
@@ -30,6 +32,7 @@ def _host(value: str) -> str:
 
 class OllamaEncoder(HostedEncoder):
     provider = "ollama"
+    key_env = ("OLLAMA_API_KEY",)
     key_required = False
     base_url_env = ("OLLAMA_HOST",)
     default_base_url = "http://127.0.0.1:11434"
