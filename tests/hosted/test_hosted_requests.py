@@ -359,3 +359,13 @@ def test_base_url_from_the_documented_variable(api, monkeypatch, provider, model
     assert encoder.base_url == base_url(api, provider)
     encoder.encode(["hello"])
     assert api.calls[-1].provider == provider
+
+
+def test_jina_v4_sends_at_most_512_inputs_per_request(make, api):
+    """The API rejects v4 lists over 512 items ("Each input list can contain at most 512
+    items"); other Jina models take 2048."""
+    assert make("jina", "jina-embeddings-v3", dimensions=8).batch_inputs == 2048
+    encoder = make("jina", "jina-embeddings-v4", dimensions=8, concurrency=1)
+    assert encoder.batch_inputs == 512
+    encoder.encode([f"t{i}" for i in range(600)], batch_size=2048)
+    assert sorted(len(c.texts) for c in api.calls) == [88, 512]

@@ -41,13 +41,14 @@ MAX_RETRY_AFTER = 300.0
 @dataclass(frozen=True)
 class ModelCard:
     """What a provider documents about one model: native dimension, input token limit,
-    tokens per request where it differs by model (else the provider's
-    `max_request_tokens`), whether `dimensions` may shrink the output, and prompt
-    prefixes the model expects."""
+    tokens and inputs per request where they differ by model (else the provider's
+    `max_request_tokens` / `max_inputs`), whether `dimensions` may shrink the output,
+    and prompt prefixes the model expects."""
 
     dim: int
     max_tokens: int | None = None
     request_tokens: int | None = None
+    request_inputs: int | None = None
     flexible_dims: bool = False
     query_prefix: str = ""
     document_prefix: str = ""
@@ -148,7 +149,8 @@ class HostedEncoder(Encoder):
         self.timeout = timeout
         self.max_retries = max_retries
         self.card = self._card()
-        self.batch_inputs = min(batch_size or self.max_inputs, self.max_inputs)
+        max_inputs = (self.card and self.card.request_inputs) or self.max_inputs
+        self.batch_inputs = min(batch_size or max_inputs, max_inputs)
         request_tokens = (self.card and self.card.request_tokens) or self.max_request_tokens
         limits = [x for x in (max_batch_tokens, request_tokens) if x]
         self.batch_tokens = min(limits) if limits else None
