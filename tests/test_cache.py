@@ -65,7 +65,7 @@ def test_corrupt_row_is_a_miss(tmp_path):
     cache.put_many("s", "query", ["a"], np.ones((1, 4), np.float32))
     with cache._db:
         cache._db.execute("UPDATE embeddings SET vector = ?", (b"\x00\x01",))
-    assert cache.get_many("s", "query", ["a"]) == [None]
+    assert EmbeddingCache(path).get_many("s", "query", ["a"]) == [None]  # fresh: no memory
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -131,3 +131,30 @@ def test_default_path_is_under_embedstack_home(tmp_path, monkeypatch):
     monkeypatch.setenv("EMBEDSTACK_HOME", str(tmp_path))
     cache = EmbeddingCache()
     assert cache.path.parent == tmp_path / "embeddings"
+
+
+def test_recent_vectors_are_served_from_memory(tmp_path):
+    cache = EmbeddingCache(tmp_path / "c.sqlite", memory_items=2)
+    vectors = np.arange(6, dtype=np.float32).reshape(3, 2)
+    cache.put_many("s", Kind.QUERY, ["a", "b", "c"], vectors)  # "a" falls out of memory
+    cache._db.execute("DELETE FROM embeddings")  # from here on only memory can answer
+    got = cache.get_many("s", Kind.QUERY, ["a", "b", "c"])
+    assert got[0] is None
+    np.testing.assert_array_equal(np.stack(got[1:]), vectors[1:])
+    assert cache.get_many("s", Kind.DOCUMENT, ["b"]) == [None]  # kind is part of the key
+    cache.clear()
+    assert cache.get_many("s", Kind.QUERY, ["b"]) == [None]
+
+
+def test_load_encoder_cache_option_wraps_local_encoders(tmp_path):
+    from embedstack.registry import load_encoder
+
+    plain = load_encoder("hash:16")
+    cached = load_encoder("hash:16", cache=tmp_path / "local.sqlite")
+    assert isinstance(cached, CachedEncoder) and not isinstance(plain, CachedEncoder)
+    texts = ["one text", "another text"]
+    np.testing.assert_array_equal(cached.encode(texts), plain.encode(texts))
+    again = load_encoder("hash:16", cache=tmp_path / "local.sqlite")
+    again.encode(texts)
+    assert again.cache.stats().hits == 2 and again.cache.stats().misses == 0
+    assert cached.space == plain.space

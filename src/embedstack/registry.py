@@ -106,20 +106,36 @@ def _looks_static(path: Path) -> bool:
     return any(path.glob("*.txt")) or any(path.glob("*.bin")) or any(path.glob("*.vec"))
 
 
-def load_encoder(spec: str | None = None, **options: Any) -> Encoder:
+def load_encoder(
+    spec: str | None = None, *, cache: bool | str | Path | None = None, **options: Any
+) -> Encoder:
     """Build the encoder a spec names. `None` means `EMBEDSTACK_MODEL` or the default.
 
     Options (pooling, precision, max_length, truncate, prefixes, dimensions, ...) go to
-    the encoder; each encoder documents which it accepts.
+    the encoder; each encoder documents which it accepts. `cache=True` (or a SQLite path)
+    keeps every vector a local encoder makes, in memory and on disk, keyed by embedding
+    space and text hash, so nothing is embedded twice; hosted encoders cache by default
+    (`cache=False` turns it off).
     """
     spec = spec or default_model_spec()
+    provider, sep, model = spec.partition(":")
+    if sep and provider in HOSTED_PROVIDERS:
+        if cache is not None:
+            options["cache"] = cache
+        return _loader("hosted")(provider, model, **options)
+    encoder = _load_local(spec, **options)
+    if cache is None or cache is False:
+        return encoder
+    from embedstack.encoders.cache import CachedEncoder, EmbeddingCache
+
+    return CachedEncoder(encoder, EmbeddingCache(None if cache is True else cache))
+
+
+def _load_local(spec: str, **options: Any) -> Encoder:
     if spec == "hash" or spec.startswith("hash:"):
         from embedstack.encoders.hashing import HashEncoder
 
         return HashEncoder(dim=int(spec.split(":", 1)[1]) if ":" in spec else 256)
-    provider, sep, model = spec.partition(":")
-    if sep and provider in HOSTED_PROVIDERS:
-        return _loader("hosted")(provider, model, **options)
     entry = catalog_entry(spec)
     if entry is not None:
         return _loader(entry.kind)(spec, **options)

@@ -63,6 +63,19 @@ def test_semantic_links_match_brute_force():
     assert len(expected) >= 10
 
 
+def test_ann_semantic_links_recall_the_exact_ones():
+    pytest.importorskip("usearch")
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(2000, 64)).astype(np.float32)
+    copies = base[:300] + 0.1 * rng.normal(size=(300, 64)).astype(np.float32)
+    vectors = np.concatenate([base, copies])
+    exact = {(lk.a, lk.b) for lk in semantic_links(vectors, 0.9, k=5, ann=False)}
+    approx = {(lk.a, lk.b) for lk in semantic_links(vectors, 0.9, k=5, ann=True)}
+    assert len(exact) >= 300
+    assert len(approx & exact) / len(exact) >= 0.95
+    assert approx <= exact  # every ANN link is a true one (scores well clear of 0.9)
+
+
 def test_exact_and_near_find_injected_copies_on_real_captions():
     """Exact and near stages alone (no model) on STS-B captions with injected copies.
 

@@ -79,3 +79,54 @@ async def test_unknown_collection_and_bad_bodies(api):
     assert r.status_code == 400 and "id" in r.json()["error"]["message"]
     r = await api.post("/v1/collections/c1/search", json={"query": "x", "retriever": "nonsense"})
     assert r.status_code == 400
+
+
+class _LengthReranker:
+    """Scores a passage by its length: deterministic, and a different order than dense."""
+
+    stage = "rerank"
+
+    def rerank(self, query, hits, k=None):
+        import numpy as np
+
+        from embedstack.search.rerank import apply_scores
+
+        return apply_scores(hits, np.array([len(h.text) for h in hits], dtype=float), "rerank", k)
+
+    def config(self):
+        return {}
+
+
+async def test_hybrid_and_rerank_search(tmp_path):
+    import httpx
+
+    app = make_app(collections_dir=tmp_path / "cols")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as api:
+        await api.post("/v1/collections", json={"name": "pets"})
+        await api.post("/v1/collections/pets/documents", json={"documents": DOCS})
+        r = await api.post(
+            "/v1/collections/pets/search", json={"query": "cat mat", "retriever": "hybrid"}
+        )
+        assert r.status_code == 200, r.text
+        hit = r.json()["hits"][0]
+        assert hit["id"] == "a" and {"dense", "bm25", "fusion"} <= set(hit["stages"])
+
+        r = await api.post("/v1/collections/pets/search", json={"query": "cat", "rerank": True})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "reranker_not_configured"
+
+        app.state.settings.reranker = tmp_path / "configured-at-start-up"
+        app.state.reranker = _LengthReranker()
+        r = await api.post(
+            "/v1/collections/pets/search",
+            json={"query": "cat", "k": 3, "retriever": "hybrid+rerank"},
+        )
+        hits = r.json()["hits"]
+        assert [h["id"] for h in hits] == ["c", "b", "a"]  # longest text first
+        assert all("rerank" in h["stages"] and "fusion" in h["stages"] for h in hits)
+        r = await api.post(
+            "/v1/collections/pets/search", json={"query": "cat", "k": 2, "rerank": True}
+        )
+        assert [h["id"] for h in r.json()["hits"]] == ["c", "b"]
+        assert set(r.json()["hits"][0]["stages"]) == {"dense", "rerank"}

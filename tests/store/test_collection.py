@@ -304,3 +304,17 @@ def test_encoder_is_rebuilt_with_the_options_it_was_built_with(tmp_path, monkeyp
     Collection.create(tmp_path / "d", other, indexes=())
     with pytest.raises(SpaceMismatchError, match="dim: 16 != 32"):
         Collection.open(tmp_path / "d").encoder  # noqa: B018
+
+
+def test_zero_vectors_are_never_hits_and_a_zero_query_finds_nothing(tmp_path, caplog):
+    # The hash encoder gives texts without word characters an all-zero vector, as a
+    # static encoder does for out-of-vocabulary-only text.
+    col = Collection.create(tmp_path / "c", HashEncoder(32), indexes=())
+    col.add(["the cat sat", "!!!", "a dog ran", "", "?"], ids=["cat", "z1", "dog", "z2", "z3"])
+    hits = col.search("cat", k=10)
+    assert {h.id for h in hits} == {"cat", "dog"}
+    assert [h.id for h in col.search("cat", k=1)] == ["cat"]
+    assert [h.id for h in col.search("dog", k=5, where={"x": {"$ne": 1}})] == ["dog", "cat"]
+    with caplog.at_level("WARNING"):
+        assert col.search("???", k=3) == []
+    assert "all zeros" in caplog.text

@@ -116,19 +116,41 @@ def near_links(
     return links
 
 
+ANN_FROM = 50_000  # above this many items, semantic search uses an HNSW index
+
+
 def semantic_links(
-    vectors: np.ndarray, threshold: float, k: int = 10, block: int = 1024
+    vectors: np.ndarray,
+    threshold: float,
+    k: int = 10,
+    block: int = 1024,
+    ann: bool | None = None,
 ) -> list[Link]:
-    """Exact blockwise top-k cosine search: O(n^2 d) work but O(block * n) memory, so
-    tens of thousands of items need no ANN index and no approximation."""
+    """Pairs of items whose cosine similarity reaches `threshold`, among each item's k
+    nearest neighbours.
+
+    Up to `ANN_FROM` items (or `ann=False`) the search is exact and blockwise: O(n^2 d)
+    work but O(block * n) memory, so tens of thousands of items need no approximation.
+    Beyond that (or `ann=True`) an HNSW index (usearch, `[apps]` extra) keeps the work
+    near O(n log n) at a small loss of recall."""
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     unit = vectors / norms
     n = len(unit)
     k = min(k, n - 1)
+    if k <= 0:
+        return []
+    use_ann = n > ANN_FROM if ann is None else ann
+    found = _ann_pairs(unit, threshold, k) if use_ann else _exact_pairs(unit, threshold, k, block)
+    return [Link(a, b, DupKind.SEMANTIC, s) for (a, b), s in sorted(found.items())]
+
+
+def _exact_pairs(
+    unit: np.ndarray, threshold: float, k: int, block: int
+) -> dict[tuple[int, int], float]:
     found: dict[tuple[int, int], float] = {}
-    for start in range(0, n if k > 0 else 0, block):
+    for start in range(0, len(unit), block):
         sims = unit[start : start + block] @ unit.T
         rows = np.arange(sims.shape[0])
         sims[rows, start + rows] = -np.inf  # an item is not its own duplicate
@@ -139,7 +161,21 @@ def semantic_links(
                 score = float(sims[row, j])
                 if score >= threshold:
                     found[(min(i, int(j)), max(i, int(j)))] = score
-    return [Link(a, b, DupKind.SEMANTIC, s) for (a, b), s in sorted(found.items())]
+    return found
+
+
+def _ann_pairs(unit: np.ndarray, threshold: float, k: int) -> dict[tuple[int, int], float]:
+    usearch = require("usearch.index", "apps", "approximate semantic duplicate search")
+    index = usearch.Index(ndim=unit.shape[1], metric="cos", dtype="f32", expansion_search=128)
+    index.add(np.arange(len(unit)), unit)
+    matches = index.search(unit, k + 1)  # +1: an item usually finds itself first
+    found: dict[tuple[int, int], float] = {}
+    for i, (keys, distances) in enumerate(zip(matches.keys, matches.distances, strict=True)):
+        for j, distance in zip(keys, distances, strict=True):
+            score = 1.0 - float(distance)  # usearch's cosine distance
+            if int(j) != i and int(j) >= 0 and score >= threshold:
+                found[(min(i, int(j)), max(i, int(j)))] = score
+    return found
 
 
 class _UnionFind:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.table import Table
 
 from embedstack.eval.cache import Progress as ProgressFn
 from embedstack.eval.cache import VectorCache
+
+if TYPE_CHECKING:
+    from embedstack.eval.chunked import ChunkSizeResult
 
 console = Console()
 err_console = Console(stderr=True)
@@ -97,6 +100,15 @@ def eval_command(
     strict: bool = typer.Option(False, "--strict", help="Fail on any validation problem."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached vectors."),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Where vectors are cached."),
+    chunk_tokens: str | None = typer.Option(
+        None,
+        "--chunk-tokens",
+        help="Chunk documents at each size (e.g. 64,128,256); a document scores as its "
+        "best chunk. One row per size (dense retriever only).",
+    ),
+    chunk_overlap: int = typer.Option(
+        0, "--chunk-overlap", help="Tokens shared by neighbouring chunks (with --chunk-tokens)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Score a retriever on a dataset: nDCG@10, recall@100, MRR@10, timing.
@@ -105,12 +117,24 @@ def eval_command(
       embedstack eval ../shared/data/scifact
       embedstack eval ./faq.csv --retriever dense --model hash --json
       embedstack eval ./data --retriever bm25 -p k1=1.2 -p b=0.75
+      embedstack eval ./data --chunk-tokens 64,128,256 --chunk-overlap 16
     """
     from embedstack.errors import InputError
     from embedstack.eval.datasets import load_retrieval_dataset
     from embedstack.eval.runner import evaluate_retrieval, metric_names
     from embedstack.search.presets import PresetOptions
 
+    sizes = None
+    if chunk_tokens is not None:
+        from embedstack.eval.chunked import parse_chunk_sizes
+
+        sizes = parse_chunk_sizes(chunk_tokens)
+        if retriever != "dense" or param:
+            raise InputError(
+                "--chunk-tokens evaluates the dense retriever only; drop --retriever/--param"
+            )
+    elif chunk_overlap:
+        raise InputError("--chunk-overlap needs --chunk-tokens, e.g. --chunk-tokens 128,256")
     dataset = load_retrieval_dataset(dataset_dir, split)
     if strict and not dataset.report.ok:
         raise InputError("dataset has problems (--strict): " + "; ".join(dataset.report.lines()))
@@ -124,7 +148,15 @@ def eval_command(
             progress=progress,
             params=_params(param),
         )
-        result = evaluate_retrieval(dataset, retriever, options, metric_names(k))
+        if sizes is not None:
+            from embedstack.eval.chunked import evaluate_chunked
+
+            chunked = evaluate_chunked(dataset, sizes, options, metric_names(k), chunk_overlap)
+        else:
+            result = evaluate_retrieval(dataset, retriever, options, metric_names(k))
+    if sizes is not None:
+        _print_chunked(chunked, as_json)
+        return
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
         return
@@ -140,6 +172,36 @@ def eval_command(
     table.add_row("index memory", f"{result.memory_bytes / 2**20:.1f} MiB")
     table.add_row("embedded / from cache", f"{result.embedded} / {result.from_cache}")
     console.print(table)
+
+
+def _print_chunked(result: ChunkSizeResult, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+        return
+    title = f"{result.dataset} ({result.split}) · dense, documents as chunks"
+    if result.overlap:
+        title += f" (overlap {result.overlap})"
+    table = Table(title=title)
+    columns = ("chunk tokens", "nDCG@10", "recall@100", "MRR@10", "chunks", "seconds")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in result.rows:
+        table.add_row(
+            str(row.max_tokens),
+            f"{row.metrics['ndcg@10']:.4f}",
+            f"{row.metrics['recall@100']:.4f}",
+            f"{row.metrics['mrr@10']:.4f}",
+            str(row.chunks),
+            f"{row.seconds:.2f}",
+        )
+    console.print(table)
+    embedded = sum(row.embedded for row in result.rows)
+    cached = sum(row.from_cache for row in result.rows)
+    console.print(
+        f"{result.queries} queries, {result.docs} docs; chunks embedded / from cache: "
+        f"{embedded} / {cached}",
+        highlight=False,
+    )
 
 
 def eval_sts_command(

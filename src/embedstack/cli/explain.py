@@ -53,14 +53,19 @@ def print_explanation(explanation: Explanation, console: Console | None = None) 
     """One row per hit: final rank, id, each stage's score (#rank), a text snippet."""
     console = console or Console()
     table = Table(title=f"{' -> '.join(explanation.stages)} for {explanation.query!r}")
-    table.add_column("#", justify="right")
-    table.add_column("id")
+    # Scores and ids never wrap; the text snippet gives up its width first.
+    table.add_column("#", justify="right", no_wrap=True, min_width=2)
+    table.add_column("id", no_wrap=True, overflow="ellipsis", max_width=16)
     for stage in explanation.stages:
-        table.add_column(stage, justify="right")
-    table.add_column("text", overflow="ellipsis", max_width=48, no_wrap=True)
+        table.add_column(stage, justify="right", no_wrap=True, min_width=11)
+    table.add_column("text", no_wrap=True)
+    # what is left of the terminal after rank, id and score columns (and borders)
+    room = max(8, min(48, console.width - 5 - 20 - 14 * len(explanation.stages) - 4))
     for rank, hit in enumerate(explanation.hits, start=1):
         cells = [_cell(hit.stages.get(stage)) for stage in explanation.stages]
-        table.add_row(str(rank), hit.id, *cells, hit.text.replace("\n", " "))
+        text = hit.text.replace("\n", " ")
+        text = text if len(text) <= room else text[: room - 1] + "…"
+        table.add_row(str(rank), hit.id, *cells, text)
     console.print(table)
     if explanation.timings:
         console.print(

@@ -42,6 +42,9 @@ def serve(
     max_wait_ms: float = typer.Option(5.0, help="How long a request waits for batch company."),
     max_body_mb: float = typer.Option(4.0, help="Largest request body accepted, in MiB."),
     max_inputs: int = typer.Option(2048, help="Most texts per embeddings request."),
+    reranker: Path | None = typer.Option(
+        None, "--reranker", help="Cross-encoder model folder for search requests with rerank."
+    ),
 ) -> None:
     """Serve embeddings and collections over HTTP.
 
@@ -72,6 +75,7 @@ def serve(
         max_batch=max_batch,
         max_wait_ms=max_wait_ms,
         preload=True,
+        reranker=reranker,
     )
     uvicorn.run(
         create_app(settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=30

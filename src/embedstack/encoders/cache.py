@@ -16,6 +16,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,12 +78,16 @@ class CacheStats:
 
 
 class EmbeddingCache:
-    """SQLite store of vectors. Safe to share between threads and between processes."""
+    """SQLite store of vectors, fronted by an in-memory LRU of the `memory_items` most
+    recently used ones (repeated queries never touch the disk). Safe to share between
+    threads and between processes."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, memory_items: int = 4096) -> None:
         self.path = Path(path).expanduser() if path else cache_dir("embeddings") / "cache.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._memory: OrderedDict[tuple[str, str, str], np.ndarray] = OrderedDict()
+        self._memory_items = max(0, memory_items)
         self._hits = self._misses = self._writes = 0
         try:
             self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
@@ -115,7 +120,12 @@ class EmbeddingCache:
         hashes = [text_hash(t) for t in texts]
         found: dict[str, np.ndarray] = {}
         with self._lock:
-            unique = list(dict.fromkeys(hashes))
+            for digest in hashes:
+                vector = self._memory.get((space_key, kind, digest))
+                if vector is not None:
+                    self._memory.move_to_end((space_key, kind, digest))
+                    found[digest] = vector
+            unique = [h for h in dict.fromkeys(hashes) if h not in found]
             for start in range(0, len(unique), 500):  # stay under SQLite's variable limit
                 chunk = unique[start : start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -130,6 +140,7 @@ class EmbeddingCache:
                         log.warning("ignoring a corrupt cache entry %s (will re-embed)", digest)
                         continue
                     found[digest] = vector
+                    self._remember((space_key, kind, digest), vector)
             out = [found.get(h) for h in hashes]
             hits = sum(v is not None for v in out)
             self._hits += hits
@@ -162,6 +173,15 @@ class EmbeddingCache:
                 "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?)", rows
             )
             self._writes += len(rows)
+            for space, kind_, digest, _, blob, _ in rows:
+                self._remember((space, kind_, digest), np.frombuffer(blob, dtype=np.float32))
+
+    def _remember(self, key: tuple[str, str, str], vector: np.ndarray) -> None:
+        if self._memory_items:
+            self._memory[key] = vector
+            self._memory.move_to_end(key)
+            while len(self._memory) > self._memory_items:
+                self._memory.popitem(last=False)
 
     def stats(self) -> CacheStats:
         with self._lock:
@@ -171,6 +191,7 @@ class EmbeddingCache:
     def clear(self, space_key: str | None = None) -> int:
         """Delete every entry (or one space's); returns how many were removed."""
         with self._lock, self._db:
+            self._memory.clear()
             if space_key is None:
                 cur = self._db.execute("DELETE FROM embeddings")
             else:

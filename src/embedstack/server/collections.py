@@ -214,14 +214,47 @@ async def get_document(name: str, doc_id: str, request: Request) -> DocumentOut:
 
 @router.post("/{name}/search", response_model=SearchResponse)
 async def search(name: str, body: SearchRequest, request: Request) -> SearchResponse:
-    hits = await _locked(
-        request,
-        name,
-        lambda c: c.search(body.query, k=body.k, where=body.where, retriever=body.retriever),
-    )
+    wants_rerank = body.rerank or body.retriever == "hybrid+rerank"
+    reranker = _reranker(request) if wants_rerank else None
+
+    def work(collection: Any) -> list[Any]:
+        if reranker is None and body.retriever != "hybrid":
+            return collection.search(
+                body.query, k=body.k, where=body.where, retriever=body.retriever
+            )
+        from embedstack.search.pipeline import Pipeline
+        from embedstack.search.retrievers import resolve_retriever
+
+        if body.retriever.startswith("hybrid"):
+            pipeline = Pipeline.preset("hybrid", collection, rerank=reranker)
+        else:
+            retriever = resolve_retriever(collection, body.retriever)
+            pipeline = Pipeline({body.retriever: retriever}, reranker=reranker)
+        return pipeline.search(body.query, k=body.k, where=body.where)
+
+    hits = await _locked(request, name, work)
     return SearchResponse(
         hits=[
             HitOut(id=h.id, score=h.score, text=h.text, metadata=h.metadata, stages=h.stages)
             for h in hits
         ]
     )
+
+
+def _reranker(request: Request) -> Any:
+    """The cross-encoder configured at start-up (never a path from the request)."""
+    state = request.app.state
+    folder = state.settings.reranker
+    if folder is None:
+        raise ApiError(
+            400,
+            "this server has no reranker; start it with --reranker MODEL_DIR to allow "
+            "'rerank' and 'hybrid+rerank'",
+            param="rerank",
+            code="reranker_not_configured",
+        )
+    if getattr(state, "reranker", None) is None:
+        from embedstack.search.rerank import CrossEncoderReranker
+
+        state.reranker = CrossEncoderReranker(folder)
+    return state.reranker

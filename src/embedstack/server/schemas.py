@@ -131,7 +131,16 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1)
     k: int = Field(default=10, ge=1, le=1000)
     where: dict[str, Any] | None = None
-    retriever: str = "dense"
+    retriever: str = Field(
+        default="dense",
+        description="dense, an index of the collection (bm25, splade, colbert), hybrid "
+        "(dense + bm25 fused) or hybrid+rerank.",
+    )
+    rerank: bool = Field(
+        default=False,
+        description="Rerank the top hits with the cross-encoder the server was started "
+        "with (--reranker DIR).",
+    )
 
 
 class HitOut(BaseModel):

@@ -27,3 +27,4 @@ class ServerSettings:
     max_batch: int = 64
     max_wait_ms: float = 5.0
     preload: bool = False
+    reranker: Path | None = None

@@ -314,16 +314,38 @@ class Collection(CollectionWrites):
     def search_vector(
         self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
     ) -> list[Hit]:
-        """Exact top-k by the collection's metric; `where` filters before ranking."""
+        """Exact top-k by the collection's metric; `where` filters before ranking.
+
+        All-zero vectors carry no meaning (e.g. a static encoder's out-of-vocabulary-only
+        text): a zero query finds nothing, and zero rows are never returned as hits."""
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         check_vectors(query[None, :], self.space.dim)
+        if k <= 0:
+            raise InputError(f"k must be positive, got {k}")
+        if not query.any():
+            log.warning("the query vector is all zeros (no known words?): no dense hits")
+            return []
         with self._lock:
             self._refresh()
             rows = self._rows_where(where) if where else self._alive_rows()
             full = not where and len(rows) == self._vectors.total
             values = self._vectors.scores(query, self._metric, None if full else rows)
-            best, top = topk(values, k)
-            return self._hits(best if full else rows[best], top, "dense")
+            ids, top = self._top_nonzero(values, None if full else rows, k)
+            return self._hits(ids, top, "dense")
+
+    def _top_nonzero(
+        self, values: np.ndarray, rows: np.ndarray | None, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k row ids and scores, skipping all-zero stored vectors (checked on the
+        winners only, widening the search in the rare case some were zero)."""
+        want = k
+        while True:
+            best, top = topk(values, want)
+            ids = best if rows is None else rows[best]
+            keep = self._vectors.take(ids).any(axis=1)
+            if keep.sum() >= k or want >= len(values):
+                return ids[keep][:k], top[keep][:k]
+            want *= 4
 
     def search_index(
         self, name: str, query: str, k: int = 10, where: dict[str, Any] | None = None

@@ -138,6 +138,18 @@ def _line_blocks(text: str, start: int, end: int) -> list[Span]:
     return blocks
 
 
+def content_limit(encoder: Any, tokenizer: Tokenizer | None = None) -> int | None:
+    """Tokens of text a document chunk may hold for `encoder`: the model's limit minus
+    its special tokens and document prefix (None when the model has no limit)."""
+    space = getattr(encoder, "space", None)
+    limit = getattr(space, "max_tokens", None)
+    if not limit:
+        return None
+    tokenizer = tokenizer or tokenizer_for(encoder)
+    prefix = len(tokenizer.spans(getattr(space, "document_prefix", "") or ""))
+    return int(limit) - special_tokens(encoder) - prefix
+
+
 class Chunker:
     """Cut texts into chunks of at most `max_tokens` tokens with `overlap` tokens shared
     between neighbours (overlap is made of whole sentences or token windows)."""
@@ -167,11 +179,8 @@ class Chunker:
     ) -> Chunker:
         """A chunker using `encoder`'s tokenizer; `max_tokens` defaults to the model's
         limit minus its special tokens and document prefix, and may not exceed it."""
-        space = getattr(encoder, "space", None)
-        limit = getattr(space, "max_tokens", None)
         tokenizer = tokenizer_for(encoder)
-        prefix = len(tokenizer.spans(getattr(space, "document_prefix", "") or ""))
-        room = limit - special_tokens(encoder) - prefix if limit else None
+        room = content_limit(encoder, tokenizer)
         if max_tokens is None:
             max_tokens = room or 256
         elif room is not None and max_tokens > room:
