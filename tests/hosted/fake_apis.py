@@ -28,6 +28,10 @@ from embedstack.encoders.hosted import provider_class
 KEY = "sk-test-SECRET-0123456789"
 DIM_FIELDS = ("dimensions", "output_dimension", "outputDimensionality")
 # fixed-size models get no dimensions field: the fake answers with their native size
+# inputs per request each real API accepts (as its reference or its own errors state);
+# the fake refuses more with a 400, as the real one does
+MAX_INPUTS = {"openai": 2048, "azure": 2048, "cohere": 96, "voyage": 1000, "gemini": 100}
+MAX_INPUTS.update({"jina": 2048, "jina-embeddings-v4": 512, "tei": 32})
 NATIVE_DIMS = {
     "jina-embeddings-v2-base-en": 768,
     "mistral-embed": 1024,
@@ -94,6 +98,9 @@ class FakeAPI:
             return Response('{"data": [', media_type="application/json")
         call = self.calls[-1]
         texts = call.texts
+        limit = MAX_INPUTS.get(body.get("model", ""), MAX_INPUTS.get(provider))
+        if limit is not None and len(texts) > limit:
+            return JSONResponse({"error": f"at most {limit} inputs"}, status_code=400)
         dim = next((body[f] for f in DIM_FIELDS if f in body), None)
         if provider == "gemini":
             dim = body["requests"][0].get("outputDimensionality")

@@ -84,3 +84,20 @@ def test_dry_run_understands_the_dimension_suffix(make, api, tmp_path):
     make("openai", "text-embedding-3-small", dimensions=8, cache=cache).encode(["cached"])
     est = estimate_cost("openai:text-embedding-3-small@8", ["cached", "new"], cache=cache)
     assert est.cached == 1 and est.to_embed == 1
+
+
+def test_every_shipped_price_records_when_and_where_it_was_checked():
+    from importlib import resources
+
+    shipped = json.loads(
+        resources.files("embedstack").joinpath("data/prices.json").read_text("utf-8")
+    )
+    sources = shipped["sources"]
+    assert set(shipped["per_million_tokens"]) <= set(sources)
+    for key, record in sources.items():
+        assert record["status"] in ("official", "third-party", "unverified"), key
+        assert record["checked"][:4].isdigit() and record["source"], key
+    # Jina has no per-token list price (prepaid top-ups): none is shipped, so a dry run
+    # says the price is unknown instead of inventing one
+    assert not any(k.startswith("jina:") for k in shipped["per_million_tokens"])
+    assert estimate_cost("jina:jina-embeddings-v3", ["x"], cache=False).usd is None

@@ -168,3 +168,27 @@ def test_async_path_retries_and_stops_on_auth(make, api, sleeps):
     api.then(("status", 401, {"message": "invalid api key"}))
     with pytest.raises(ProviderError, match="invalid api key"):
         asyncio.run(encoder.aencode(["c"]))
+
+
+def test_keys_follow_the_official_clients_precedence(api, monkeypatch):
+    """google-genai uses GOOGLE_API_KEY over GEMINI_API_KEY; Cohere's SDK reads
+    CO_API_KEY, which wins over the COHERE_API_KEY convention."""
+    from fake_apis import base_url
+
+    from embedstack.encoders.hosted import load_hosted
+
+    monkeypatch.setenv("GOOGLE_API_KEY", "google-key")
+    monkeypatch.setenv("GEMINI_API_KEY", "gemini-key")
+    monkeypatch.setenv("CO_API_KEY", "co-key")
+    monkeypatch.setenv("COHERE_API_KEY", "cohere-key")
+    for provider, model in (("gemini", "gemini-embedding-001"), ("cohere", "embed-v4.0")):
+        url = base_url(api, provider)
+        load_hosted(provider, model, base_url=url, cache=False, dimensions=8).encode(["a"])
+    gemini, cohere = api.calls[-2:]
+    assert gemini.headers["x-goog-api-key"] == "google-key"
+    assert cohere.headers["authorization"] == "Bearer co-key"
+    monkeypatch.delenv("CO_API_KEY")
+    load_hosted(
+        "cohere", "embed-v4.0", base_url=base_url(api, "cohere"), cache=False, dimensions=8
+    ).encode(["b"])
+    assert api.calls[-1].headers["authorization"] == "Bearer cohere-key"

@@ -268,8 +268,13 @@ def test_ollama_host_forms(api, monkeypatch):
     port = api.url.rsplit(":", 1)[1]
     monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{port}/ollama")
     encoder = load_encoder("ollama:all-minilm", dimensions=384, cache=False)
+    monkeypatch.delenv("OLLAMA_API_KEY", raising=False)
     encoder.encode(["from OLLAMA_HOST"])
     assert api.calls[-1].path == "/ollama/api/embed"
+    assert "authorization" not in api.calls[-1].headers  # local Ollama: no key
+    monkeypatch.setenv("OLLAMA_API_KEY", "ollama-key")  # read like the official client
+    load_encoder("ollama:all-minilm", dimensions=384, cache=False).encode(["hosted"])
+    assert api.calls[-1].headers["authorization"] == "Bearer ollama-key"
 
 
 def test_rate_limits_pace_requests(make, api, sleeps):
@@ -305,7 +310,7 @@ def test_dimension_suffix_in_the_spec_round_trips(api, monkeypatch):
     from fake_apis import base_url
 
     monkeypatch.setenv("VOYAGE_API_KEY", KEY)
-    monkeypatch.setenv("VOYAGE_BASE_URL", base_url(api, "voyage"))
+    monkeypatch.setenv("EMBEDSTACK_VOYAGE_BASE_URL", base_url(api, "voyage"))
     encoder = load_encoder("voyage:voyage-3.5@8")
     assert encoder.dim == 8 and encoder.spec == "voyage:voyage-3.5@8"
     assert load_encoder(encoder.spec).space == encoder.space
@@ -314,3 +319,53 @@ def test_dimension_suffix_in_the_spec_round_trips(api, monkeypatch):
         load_encoder("voyage:voyage-3.5@big")
     with pytest.raises(InputError, match="conflicts with dimensions=16"):
         load_encoder("voyage:voyage-3.5@8", dimensions=16)
+
+
+def test_voyage_packs_batches_by_each_models_documented_token_limit(make):
+    """Voyage's reference: 1M tokens per request for the lite models, 320K for
+    voyage-3.5, 120K for voyage-3-large; max_batch_tokens can only tighten it."""
+    assert make("voyage", "voyage-3.5-lite", dimensions=8).batch_tokens == 1_000_000
+    assert make("voyage", "voyage-3.5", dimensions=8).batch_tokens == 320_000
+    assert make("voyage", "voyage-3-large", dimensions=8).batch_tokens == 120_000
+    assert make("voyage", "voyage-future", dimensions=8).batch_tokens == 120_000
+    tight = make("voyage", "voyage-3.5-lite", dimensions=8, max_batch_tokens=10)
+    assert tight.batch_tokens == 10
+    assert tight.batch_inputs == 1000
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "variable"),
+    [
+        ("voyage", "voyage-3.5", "EMBEDSTACK_VOYAGE_BASE_URL"),
+        ("jina", "jina-embeddings-v3", "EMBEDSTACK_JINA_BASE_URL"),
+        ("mistral", "codestral-embed", "EMBEDSTACK_MISTRAL_BASE_URL"),
+        ("tei", "BAAI/bge-small-en-v1.5", "EMBEDSTACK_TEI_BASE_URL"),
+        ("cohere", "embed-v4.0", "CO_API_URL"),
+        ("gemini", "gemini-embedding-001", "GOOGLE_GEMINI_BASE_URL"),
+    ],
+)
+def test_base_url_from_the_documented_variable(api, monkeypatch, provider, model, variable):
+    """Official clients' variables where they exist; EMBEDSTACK_<PROVIDER>_BASE_URL where
+    the provider's client reads none (the old invented VOYAGE_BASE_URL etc. are ignored)."""
+    from fake_apis import base_url
+
+    from embedstack.encoders.hosted import load_hosted
+
+    monkeypatch.setenv(variable, base_url(api, provider))
+    invented = f"{provider.upper()}_BASE_URL"
+    if invented != variable:
+        monkeypatch.setenv(invented, "http://127.0.0.1:9/never")
+    encoder = load_hosted(provider, model, api_key=KEY, cache=False, max_retries=0, dimensions=8)
+    assert encoder.base_url == base_url(api, provider)
+    encoder.encode(["hello"])
+    assert api.calls[-1].provider == provider
+
+
+def test_jina_v4_sends_at_most_512_inputs_per_request(make, api):
+    """The API rejects v4 lists over 512 items ("Each input list can contain at most 512
+    items"); other Jina models take 2048."""
+    assert make("jina", "jina-embeddings-v3", dimensions=8).batch_inputs == 2048
+    encoder = make("jina", "jina-embeddings-v4", dimensions=8, concurrency=1)
+    assert encoder.batch_inputs == 512
+    encoder.encode([f"t{i}" for i in range(600)], batch_size=2048)
+    assert sorted(len(c.texts) for c in api.calls) == [88, 512]

@@ -4,8 +4,10 @@
 `api-key` header. The spec names the deployment (`azure:my-embeddings`); pass
 `model="text-embedding-3-small"` (the model deployed there) so the dimension, token
 limit and price are known, otherwise the dimension is probed with one tiny request.
-The endpoint comes from `AZURE_OPENAI_ENDPOINT` and the version from
-`OPENAI_API_VERSION`, as the official client reads them.
+The key comes from `AZURE_OPENAI_API_KEY`, the endpoint from `AZURE_OPENAI_ENDPOINT` and
+the version from `OPENAI_API_VERSION`, as the official `openai` client reads them; the
+default version, 2024-10-21, is the GA data-plane inference release of the Azure OpenAI
+REST reference.
 """
 
 from __future__ import annotations

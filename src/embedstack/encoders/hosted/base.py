@@ -41,10 +41,14 @@ MAX_RETRY_AFTER = 300.0
 @dataclass(frozen=True)
 class ModelCard:
     """What a provider documents about one model: native dimension, input token limit,
-    whether `dimensions` may shrink the output, and prompt prefixes the model expects."""
+    tokens and inputs per request where they differ by model (else the provider's
+    `max_request_tokens` / `max_inputs`), whether `dimensions` may shrink the output,
+    and prompt prefixes the model expects."""
 
     dim: int
     max_tokens: int | None = None
+    request_tokens: int | None = None
+    request_inputs: int | None = None
     flexible_dims: bool = False
     query_prefix: str = ""
     document_prefix: str = ""
@@ -77,7 +81,8 @@ class HostedEncoder(Encoder):
     Args:
         model: the provider's model name (for Azure, the deployment name).
         api_key: overrides the key from the environment (`key_env`).
-        base_url: overrides the endpoint (else the variable the official client reads).
+        base_url: overrides the endpoint (else the variable the official client reads,
+            or `EMBEDSTACK_<PROVIDER>_BASE_URL` where the official client reads none).
         dimensions: ask for shorter vectors where the model supports it.
         truncate: cut texts over the model's input limit instead of refusing them.
         concurrency: requests in flight at once.
@@ -143,8 +148,11 @@ class HostedEncoder(Encoder):
         self.concurrency = concurrency
         self.timeout = timeout
         self.max_retries = max_retries
-        self.batch_inputs = min(batch_size or self.max_inputs, self.max_inputs)
-        limits = [x for x in (max_batch_tokens, self.max_request_tokens) if x]
+        self.card = self._card()
+        max_inputs = (self.card and self.card.request_inputs) or self.max_inputs
+        self.batch_inputs = min(batch_size or max_inputs, max_inputs)
+        request_tokens = (self.card and self.card.request_tokens) or self.max_request_tokens
+        limits = [x for x in (max_batch_tokens, request_tokens) if x]
         self.batch_tokens = min(limits) if limits else None
         self.counter: TokenCounter = counter_for(self.tiktoken_encoding)
         self.usage = Usage()
@@ -155,7 +163,6 @@ class HostedEncoder(Encoder):
         self._limiter = RateLimiter(rpm, tpm, clock or time.monotonic)
         self._client: httpx.Client | None = None
         self.input_types = self._input_types()
-        self.card = self._card()
         self.requested_dims = self._check_dimensions(dimensions)
         self.max_tokens = self.card.max_tokens if self.card else None
         dim = dimensions or (self.card.dim if self.card else None)
@@ -174,7 +181,7 @@ class HostedEncoder(Encoder):
         if not key and self.key_required and not self.offline:
             raise ProviderError(
                 f"no API key for {self.provider}: set the environment variable "
-                f"{self.key_env[0]} or pass api_key=..."
+                f"{' or '.join(self.key_env)} or pass api_key=..."
             )
         return key
 
@@ -471,7 +478,11 @@ class HostedEncoder(Encoder):
             if is_retryable(status):
                 return _Retry(f"HTTP {status}: {message}", parse_retry_after(response.headers))
             if status in (401, 403):
-                where = f"the environment variable {self.key_env[0]}" if self.key_env else "api_key"
+                where = (
+                    f"the environment variable {' or '.join(self.key_env)}"
+                    if self.key_env
+                    else "api_key"
+                )
                 raise ProviderError(
                     f"{self.provider} refused the credentials (HTTP {status}): {message}. "
                     f"Check the key in {where}."

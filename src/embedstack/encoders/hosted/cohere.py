@@ -4,7 +4,9 @@ Request: `{"model", "texts": [...], "input_type": "search_query"|"search_documen
 "embedding_types": ["float"], "truncate": "NONE"|"END", "output_dimension"?}`; response
 `embeddings.float` (one list per text) and `meta.billed_units.input_tokens`. At most 96
 texts per request. `truncate: NONE` makes the server refuse over-long texts instead of
-silently cutting them, unless the user asked for truncation.
+silently cutting them, unless the user asked for truncation. The official SDK reads
+`CO_API_KEY` and `CO_API_URL`; `COHERE_API_KEY` (the name most integrations use) is read
+too, after `CO_API_KEY`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from embedstack.types import Kind
 
 class CohereEncoder(HostedEncoder):
     provider = "cohere"
-    key_env = ("COHERE_API_KEY", "CO_API_KEY")
+    key_env = ("CO_API_KEY", "COHERE_API_KEY")
     base_url_env = ("CO_API_URL",)
     default_base_url = "https://api.cohere.com"
     max_inputs = 96

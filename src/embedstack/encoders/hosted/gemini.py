@@ -4,7 +4,10 @@ Request: `{"requests": [{"model": "models/{model}", "content": {"parts": [{"text
 "taskType": "RETRIEVAL_QUERY"|"RETRIEVAL_DOCUMENT", "outputDimensionality"?}, ...]}`
 with the key in the `x-goog-api-key` header (never in the URL, where logs would keep
 it); response `{"embeddings": [{"values": [...]}, ...]}` in request order, without a
-usage field. At most 100 requests per batch; 2,048 input tokens for gemini-embedding-001.
+usage field. At most 100 requests per batch (the API's limit, as stated by Google in
+lancedb/lancedb#3618); 2,048 input tokens for gemini-embedding-001. Keys and base URL
+come from the variables the official `google-genai` client reads: `GOOGLE_API_KEY`,
+which wins over `GEMINI_API_KEY` when both are set, and `GOOGLE_GEMINI_BASE_URL`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from embedstack.types import Kind
 
 class GeminiEncoder(HostedEncoder):
     provider = "gemini"
-    key_env = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    key_env = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
     base_url_env = ("GOOGLE_GEMINI_BASE_URL",)
     default_base_url = "https://generativelanguage.googleapis.com"
     max_inputs = 100

@@ -3,7 +3,12 @@
 Request: `{"model", "input": [...], "task": "retrieval.query"|"retrieval.passage",
 "embedding_type": "float", "truncate": bool, "dimensions"?}`; response in the OpenAI
 shape with `usage.total_tokens`. The task adapters exist on jina-embeddings-v3 and v4
-only; the v2 models get no `task`. At most 2,048 inputs per request.
+only; the v2 models get no `task`. Inputs per request are not in Jina's published
+reference; the API's own validation errors give them: "Each input list can contain at
+most 512 items" for jina-embeddings-v4 (langgenius/dify-official-plugins#1997) and
+"largest allowed size 2048" otherwise (refly-ai/refly#831). Jina ships no official
+client that reads a base-URL variable, so `EMBEDSTACK_JINA_BASE_URL` (or `base_url=`)
+points it at a proxy.
 """
 
 from __future__ import annotations
@@ -21,12 +26,12 @@ _TASK_MODELS = ("jina-embeddings-v3", "jina-embeddings-v4")
 class JinaEncoder(HostedEncoder):
     provider = "jina"
     key_env = ("JINA_API_KEY",)
-    base_url_env = ("JINA_BASE_URL",)
+    base_url_env = ("EMBEDSTACK_JINA_BASE_URL",)
     default_base_url = "https://api.jina.ai/v1"
     max_inputs = 2048
     dimensions_field = "dimensions"
     models: ClassVar[dict[str, ModelCard]] = {
-        "jina-embeddings-v4": ModelCard(2048, 32_768, flexible_dims=True),
+        "jina-embeddings-v4": ModelCard(2048, 32_768, request_inputs=512, flexible_dims=True),
         "jina-embeddings-v3": ModelCard(1024, 8192, flexible_dims=True),
         "jina-embeddings-v2-base-en": ModelCard(768, 8192),
         "jina-embeddings-v2-base-code": ModelCard(768, 8192),

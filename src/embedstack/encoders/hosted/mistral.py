@@ -3,7 +3,12 @@
 Request: `{"model", "input": [...], "output_dtype": "float", "output_dimension"?}`;
 response in the OpenAI shape with `usage.prompt_tokens`. mistral-embed accepts at most
 128 inputs and 16,384 tokens per request (so batches are packed by tokens) and has no
-query/document input type. There is no server-side truncation: `truncate=True` cuts texts locally.
+query/document input type. Neither figure is in Mistral's published reference: 16,384
+is what the API's own error states ("Too many tokens in batch. Max is 16384", quoted in
+aurelio-labs/semantic-router#297 and dust-tt/dust#10654); 128 is a conservative bound.
+There is no server-side truncation: `truncate=True` cuts texts locally. No base-URL
+variable of the official client was found (it takes `server_url=`), so
+`EMBEDSTACK_MISTRAL_BASE_URL` (or `base_url=`) overrides the endpoint.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from embedstack.types import Kind
 class MistralEncoder(HostedEncoder):
     provider = "mistral"
     key_env = ("MISTRAL_API_KEY",)
-    base_url_env = ("MISTRAL_BASE_URL",)
+    base_url_env = ("EMBEDSTACK_MISTRAL_BASE_URL",)
     default_base_url = "https://api.mistral.ai/v1"
     max_inputs = 128
     max_request_tokens = 16_384

@@ -1,10 +1,13 @@
-"""Ollama `POST /api/embed` on a local (or `OLLAMA_HOST`) server; no key.
+"""Ollama `POST /api/embed` on a local (or `OLLAMA_HOST`) server. No key is needed
+locally; like the official `ollama` client, `OLLAMA_API_KEY` is sent as a bearer token
+when set (for hosted Ollama).
 
 Request: `{"model", "input": [...], "truncate": bool, "dimensions"?}`; response
 `{"embeddings": [[...], ...], "prompt_eval_count"}`. Ollama truncates over-long input
 by default; we send `truncate: false` unless the user asked, so nothing is silently cut.
 Models such as nomic-embed-text expect task prefixes instead of an input-type field;
-the table carries them and the encoder applies them.
+the table carries them and the encoder applies them. Ollama documents no limit on
+inputs per request; 256 is our own bound to keep requests small.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def _host(value: str) -> str:
 
 class OllamaEncoder(HostedEncoder):
     provider = "ollama"
+    key_env = ("OLLAMA_API_KEY",)
     key_required = False
     base_url_env = ("OLLAMA_HOST",)
     default_base_url = "http://127.0.0.1:11434"

@@ -3,9 +3,12 @@
 Request: `{"model", "input": [...], "encoding_format": "base64", "dimensions"?}`; the
 response's `data[i].embedding` is a base64 string of little-endian float32 (a quarter
 of the JSON size of floats), `data[i].index` its input position and `usage.prompt_tokens`
-the billed tokens. Limits: 2048 inputs and 300,000 tokens per request, 8191 tokens per
-input. The v3 models accept `dimensions`; ada-002 does not. There is no query/document
-input type: both sides share one vector space.
+the billed tokens. Limits (the API reference, as shipped in the official SDK's
+`EmbeddingCreateParams`): 2048 inputs and 300,000 tokens summed per request, 8192
+tokens per input (the table keeps 8191, one token of margin). The key and base URL
+come from `OPENAI_API_KEY` / `OPENAI_BASE_URL`, as the official client reads them.
+The v3 models accept `dimensions`; ada-002 does not. There is no query/document input
+type: both sides share one vector space.
 """
 
 from __future__ import annotations

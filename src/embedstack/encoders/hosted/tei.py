@@ -1,12 +1,15 @@
 """Hugging Face Text Embeddings Inference `POST /embed` (self-hosted or an Inference
-Endpoint; `HF_TOKEN` is sent as a bearer token when set).
+Endpoint; `HF_TOKEN` is sent as a bearer token when set). TEI has no client that
+reads a server-URL variable, so the endpoint comes from `base_url=` or
+`EMBEDSTACK_TEI_BASE_URL`.
 
 Request: `{"inputs": [...], "truncate": bool, "normalize": true, "prompt_name"?}`;
-response: a bare list of vectors. TEI's default `--max-client-batch-size` is 32. The
-server knows the model, so the spec's model part (`tei:BAAI/bge-small-en-v1.5`) names it
-for the embedding space; the dimension is probed unless `dimensions` states it. Models
-with query/document prompts in their sentence-transformers config are selected with
-`query_prompt=` / `document_prompt=` (TEI's `prompt_name`).
+response: a bare list of vectors. TEI's default `--max-client-batch-size` is 32 (its
+CLI reference). The server knows the model, so the spec's model part
+(`tei:BAAI/bge-small-en-v1.5`) names it for the embedding space; the dimension is probed
+unless `dimensions` states it. Models with query/document prompts in their
+sentence-transformers config are selected with `query_prompt=` / `document_prompt=`
+(TEI's `prompt_name`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ class TEIEncoder(HostedEncoder):
     provider = "tei"
     key_env = ("HF_TOKEN",)
     key_required = False
-    base_url_env = ("TEI_URL",)
+    base_url_env = ("EMBEDSTACK_TEI_BASE_URL",)
     default_base_url = "http://127.0.0.1:8080"
     max_inputs = 32
 

@@ -2,9 +2,12 @@
 
 Request: `{"model", "input": [...], "input_type": "query"|"document", "truncation":
 bool, "output_dimension"?, "output_dtype": "float"}`; response in the OpenAI shape
-(`data[i].embedding`, `data[i].index`, `usage.total_tokens`). At most 1,000 inputs per
-request and 120K-1M tokens depending on the model (120K, the smallest, is used unless
-`max_batch_tokens` says otherwise). `truncation: false` refuses over-long inputs.
+(`data[i].embedding`, `data[i].index`, `usage.total_tokens`). Per the API reference
+(docs.voyageai.com/reference/embeddings-api): at most 1,000 inputs per request and, summed
+over them, 1M tokens for the lite models, 320K for voyage-3.5 / voyage-3, 120K for
+voyage-3-large and voyage-code-3 (120K, the smallest, for models not listed here).
+`truncation: false` refuses over-long inputs. The official client reads no base-URL
+variable, so `EMBEDSTACK_VOYAGE_BASE_URL` (or `base_url=`) points it at a proxy.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from embedstack.types import Kind
 class VoyageEncoder(HostedEncoder):
     provider = "voyage"
     key_env = ("VOYAGE_API_KEY",)
-    base_url_env = ("VOYAGE_BASE_URL",)
+    base_url_env = ("EMBEDSTACK_VOYAGE_BASE_URL",)
     default_base_url = "https://api.voyageai.com/v1"
     max_inputs = 1000
     max_request_tokens = 120_000
@@ -30,12 +33,12 @@ class VoyageEncoder(HostedEncoder):
     }
     dimensions_field = "output_dimension"
     models: ClassVar[dict[str, ModelCard]] = {
-        "voyage-3.5": ModelCard(1024, 32_000, flexible_dims=True),
-        "voyage-3.5-lite": ModelCard(1024, 32_000, flexible_dims=True),
-        "voyage-3-large": ModelCard(1024, 32_000, flexible_dims=True),
-        "voyage-code-3": ModelCard(1024, 32_000, flexible_dims=True),
-        "voyage-3": ModelCard(1024, 32_000),
-        "voyage-3-lite": ModelCard(512, 32_000),
+        "voyage-3.5": ModelCard(1024, 32_000, 320_000, flexible_dims=True),
+        "voyage-3.5-lite": ModelCard(1024, 32_000, 1_000_000, flexible_dims=True),
+        "voyage-3-large": ModelCard(1024, 32_000, 120_000, flexible_dims=True),
+        "voyage-code-3": ModelCard(1024, 32_000, 120_000, flexible_dims=True),
+        "voyage-3": ModelCard(1024, 32_000, 320_000),
+        "voyage-3-lite": ModelCard(512, 32_000, 1_000_000),
     }
 
     def _request(self, texts: list[str], kind: Kind) -> tuple[str, dict[str, Any]]:
