@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from tiny_models import make_tiny_colbert
 from typer.testing import CliRunner
 
 from embedstack.cli.main import app
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "encoders"))
-from tiny_models import make_tiny_colbert
 
 pytestmark = pytest.mark.torch
 

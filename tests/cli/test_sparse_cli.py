@@ -68,10 +68,6 @@ def test_no_bm25_means_dense_only(docs, tmp_path):
 
 @pytest.mark.torch
 def test_splade_index_from_the_cli(docs, tmp_path):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "encoders"))
     from tiny_models import make_tiny_model
 
     model = tmp_path / "mlm"

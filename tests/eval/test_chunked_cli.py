@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -89,7 +88,6 @@ def test_bad_values_are_one_line_errors(cli: typer.Typer, args: list[str], messa
 
 
 def test_size_above_the_model_limit_is_refused(cli: typer.Typer, tmp_path: Path) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "encoders"))
     from tiny_models import make_numpy_bert
 
     model = make_numpy_bert(tmp_path / "bert", max_positions=40)  # 38 content tokens

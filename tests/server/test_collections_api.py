@@ -130,3 +130,24 @@ async def test_hybrid_and_rerank_search(tmp_path):
         )
         assert [h["id"] for h in r.json()["hits"]] == ["c", "b"]
         assert set(r.json()["hits"][0]["stages"]) == {"dense", "rerank"}
+
+
+@pytest.mark.torch
+async def test_create_with_an_index_model_fixed_at_start_up(tmp_path):
+    import httpx
+    from tiny_models import make_tiny_model
+
+    make_tiny_model(tmp_path / "mlm", "bert-mlm")
+    app = make_app(collections_dir=tmp_path / "cols")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as api:
+        r = await api.post("/v1/collections", json={"name": "s", "indexes": ["splade"]})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "index_not_configured"
+        app.state.settings.index_models = {"splade": tmp_path / "mlm"}
+        r = await api.post("/v1/collections", json={"name": "s", "indexes": ["splade"]})
+        assert r.status_code == 201, r.text
+        await api.post("/v1/collections/s/documents", json={"documents": DOCS})
+        r = await api.post("/v1/collections/s/search", json={"query": "cat", "retriever": "splade"})
+        assert r.status_code == 200 and r.json()["hits"], r.text
+        assert "splade" in r.json()["hits"][0]["stages"]

@@ -45,6 +45,11 @@ def serve(
     reranker: Path | None = typer.Option(
         None, "--reranker", help="Cross-encoder model folder for search requests with rerank."
     ),
+    index_model: list[str] = typer.Option(
+        [],
+        "--index-model",
+        help="NAME=MODEL_DIR (splade or colbert): collections created over HTTP may ask for it.",
+    ),
 ) -> None:
     """Serve embeddings and collections over HTTP.
 
@@ -63,6 +68,7 @@ def serve(
     from embedstack.server.settings import ServerSettings
 
     keys = [k for value in api_key for k in value.split(",") if k.strip()]
+    index_models = _parse_index_models(index_model)
     if not _is_loopback(host) and not keys:
         log.warning("binding %s without --api-key: anyone on the network can use it", host)
     settings = ServerSettings(
@@ -76,10 +82,25 @@ def serve(
         max_wait_ms=max_wait_ms,
         preload=True,
         reranker=reranker,
+        index_models=index_models,
     )
     uvicorn.run(
         create_app(settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=30
     )
+
+
+def _parse_index_models(values: list[str]) -> dict[str, Path]:
+    from embedstack.errors import InputError
+
+    out: dict[str, Path] = {}
+    for value in values:
+        name, sep, folder = value.partition("=")
+        if not sep or name not in ("splade", "colbert") or not folder:
+            raise InputError(f"--index-model takes splade=DIR or colbert=DIR, got {value!r}")
+        if not Path(folder).is_dir():
+            raise InputError(f"--index-model {name}: {folder} is not a folder")
+        out[name] = Path(folder)
+    return out
 
 
 def register(app: typer.Typer) -> None:

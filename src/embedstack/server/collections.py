@@ -86,7 +86,7 @@ class CollectionRegistry:
         self._open[name] = collection
         return collection
 
-    def create(self, name: str, encoder: Any, bm25: bool) -> Any:
+    def create(self, name: str, encoder: Any, indexes: dict[str, Any]) -> Any:
         path = self.path(name)
         from embedstack.store.collection import Collection
 
@@ -94,7 +94,7 @@ class CollectionRegistry:
             raise ApiError(409, f"collection {name!r} already exists", code="collection_exists")
         assert self.root is not None
         self.root.mkdir(parents=True, exist_ok=True)
-        collection = Collection.create(path, encoder=encoder, indexes=("bm25",) if bm25 else ())
+        collection = Collection.create(path, encoder=encoder, indexes=indexes)
         self._open[name] = collection
         return collection
 
@@ -152,10 +152,23 @@ async def create_collection(body: CollectionCreate, request: Request) -> Collect
     if spec is None:
         raise ApiError(404, f"model {body.model!r} is not served here", code="model_not_found")
     registry = _registry(request)
+    configured = request.app.state.settings.index_models
+    indexes: dict[str, Any] = {"bm25": None} if body.bm25 else {}
+    for index_name in body.indexes:
+        if index_name not in configured:
+            offered = ", ".join(sorted(configured)) or "none"
+            raise ApiError(
+                400,
+                f"index {index_name!r} is not offered by this server (offered: {offered}); "
+                f"start it with --index-model {index_name}=MODEL_DIR",
+                param="indexes",
+                code="index_not_configured",
+            )
+        indexes[index_name] = {"model": str(Path(configured[index_name]).resolve())}
 
     def run() -> CollectionInfo:
         with registry.lock(body.name):
-            collection = registry.create(body.name, pool.get_loaded(spec).encoder, body.bm25)
+            collection = registry.create(body.name, pool.get_loaded(spec).encoder, indexes)
             return _info(body.name, collection)
 
     return await asyncio.to_thread(run)

@@ -74,6 +74,11 @@ class CollectionCreate(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
     model: str | None = Field(default=None, description="A served model id; default if omitted.")
     bm25: bool = True
+    indexes: list[str] = Field(
+        default_factory=list,
+        description="Extra indexes whose model the server was started with "
+        "(--index-model splade=DIR, --index-model colbert=DIR), e.g. ['splade'].",
+    )
 
 
 class CollectionInfo(BaseModel):

@@ -28,3 +28,5 @@ class ServerSettings:
     max_wait_ms: float = 5.0
     preload: bool = False
     reranker: Path | None = None
+    # model folders of indexes that collections may be created with, e.g. {"splade": DIR}
+    index_models: dict[str, Path] = field(default_factory=dict)
