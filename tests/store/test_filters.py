@@ -43,6 +43,11 @@ def ids(col, where):
         ({"year": {"$gte": "2020"}}, {"c"}),
         ({"score": {"$gt": 1}}, {"b"}),
         ({"score": {"$lt": 1.0}}, {"a"}),
+        ({"tags": {"$exists": True}}, {"d"}),  # present with a null value
+        ({"lang": {"$exists": False}}, {"d", "e"}),
+        ({"$or": [{"lang": "de"}, {"year": 2023}]}, {"b", "d"}),
+        ({"$and": [{"lang": "en"}, {"$or": [{"draft": True}, {"year": "2022"}]}]}, {"a", "c"}),
+        ({"lang": "en", "$or": [{"score": {"$exists": True}}, {"year": {"$gt": 2022}}]}, {"a"}),
     ],
 )
 def test_where_operators(col, where, expected):
@@ -53,7 +58,13 @@ def test_where_operators(col, where, expected):
     ("where", "message"),
     [
         ({"year": {"$regex": "x"}}, "unknown filter operator '\\$regex'"),
-        ({"$or": [{"a": 1}]}, "bad filter field '\\$or'"),
+        ({"$nor": [{"a": 1}]}, "unknown filter operator '\\$nor'.*\\$and, \\$or"),
+        ({"$and": {"lang": "en"}}, "\\$and needs a non-empty list"),
+        ({"$or": []}, "\\$or needs a non-empty list"),
+        ({"$or": ["lang"]}, "each filter in \\$or must be a dict"),
+        ({"$and": [{"$or": [{"year": {"$near": 1}}]}]}, "unknown filter operator '\\$near'"),
+        ({"year": {"$near": 1}}, "\\$exists; combinators \\$and, \\$or"),
+        ({"lang": {"$exists": "yes"}}, "\\$exists for 'lang' needs true or false"),
         ({"lang": {"$in": "en"}}, "\\$in for 'lang' needs a list"),
         ({"lang": ["en"]}, "must be a string, number, boolean or null"),
         ({"year": {"$gt": None}}, "needs a value"),

@@ -27,6 +27,7 @@ from embedstack.search.pipeline import PRESETS as PIPELINE_PRESETS
 from embedstack.store.collection import Collection
 from embedstack.store.indexes import index_configs
 from embedstack.store.manifest import MANIFEST
+from embedstack.store.prune import prune_missing
 from embedstack.store.writes import Progress as ProgressCallback
 from embedstack.text.loaders import Fields, LoadResult, load_documents
 from embedstack.types import Hit
@@ -127,6 +128,12 @@ def index(
         help="Rebuild the collection's BM25/SPLADE/ColBERT indexes from its stored texts "
         "(repairs a missing or damaged index).",
     ),
+    prune: bool = typer.Option(
+        False,
+        "--prune",
+        help="Delete documents from files under the given PATHs that no longer exist or no "
+        "longer contain them (documents from other sources are kept).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Index files into a collection; unchanged documents are not embedded again.
@@ -137,13 +144,15 @@ def index(
 
       embedstack index faq.csv --csv-column answer --id-field qid --into ./faq.es
 
+      embedstack index ./notes --into ./notes.es --prune
+
       embedstack index ./notes --into ./notes.es --splade ./models/splade-v3
 
       embedstack index ./notes --into ./notes.es --colbert ./models/colbertv2.0
     """
     existing = Collection.open(into, model) if (into / MANIFEST).exists() else None
     result = load_documents(paths, Fields(text=text_field, id=id_field, csv_column=csv_column))
-    if not result.documents:
+    if not result.documents and not (prune and existing is not None):
         _report_skipped(result)
         raise InputError(
             f"no documents to index in {', '.join(map(str, paths))} "
@@ -164,6 +173,7 @@ def index(
             [d.metadata for d in docs],
             progress=progress,
         )
+        pruned = prune_missing(collection, paths, result) if prune else []
         ensure_model_indexes(collection, wanted)
         total = len(collection)
     _report_skipped(result)
@@ -173,6 +183,7 @@ def index(
             "documents": len(docs),
             "files": result.files,
             **report.to_dict(),
+            "pruned": len(pruned),
             "total": total,
             "skipped": [{"where": s.where, "reason": s.reason} for s in result.skipped],
         }
@@ -189,6 +200,11 @@ def index(
             f"indexed {len(docs)} documents from {result.files} files into "
             f"{escape(str(into))}: {len(report.added)} added, {len(report.updated)} updated, "
             f"{len(report.unchanged)} unchanged; embedded {report.embedded}; {total} in total",
+            soft_wrap=True,
+        )
+    if prune:
+        console.print(
+            f"pruned {len(pruned)} documents whose source is gone; {total} in total",
             soft_wrap=True,
         )
 

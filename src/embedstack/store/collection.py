@@ -221,6 +221,11 @@ class Collection(CollectionWrites):
         with self._lock:
             return self._store.ids()
 
+    def source_paths(self) -> dict[str, str]:
+        """id -> the file it was indexed from (the `path` metadata the loaders set)."""
+        with self._lock:
+            return self._store.source_paths()
+
     # -- state ---------------------------------------------------------------------------
     def _refresh(self) -> None:
         generation = self._store.generation()

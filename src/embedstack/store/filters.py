@@ -1,8 +1,10 @@
 """Metadata filters (`where`) compiled to SQL over the JSON metadata column.
 
 Forms: `{"field": value}` (equality; `None` matches a missing or null field),
-`{"field": {"$in": [...]}}`, `$nin`, `$ne`, `$gt`, `$gte`, `$lt`, `$lte`. Several fields
-(and several operators on one field) all have to hold. Range operators are type-strict:
+`{"field": {"$in": [...]}}`, `$nin`, `$ne`, `$eq`, `$gt`, `$gte`, `$lt`, `$lte`,
+`$exists` (true: the key is present, even with a null value). Several fields (and
+several operators on one field) all have to hold. `{"$and": [filter, ...]}` and
+`{"$or": [filter, ...]}` combine sub-filters and nest. Range operators are type-strict:
 a number never compares with a string, so `{"year": {"$gt": 2000}}` skips `"2001"`.
 Filters run in SQLite before top-k, so a filtered search is still exact.
 """
@@ -15,14 +17,20 @@ from embedstack.errors import InputError
 
 Scalar = str | int | float | bool | None
 _RANGE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-_OPERATORS = ("$in", "$nin", "$ne", *_RANGE)
+_OPERATORS = ("$eq", "$ne", "$in", "$nin", *_RANGE, "$exists")
+_LOGICAL = ("$and", "$or")
+
+
+def _valid() -> str:
+    return f"field operators {', '.join(_OPERATORS)}; combinators {', '.join(_LOGICAL)}"
 
 
 def _path(field: str) -> str:
-    if not isinstance(field, str) or not field or '"' in field or field.startswith("$"):
+    if isinstance(field, str) and field.startswith("$"):
+        raise InputError(f"unknown filter operator {field!r} at the top of a filter: {_valid()}")
+    if not isinstance(field, str) or not field or '"' in field:
         raise InputError(
-            f"bad filter field {field!r}: use a metadata key (no '\"', not starting with "
-            f"'$'); supported operators are {', '.join(_OPERATORS)}"
+            f"bad filter field {field!r}: use a metadata key (no '\"', not starting with '$')"
         )
     return f'$."{field}"'
 
@@ -47,6 +55,10 @@ def _type_guard(value: Scalar) -> str:
 def _condition(field: str, op: str, value: Any) -> tuple[str, list[Any]]:
     path = _path(field)
     column = "json_extract(metadata, ?)"
+    if op == "$exists":
+        if not isinstance(value, bool):
+            raise InputError(f"$exists for {field!r} needs true or false, got {value!r}")
+        return f"json_type(metadata, ?) IS {'NOT ' if value else ''}NULL", [path]
     if op in ("$in", "$nin"):
         if not isinstance(value, list | tuple | set):
             raise InputError(f"{op} for {field!r} needs a list, got {type(value).__name__}")
@@ -66,9 +78,43 @@ def _condition(field: str, op: str, value: Any) -> tuple[str, list[Any]]:
         if scalar is None:
             raise InputError(f"{op} for {field!r} needs a value, not null")
         return f"({_type_guard(scalar)} AND {column} {_RANGE[op]} ?)", [path, path, scalar]
-    raise InputError(
-        f"unknown filter operator {op!r} for {field!r}: use one of {', '.join(_OPERATORS)}"
-    )
+    raise InputError(f"unknown filter operator {op!r} for {field!r}: {_valid()}")
+
+
+def _logical(op: str, subfilters: Any) -> tuple[str, list[Any]]:
+    if not isinstance(subfilters, list) or not subfilters:
+        raise InputError(
+            f"{op} needs a non-empty list of filters such as "
+            f'[{{"lang": "en"}}, {{"year": {{"$gte": 2020}}}}], got {subfilters!r}'
+        )
+    parts: list[str] = []
+    params: list[Any] = []
+    for sub in subfilters:
+        if not isinstance(sub, dict):
+            raise InputError(f"each filter in {op} must be a dict, got {sub!r}")
+        sql, values = _compile(sub)
+        parts.append(f"({sql})")
+        params.extend(values)
+    joiner = " AND " if op == "$and" else " OR "
+    return joiner.join(parts), params
+
+
+def _compile(where: dict[str, Any]) -> tuple[str, list[Any]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    for field, spec in where.items():
+        if field in _LOGICAL:
+            conditions = [_logical(field, spec)]
+        elif isinstance(spec, dict):
+            if not spec:
+                raise InputError(f"empty operator dict for {field!r}: {_valid()}")
+            conditions = [_condition(field, op, value) for op, value in spec.items()]
+        else:
+            conditions = [_condition(field, "$eq", spec)]
+        for sql, values in conditions:
+            parts.append(f"({sql})")
+            params.extend(values)
+    return (" AND ".join(parts) or "1"), params
 
 
 def compile_where(where: dict[str, Any] | None) -> tuple[str, list[Any]]:
@@ -77,16 +123,4 @@ def compile_where(where: dict[str, Any] | None) -> tuple[str, list[Any]]:
         return "1", []
     if not isinstance(where, dict):
         raise InputError(f"where must be a dict such as {{'lang': 'en'}}, got {where!r}")
-    parts: list[str] = []
-    params: list[Any] = []
-    for field, spec in where.items():
-        if isinstance(spec, dict):
-            if not spec:
-                raise InputError(f"empty operator dict for {field!r}")
-            conditions = [_condition(field, op, value) for op, value in spec.items()]
-        else:
-            conditions = [_condition(field, "$eq", spec)]
-        for sql, values in conditions:
-            parts.append(sql)
-            params.extend(values)
-    return " AND ".join(f"({p})" for p in parts), params
+    return _compile(where)

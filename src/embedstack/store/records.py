@@ -112,6 +112,14 @@ class RecordStore:
         rows = self.conn.execute("SELECT row FROM records ORDER BY row")
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
+    def source_paths(self) -> dict[str, str]:
+        """id -> the `path` metadata of every row that has a string `path`."""
+        sql = (
+            "SELECT id, json_extract(metadata, '$.path') FROM records "
+            "WHERE json_type(metadata, '$.path') = 'text'"
+        )
+        return dict(self.conn.execute(sql))
+
     def rows_where(self, where: dict[str, Any]) -> np.ndarray:
         condition, params = compile_where(where)
         sql = f"SELECT row FROM records WHERE {condition} ORDER BY row"
