@@ -36,6 +36,10 @@ def ids(col, where):
         ({"lang": {"$in": []}}, set()),
         ({"lang": {"$nin": ["en"]}}, {"b", "d", "e"}),
         ({"lang": {"$nin": []}}, {"a", "b", "c", "d", "e"}),
+        ({"lang": {"$in": [None, "de"]}}, {"b", "d", "e"}),  # null: missing or JSON null
+        ({"lang": {"$in": [None]}}, {"d", "e"}),
+        ({"lang": {"$nin": [None, "de"]}}, {"a", "c"}),
+        ({"lang": {"$nin": [None]}}, {"a", "b", "c"}),
         ({"lang": {"$ne": "en"}}, {"b", "d", "e"}),
         ({"year": {"$gt": 2019}}, {"b", "d"}),  # "2022" is a string: not compared
         ({"year": {"$gte": 2019, "$lt": 2023}}, {"a", "b"}),

@@ -65,10 +65,25 @@ def _condition(field: str, op: str, value: Any) -> tuple[str, list[Any]]:
         items = [_scalar(v, field) for v in value]
         if not items:
             return ("0" if op == "$in" else "1"), []
-        marks = ", ".join("?" for _ in items)
+        # SQL's IN is three-valued with NULL; null (a missing key or JSON null) is
+        # matched explicitly so that null in the list means what it says.
+        values = [v for v in items if v is not None]
+        has_null = len(values) < len(items)
+        marks = ", ".join("?" for _ in values)
         if op == "$in":
-            return f"{column} IN ({marks})", [path, *items]
-        return f"({column} IS NULL OR {column} NOT IN ({marks}))", [path, path, *items]
+            parts, params = [], []
+            if values:
+                parts.append(f"{column} IN ({marks})")
+                params += [path, *values]
+            if has_null:
+                parts.append(f"{column} IS NULL")
+                params.append(path)
+            return "(" + " OR ".join(parts) + ")", params
+        if not has_null:
+            return f"({column} IS NULL OR {column} NOT IN ({marks}))", [path, path, *values]
+        if not values:
+            return f"{column} IS NOT NULL", [path]
+        return f"({column} IS NOT NULL AND {column} NOT IN ({marks}))", [path, path, *values]
     scalar = _scalar(value, field)
     if op == "$eq":
         return f"{column} IS ?", [path, scalar]
