@@ -318,3 +318,13 @@ def test_zero_vectors_are_never_hits_and_a_zero_query_finds_nothing(tmp_path, ca
     with caplog.at_level("WARNING"):
         assert col.search("???", k=3) == []
     assert "all zeros" in caplog.text
+
+
+def test_an_empty_query_finds_nothing_and_says_so(tmp_path, counting_encoder):
+    from embedstack.text.analysis import EmptyQueryWarning
+
+    col = Collection.create(tmp_path / "c", counting_encoder, indexes=())
+    fill(col)
+    for query in ("", "   "):
+        with pytest.warns(EmptyQueryWarning, match="empty"):
+            assert col.search(query, k=3) == []

@@ -7,9 +7,11 @@ retrievers without caring which kind they hold. Each hit records its stage under
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from embedstack.errors import CollectionError, InputError
+from embedstack.text.analysis import EmptyQueryWarning
 from embedstack.types import Hit, Kind
 
 if TYPE_CHECKING:
@@ -39,7 +41,12 @@ class DenseRetriever:
         self.collection = collection
 
     def search(self, query: str, k: int = 10, where: dict[str, Any] | None = None) -> list[Hit]:
-        vector = self.collection.encoder.encode([_check_query(query)], kind=Kind.QUERY)[0]
+        if not _check_query(query).strip():
+            # An empty query's vector is the model's "nothing" vector: its neighbours are
+            # arbitrary, so say so instead of returning them.
+            warnings.warn("the query is empty: no dense hits", EmptyQueryWarning, stacklevel=2)
+            return []
+        vector = self.collection.encoder.encode([query], kind=Kind.QUERY)[0]
         return self.collection.search_vector(vector, k, where)
 
 
