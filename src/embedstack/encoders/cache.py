@@ -270,14 +270,8 @@ class CachedEncoder(Encoder):
         if missing:
             unique = list(dict.fromkeys(items[i] for i in missing))
             for texts_done, vectors in self._embed(unique, kind, batch_size):
-                self.cache.put_many(self.space.key(), kind, texts_done, vectors)
-                where = {t: vectors[j] for j, t in enumerate(texts_done)}
-                for i in missing:
-                    if items[i] in where:
-                        out[i] = where[items[i]]
-        if normalize if normalize is not None else self.space.normalize:
-            out = normalize_rows(out)
-        return out
+                self._store(items, missing, kind, texts_done, vectors, out=out)
+        return self._finish(out, normalize)
 
     async def aencode(
         self, texts: Sequence[str], kind: Kind | str = Kind.DOCUMENT, normalize: bool | None = None
@@ -293,14 +287,30 @@ class CachedEncoder(Encoder):
         if missing:
             unique = list(dict.fromkeys(items[i] for i in missing))
             async for idx, vectors in aiter_encode(unique, kind):
-                done = [unique[j] for j in idx]
-                self.cache.put_many(self.space.key(), kind, done, vectors)
-                where = {t: vectors[j] for j, t in enumerate(done)}
-                for i in missing:
-                    if items[i] in where:
-                        out[i] = where[items[i]]
+                self._store(items, missing, kind, [unique[j] for j in idx], vectors, out=out)
+        return self._finish(out, normalize)
+
+    def _store(
+        self,
+        items: list[str],
+        missing: list[int],
+        kind: Kind,
+        done: list[str],
+        vectors: np.ndarray,
+        *,
+        out: np.ndarray,
+    ) -> None:
+        """Cache one finished batch at once (so an interruption loses nothing done) and
+        copy its vectors into every position that asked for those texts."""
+        self.cache.put_many(self.space.key(), kind, done, vectors)
+        where = {t: vectors[j] for j, t in enumerate(done)}
+        for i in missing:
+            if items[i] in where:
+                out[i] = where[items[i]]
+
+    def _finish(self, out: np.ndarray, normalize: bool | None) -> np.ndarray:
         if normalize if normalize is not None else self.space.normalize:
-            out = normalize_rows(out)
+            return normalize_rows(out)
         return out
 
     def _fill_hits(self, items: list[str], kind: Kind, out: np.ndarray) -> list[int]:

@@ -184,13 +184,7 @@ class BM25Index:
     def delete(self, rows: np.ndarray) -> None:
         """Remove documents; unknown rows are an error and nothing is removed."""
         rows = check_rows(rows, "bm25 delete")
-        present = self.postings.contains(rows)
-        if not present.all():
-            raise InputError(
-                f"bm25 delete: rows {rows[~present][:10].tolist()} are not in the index; "
-                "nothing was deleted. Check the ids (if the index is out of step with its "
-                f"collection, rebuild it: {REBUILD_HINT})"
-            )
+        self.postings.require_present(rows, "bm25 delete", REBUILD_HINT)
         if len(rows) == 0:
             return
         terms = self.postings.remove(rows)

@@ -132,6 +132,16 @@ class PostingStore:
         out[inside] = self.generation[rows[inside]] >= 0
         return out
 
+    def require_present(self, rows: np.ndarray, what: str, rebuild_hint: str) -> None:
+        """Refuse a delete naming rows the index does not hold (nothing is deleted)."""
+        present = self.contains(rows)
+        if not present.all():
+            raise InputError(
+                f"{what}: rows {np.asarray(rows)[~present][:10].tolist()} are not in the "
+                "index; nothing was deleted. Check the ids (if the index is out of step "
+                f"with its collection, rebuild it: {rebuild_hint})"
+            )
+
     @property
     def live_rows(self) -> np.ndarray:
         return np.flatnonzero(self.generation >= 0)

@@ -100,13 +100,7 @@ class SpladeIndex:
 
     def delete(self, rows: np.ndarray) -> None:
         rows = check_rows(rows, "splade delete")
-        present = self.postings.contains(rows)
-        if not present.all():
-            raise InputError(
-                f"splade delete: rows {rows[~present][:10].tolist()} are not in the index; "
-                "nothing was deleted. Check the ids (if the index is out of step with its "
-                f"collection, rebuild it: {REBUILD_HINT})"
-            )
+        self.postings.require_present(rows, "splade delete", REBUILD_HINT)
         if len(rows):
             self.postings.remove(rows)
             self.n_docs -= len(rows)
