@@ -35,6 +35,7 @@ lint: dev
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: dev
 	$(BIN)/ruff format src tests benchmarks scripts
