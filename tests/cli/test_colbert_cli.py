@@ -46,7 +46,7 @@ def run(*args):
 
 
 def exact_maxsim(colbert: Path, query: str, docs: dict[str, str]) -> dict[str, float]:
-    from embedstack.encoders.colbert import ColbertReranker
+    from embedstack.search.colbert import ColbertReranker
 
     scores = ColbertReranker(colbert).score(query, list(docs.values()))
     return dict(zip(docs, scores.tolist(), strict=True))
