@@ -113,6 +113,7 @@ class LateIndex:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held by the centroids and the compressed token vectors."""
         arrays = (self.centroids, self.codes, self.residuals, self.scale, self.lengths)
         return sum(a.nbytes for a in arrays) + self.alive.nbytes
 

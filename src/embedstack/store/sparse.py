@@ -17,6 +17,7 @@ import numpy as np
 
 from embedstack import atomic
 from embedstack.encoders.kinds import SparseEncoder
+from embedstack.encoders.splade import SpladeEncoder
 from embedstack.errors import CollectionError, InputError
 from embedstack.store.postings import (
     PostingStore,
@@ -49,8 +50,6 @@ class SpladeIndex:
 
     def __init__(self, encoder: SparseEncoder | None = None, **encoder_config: Any) -> None:
         if encoder is None:
-            from embedstack.encoders.splade import SpladeEncoder
-
             if "model" not in encoder_config:
                 raise InputError(
                     "a SPLADE index needs a model (a Hugging Face *ForMaskedLM folder): "
@@ -72,6 +71,7 @@ class SpladeIndex:
 
     # -- updates ----------------------------------------------------------------------
     def add(self, rows: np.ndarray, texts: list[str]) -> None:
+        """Encode `texts` as documents and index them under the row ids `rows`."""
         rows = check_rows(rows, "splade add")
         if len(rows) != len(texts):
             raise InputError(f"splade add: {len(rows)} rows but {len(texts)} texts")
@@ -103,6 +103,7 @@ class SpladeIndex:
         self.n_docs += len(rows)
 
     def delete(self, rows: np.ndarray) -> None:
+        """Tombstone `rows`; all must be indexed, or nothing is deleted."""
         rows = check_rows(rows, "splade delete")
         self.postings.require_present(rows, "splade delete", REBUILD_HINT)
         if len(rows):
@@ -110,17 +111,20 @@ class SpladeIndex:
             self.n_docs -= len(rows)
 
     def upsert(self, rows: np.ndarray, texts: list[str]) -> None:
+        """Replace the documents of `rows` (adding those not indexed yet)."""
         rows = check_rows(rows, "splade upsert")
         self.delete(rows[self.postings.contains(rows)])
         self.add(rows, texts)
 
     def compact(self) -> None:
+        """Merge all segments into one, dropping deleted documents."""
         self.postings.compact(self.encoder.vocab_size)
 
     # -- search -----------------------------------------------------------------------
     def search(
         self, query: str, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k rows by dot product with the encoded query, best first."""
         if k <= 0:
             raise InputError(f"k must be a positive number of hits, got {k}")
         if not query.strip():
@@ -148,6 +152,7 @@ class SpladeIndex:
 
     # -- persistence --------------------------------------------------------------------
     def save(self, directory: Path) -> None:
+        """Write postings and `splade.json` (settings, space, counts) into `directory`."""
         directory = Path(directory)
         self.postings.save(directory)
         atomic.write_json(
