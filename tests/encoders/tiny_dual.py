@@ -39,7 +39,7 @@ def _tokenizer(path: Path, family: str) -> dict[str, int]:
     tok_config: dict[str, Any] = {"pad_token": pad, "eos_token": eos, "model_max_length": 16}
     tok_config["tokenizer_class"] = "CLIPTokenizer" if family == "clip" else "SiglipTokenizer"
     (path / "tokenizer_config.json").write_text(json.dumps(tok_config))
-    return {"vocab": len(vocab), "eos": vocab[eos], "pad": vocab[pad]}
+    return {"vocab": len(vocab), "eos": vocab[eos], "pad": vocab[pad], "bos": vocab[bos or eos]}
 
 
 def make_tiny_dual(path: Path, family: str, seed: int = 0) -> Any:
@@ -53,7 +53,8 @@ def make_tiny_dual(path: Path, family: str, seed: int = 0) -> Any:
     common = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
               "num_attention_heads": 4}  # fmt: skip
     text = {**common, "vocab_size": tok["vocab"], "max_position_embeddings": 16,
-            "eos_token_id": tok["eos"], "pad_token_id": tok["pad"]}  # fmt: skip
+            "eos_token_id": tok["eos"], "pad_token_id": tok["pad"],
+            "bos_token_id": tok["bos"]}  # fmt: skip
     vision = {**common, "image_size": IMAGE_SIZE, "patch_size": PATCH, "num_channels": 3}
     if family == "clip":
         config = tf.CLIPConfig(text_config=text, vision_config=vision, projection_dim=24)

@@ -171,9 +171,7 @@ def index_images(
         done = 0
         for start in range(0, len(pending), CHUNK):
             chunk = pending[start : start + CHUNK]
-            _index_chunk(
-                collection, dual, chunk, into=target, max_pixels=max_pixels, report=report
-            )
+            _index_chunk(collection, dual, chunk, into=target, max_pixels=max_pixels, report=report)
             done += len(chunk)
             if progress is not None:
                 progress(done, len(pending))
