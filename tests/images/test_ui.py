@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from embedstack.apps.images import index_images  # noqa: E402
-from embedstack.search.pipeline import Pipeline  # noqa: E402
-from embedstack.server.ui import create_ui_app  # noqa: E402
-from embedstack.store.collection import Collection  # noqa: E402
+from embedstack.apps.images import index_images
+from embedstack.search.pipeline import Pipeline
+from embedstack.server.ui import create_ui_app
+from embedstack.store.collection import Collection
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
