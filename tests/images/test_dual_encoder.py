@@ -59,6 +59,25 @@ def test_towers_and_logits_match_transformers(family, dual_models, sample_images
 
 
 @pytest.mark.torch
+def test_legacy_clip_config_pools_at_the_highest_token_id(tmp_path, sample_images):
+    """Configs saved by old transformers say eos_token_id 2: the reference then pools at
+    argmax(input_ids) (the end-of-text token has the highest id in CLIP's vocabulary)."""
+    import json
+
+    from tiny_dual import make_tiny_dual
+
+    model = make_tiny_dual(tmp_path / "legacy", "clip", seed=3)
+    config = json.loads((tmp_path / "legacy" / "config.json").read_text())
+    config["text_config"]["eos_token_id"] = 2
+    (tmp_path / "legacy" / "config.json").write_text(json.dumps(config))
+    model.text_model.eos_token_id = 2
+    dual = load_dual_encoder(tmp_path / "legacy")
+    pixels = np.zeros((1, 3, 32, 32), dtype=np.float32)
+    ref = _reference(model, dual, TEXTS, pixels)
+    np.testing.assert_allclose(dual.text.encode(TEXTS), ref.text_embeds.numpy(), atol=1e-4)
+
+
+@pytest.mark.torch
 @pytest.mark.parametrize("family", FAMILIES)
 def test_registry_loads_the_text_tower(family, dual_models):
     folder, _ = dual_models[family]
@@ -78,6 +97,7 @@ def test_registry_loads_the_text_tower(family, dual_models):
         ("clip", {"size": {"shortest_edge": 100}, "crop_size": {"height": 120, "width": 90},
                   "resample": 2}),  # crop larger than the image: padded
         ("siglip", {"size": {"height": 384, "width": 384}, "resample": 3}),
+        ("clip", {"size": 200, "crop_size": 180}),  # old configs: plain ints
     ],
 )  # fmt: skip
 def test_preprocessing_matches_the_image_processor(family, settings, sample_images, tmp_path):
@@ -138,3 +158,24 @@ def test_sample_preprocessing_handles_greyscale_and_alpha(tmp_path):
     for mode in ("L", "RGBA", "P", "I;16"):
         assert prep(Image.new(mode, (20, 10))).shape == (3, 8, 8)
     assert Path(tmp_path).exists()
+
+
+def test_minimal_hub_configs_get_the_reference_defaults(tmp_path):
+    """google/siglip-* config.json names only the model types; the rest are defaults."""
+    import json
+
+    from embedstack.encoders.clip_config import read_dual_config
+
+    config = {"architectures": ["SiglipModel"], "model_type": "siglip",
+              "text_config": {"model_type": "siglip_text_model"},
+              "vision_config": {"image_size": 512, "model_type": "siglip_vision_model"}}  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    for name in ("tokenizer.json", "preprocessor_config.json"):
+        (tmp_path / name).write_text("{}")
+    with pytest.raises(ModelNotFoundError, match=r"no model\.safetensors.*save_pretrained"):
+        read_dual_config(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    cfg = read_dual_config(tmp_path)
+    assert cfg.text["max_position_embeddings"] == 64 and cfg.text["hidden_size"] == 768
+    assert cfg.vision["image_size"] == 512 and cfg.vision["patch_size"] == 16
+    assert cfg.vision["hidden_act"] == "gelu_pytorch_tanh"

@@ -68,12 +68,16 @@ def read_dual_config(path: str | Path) -> DualConfig:
             f"{'present' if 'vision_config' in config else 'missing'}; image search needs a "
             "CLIPModel or SiglipModel folder with both towers"
         )
+    fixes = {
+        "tokenizer.json": " (SigLIP 1 folders may ship only spiece.model: convert once with "
+        "transformers' AutoTokenizer.from_pretrained(DIR).save_pretrained(DIR))",
+        "model.safetensors": " (a folder with only pytorch_model.bin, like openai/clip-*: convert "
+        "once with transformers' AutoModel.from_pretrained(DIR).save_pretrained(DIR), which "
+        "needs pip install 'embedstack[torch]')",
+    }
     for name in ("tokenizer.json", "preprocessor_config.json", "model.safetensors"):
         if not (root / name).is_file():
-            fix = (" (SigLIP ships spiece.model only: convert once with transformers' "
-                   "AutoTokenizer.from_pretrained(folder).save_pretrained(folder))"
-                   if name == "tokenizer.json" else "")  # fmt: skip
-            raise ModelNotFoundError(f"{root} ({found}) has no {name}{fix}")
+            raise ModelNotFoundError(f"{root} ({found}) has no {name}{fixes.get(name, '')}")
     tok_config = root / "tokenizer_config.json"
     tokenizer = json.loads(tok_config.read_text(encoding="utf-8")) if tok_config.is_file() else {}
     defaults = _DEFAULTS[family]
