@@ -190,7 +190,7 @@ def _index_chunk(
             image = load_image(path, max_pixels=max_pixels)
             pixels.append(dual.image.preprocess(image))
         except ImageError as exc:
-            report.skipped.append((id_, str(exc).replace(f"{path} ", "").replace(f"{path}: ", "")))
+            report.skipped.append((id_, exc.reason))
             continue
         caption, exif = _caption(path, image), _exif(image)
         meta: dict[str, Any] = {

@@ -35,7 +35,12 @@ MAX_BYTES = 256 * 1024 * 1024
 
 
 class ImageError(InputError):
-    """One image cannot be used; the message says why (the indexer skips it)."""
+    """One image cannot be used; the message says why (the indexer skips it and
+    reports `reason`, the message without the file name)."""
+
+    def __init__(self, where: Path, reason: str) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.reason = reason
 
 
 def _pil() -> Any:
@@ -59,12 +64,10 @@ def load_image(
         try:
             size = path.stat().st_size
         except OSError as exc:
-            raise ImageError(f"cannot read {path}: {exc.strerror or exc}") from None
+            raise ImageError(path, f"cannot read: {exc.strerror or exc}") from None
         handle = path
     if size > max_bytes:
-        raise ImageError(
-            f"{path} is {size / 2**20:.0f} MiB, over the {max_bytes // 2**20} MiB limit"
-        )
+        raise ImageError(path, f"{size / 2**20:.0f} MiB, over the {max_bytes // 2**20} MiB limit")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pil.DecompressionBombWarning)
@@ -72,9 +75,10 @@ def load_image(
             width, height = image.size  # from the header: nothing decoded yet
             if width * height > max_pixels:
                 raise ImageError(
-                    f"{path} is {width}x{height} = {width * height:,} pixels, over the "
+                    path,
+                    f"{width}x{height} = {width * height:,} pixels, over the "
                     f"{max_pixels:,}-pixel limit (decompression-bomb guard); raise max_pixels "
-                    "if the file is trusted"
+                    "(--max-pixels) if the file is trusted",
                 )
             image.seek(0)  # animations: the first frame
             image.load()  # decodes: truncated/corrupt data fails here
@@ -82,11 +86,11 @@ def load_image(
     except ImageError:
         raise
     except (pil.DecompressionBombError, pil.DecompressionBombWarning) as exc:
-        raise ImageError(f"{path}: decompression-bomb guard: {exc}") from None
+        raise ImageError(path, f"decompression-bomb guard: {exc}") from None
     except pil.UnidentifiedImageError:
-        raise ImageError(f"{path} is not an image Pillow can read") from None
+        raise ImageError(path, "not an image Pillow can read") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageError(f"{path} is corrupt or truncated: {exc}") from None
+        raise ImageError(path, f"corrupt or truncated: {exc}") from None
 
 
 def _size_dict(value: Any, square: bool) -> dict[str, int]:
