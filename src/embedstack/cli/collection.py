@@ -210,8 +210,11 @@ def index(
 
 
 def search(
-    query: str = typer.Argument(..., help="What to look for."),
+    query: str | None = typer.Argument(None, help="What to look for."),
     in_: Path = typer.Option(..., "--in", help="Collection folder."),
+    image: Path | None = typer.Option(
+        None, "--image", help="Query by image (image collections from `index-images`)."
+    ),
     k: int = typer.Option(10, "-k", "--k", help="Number of results."),
     retriever: str = typer.Option(
         "dense",
@@ -241,6 +244,8 @@ def search(
       embedstack search "rotate keys" --in ./notes.es --retriever hybrid --rerank ./ce --explain
 
       embedstack search "rotate keys" --in ./notes.es --retriever bm25 --rerank-colbert ./colbert
+
+      embedstack search --image query.jpg --in ./photos.es
     """
     filters = None
     if where:
@@ -248,6 +253,12 @@ def search(
             filters = json.loads(where)
         except ValueError as exc:
             raise InputError(f'--where must be JSON such as \'{{"lang": "en"}}\': {exc}') from None
+    if image is not None:
+        from embedstack.cli.images import image_search
+
+        return image_search(image, in_, k, filters, as_json)
+    if query is None:
+        raise InputError("give a query text, or --image PATH for an image collection")
     explanation = None
     with Collection.open(in_) as collection, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

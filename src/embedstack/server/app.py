@@ -144,6 +144,9 @@ def create_app(
         )
 
     app.include_router(collection_routes.router)
+    from embedstack.server.ui import install_ui  # the browser page at /ui/
+
+    install_ui(app, settings.collections_dir, settings.reranker)
 
     # Added innermost first: BodyLimit -> CORS (preflights need no key) -> ApiKeyAuth -> app.
     app.add_middleware(ApiKeyAuth, keys=settings.api_keys)

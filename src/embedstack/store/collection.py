@@ -221,6 +221,12 @@ class Collection(CollectionWrites):
         with self._lock:
             return self._store.ids()
 
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """id -> stored content hash, for the ids present (lets callers skip unchanged
+        items before computing anything, e.g. images by file hash)."""
+        with self._lock:
+            return {i: found[1] for i, found in self._store.lookup(list(ids)).items()}
+
     def source_paths(self) -> dict[str, str]:
         """id -> the file it was indexed from (the `path` metadata the loaders set)."""
         with self._lock:
