@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "embedstack.cli.distill",
     "embedstack.cli.tour",
     "embedstack.cli.images",
+    "embedstack.cli.drift",
 )
 
 err_console = Console(stderr=True)
