@@ -18,7 +18,7 @@ import numpy as np
 
 from embedstack import atomic
 from embedstack.drift.stats import nearest_distances
-from embedstack.errors import CollectionError, InputError
+from embedstack.errors import CollectionError, InputError, SpaceMismatchError
 from embedstack.types import EmbeddingSpace
 
 PROFILE = "profile.json"
@@ -47,9 +47,18 @@ class Profile:
     def centroid(self) -> np.ndarray:
         return self.mean
 
-    def require_space(self, space: EmbeddingSpace, what: str = "drift profile") -> None:
-        """Refuse vectors of another space, naming each differing field."""
-        self.space.require_same(space, what)
+    def require_space(self, space: EmbeddingSpace, where: str = "") -> None:
+        """Refuse vectors of another space, naming each differing field (the diff of
+        `EmbeddingSpace.require_same`)."""
+        differences = self.space.diff(space)
+        if differences:
+            place = f" in {where}" if where else ""
+            raise SpaceMismatchError(
+                f"the drift profile{place} was made in another embedding space ("
+                + "; ".join(differences)
+                + "): compare vectors of the profile's space, or rebuild the profile "
+                "(`embedstack drift DIR --rebuild-profile`)"
+            )
 
     def summary(self) -> dict[str, Any]:
         return {

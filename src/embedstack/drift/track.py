@@ -111,6 +111,7 @@ def build_profile(
     )
     if save:
         save_profile(drift_dir(collection), prof)
+        log.info("drift profile of %s: %d rows, sample %d", collection.path, len(ids), len(sample))
     return prof
 
 
@@ -146,7 +147,7 @@ def track(
     there is none (or `rebuild`); every comparison appends a snapshot."""
     prof = None if rebuild else load_profile(drift_dir(collection))
     if prof is not None:
-        prof.require_space(collection.space)
+        prof.require_space(collection.space, str(drift_dir(collection)))
     if isinstance(against, Collection) and against.space != collection.space:
         result = _compare_collections(
             collection, against, thresholds=thresholds, seed=seed, progress=progress
