@@ -71,3 +71,16 @@ def test_drift_against_collection_of_another_space(demo, tmp_path):
     assert made.exit_code == 0, made.output
     body = json.loads(run("drift", demo, "--against", other, "--json").stdout)
     assert "overlap@10" in body["metrics"] and "space_diff" in body["metrics"]
+
+
+def test_rows_indexed_after_the_profile_are_tested(demo):
+    assert run("drift", demo).exit_code == 0
+    added = run("index", CAPTIONS, "--into", demo)
+    assert added.exit_code == 0, added.output
+    body = json.loads(run("drift", demo, "--json").stdout)
+    assert body["drift"] is True and body["metrics"]["rows"] == 209
+    rebuilt = run("drift", demo, "--rebuild-profile", "--json")
+    assert "rebuilt the drift profile from 249 rows" in rebuilt.stderr
+    assert json.loads(rebuilt.stdout)["metrics"]["rows"] == 249
+    bad = run("drift", demo, "--alpha", "2")
+    assert bad.exit_code == 1 and "alpha must be between 0 and 1" in bad.stderr

@@ -158,7 +158,8 @@ def track(
     if prof is None:
         prof = build_profile(collection, seed=seed, progress=progress)
         if against is None:
-            msg = f"no drift profile yet: built one from {prof.count} rows; run again later"
+            done = "rebuilt the drift profile" if rebuild else "no drift profile yet: built one"
+            msg = f"{done} from {prof.count} rows; run again after adding data"
             return TrackResult(DriftReport(False, [], prof.summary()), True, False, msg)
     if against is None:
         ids = new_rows(collection, prof)
