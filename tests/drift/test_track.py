@@ -137,3 +137,32 @@ def test_rebuild_replaces_the_profile(tmp_path):
     run = track(col, rebuild=True)
     assert run.profiled and load_profile(drift_dir(col)).count == 40
     assert len(list(drift_dir(col).glob("profile-*.npy"))) == 3  # old arrays removed
+
+
+def test_concurrent_snapshot_appends_are_all_kept(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from embedstack.drift import DriftReport, append_snapshot
+
+    def write(n: int) -> None:
+        for k in range(5):
+            append_snapshot(tmp_path, DriftReport(False, [], {"run": n * 10 + k}), "test")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(4)))
+    runs = sorted(s.metrics["run"] for s in load_snapshots(tmp_path))
+    assert runs == sorted(n * 10 + k for n in range(4) for k in range(5))
+
+
+def test_damaged_profile_and_history_say_how_to_fix(tmp_path):
+    from embedstack.errors import CollectionError
+
+    col = make(tmp_path / "c", demo_rows())
+    build_profile(col)
+    folder = drift_dir(col)
+    next(folder.glob("profile-sample-*.npy")).write_bytes(b"not numpy")
+    with pytest.raises(CollectionError, match=r"delete .*profile\.json"):
+        load_profile(folder)
+    (folder / "snapshots.json").write_text("{broken")
+    with pytest.raises(CollectionError, match="move it away"):
+        load_snapshots(folder)

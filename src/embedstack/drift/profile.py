@@ -190,33 +190,41 @@ def save_profile(folder: str | Path, prof: Profile) -> Path:
 
 
 def load_profile(folder: str | Path) -> Profile | None:
-    """The profile saved under `folder`, or None when there is none yet."""
-    import json
-
+    """The profile saved under `folder`, or None when there is none yet. A profile
+    replaced while it is read (its old arrays removed) is read again once."""
     root = Path(folder)
     if not (root / PROFILE).exists():
         return None
     try:
-        meta = json.loads((root / PROFILE).read_text(encoding="utf-8"))
-        files = meta["files"]
-        stats = np.load(root / files["stats"], allow_pickle=False)
-        prof = Profile(
-            space=EmbeddingSpace.from_dict(meta["space"]),
-            count=int(meta["count"]),
-            mean=stats[0],
-            var=stats[1],
-            norm_quantiles={k: float(v) for k, v in meta["norm_quantiles"].items()},
-            sample=np.load(root / files["sample"], allow_pickle=False),
-            outlier_distance=float(meta["outlier_distance"]),
-            created=float(meta["created"]),
-            seed=int(meta.get("seed", 0)),
-            seen=np.load(root / files["seen"], allow_pickle=False),
-        )
+        try:
+            return _read(root)
+        except FileNotFoundError:
+            return _read(root)  # replaced while being read: read the new one
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise CollectionError(
             f"the drift profile in {root} is unreadable ({exc}): delete {root / PROFILE} "
             "and run `embedstack drift` again to rebuild it"
         ) from None
+
+
+def _read(root: Path) -> Profile:
+    import json
+
+    meta = json.loads((root / PROFILE).read_text(encoding="utf-8"))
+    files = meta["files"]
+    stats = np.load(root / files["stats"], allow_pickle=False)
+    prof = Profile(
+        space=EmbeddingSpace.from_dict(meta["space"]),
+        count=int(meta["count"]),
+        mean=stats[0],
+        var=stats[1],
+        norm_quantiles={k: float(v) for k, v in meta["norm_quantiles"].items()},
+        sample=np.load(root / files["sample"], allow_pickle=False),
+        outlier_distance=float(meta["outlier_distance"]),
+        created=float(meta["created"]),
+        seed=int(meta.get("seed", 0)),
+        seen=np.load(root / files["seen"], allow_pickle=False),
+    )
     if meta.get("space_key") != prof.space.key():
-        raise CollectionError(f"the drift profile in {root} is damaged (space key mismatch)")
+        raise ValueError("space key mismatch: the profile was edited or is damaged")
     return prof

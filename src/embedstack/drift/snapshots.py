@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,9 +87,27 @@ def append_snapshot(
         reasons=list(report.reasons),
         metrics=_clean(dict(report.metrics)),
     )
-    history = [*load_snapshots(root), snap]
-    atomic.write_json(root / SNAPSHOTS, [s.to_dict() for s in history])
+    with _locked(root / ".snapshots.lock"):
+        history = [*load_snapshots(root), snap]
+        atomic.write_json(root / SNAPSHOTS, [s.to_dict() for s in history])
     return snap
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialise read-append-write between processes (POSIX advisory lock), so two
+    runs at once never drop each other's snapshot."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: one writer at a time is the caller's job
+        yield
+        return
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def plot_snapshots(snapshots: list[Snapshot], path: str | Path) -> Path:
