@@ -84,3 +84,14 @@ def test_rows_indexed_after_the_profile_are_tested(demo):
     assert json.loads(rebuilt.stdout)["metrics"]["rows"] == 249
     bad = run("drift", demo, "--alpha", "2")
     assert bad.exit_code == 1 and "alpha must be between 0 and 1" in bad.stderr
+
+
+def test_text_output_of_a_two_space_comparison(demo, tmp_path):
+    other = tmp_path / "other.es"
+    assert (
+        run("index", str(DEMO), "--into", other, "--no-bm25", "--model", "hash:64").exit_code == 0
+    )
+    result = run("drift", demo, "--against", other)
+    assert result.exit_code == 0, result.output
+    # Shown verbatim: the brackets of the list are not taken for rich markup.
+    assert "overlap@10" in result.stdout and 'space_diff: ["model:' in result.stdout

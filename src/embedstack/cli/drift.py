@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 if TYPE_CHECKING:
@@ -44,16 +45,15 @@ def _against(path: Path, text_field: str) -> tuple[Collection | list[str], str]:
     """Another collection (a folder with a manifest) or texts read by the loaders."""
     from embedstack.errors import InputError
     from embedstack.store.collection import Collection
-    from embedstack.store.manifest import MANIFEST
     from embedstack.text.loaders import Fields, load_documents
 
-    if path.is_dir() and (path / MANIFEST).exists():
+    if path.is_dir() and (path / "manifest.json").exists():  # a collection (see README)
         return Collection.open(path), str(path)
     if not path.exists():
         raise InputError(f"--against {path}: no such file or folder")
     result = load_documents([path], Fields(text=text_field))
     for skipped in result.skipped:
-        err.print(f"[yellow]skipped[/] {skipped}", highlight=False)
+        err.print(f"[yellow]skipped[/] {escape(str(skipped))}", highlight=False)
     if not result.documents:
         raise InputError(f"--against {path}: no documents read (use .jsonl, .csv, .txt or .md)")
     return [d.text for d in result.documents], str(path)
@@ -97,14 +97,14 @@ def _fmt(value: Any) -> str:
 
 def _print(result: TrackResult) -> None:
     rep: DriftReport = result.report
-    err.print(result.message, highlight=False)
+    err.print(escape(result.message), highlight=False)
     if result.compared:
         colour = "red" if rep.drift else "green"
         console.print(f"[bold {colour}]{'DRIFT' if rep.drift else 'no drift'}[/]")
     for reason in rep.reasons:
-        console.print(f"  - {reason}", highlight=False)
+        console.print(f"  - {escape(reason)}", highlight=False)
     for key, value in rep.metrics.items():
-        console.print(f"  {key}: {_fmt(value)}", highlight=False)
+        console.print(f"  {escape(key)}: {escape(_fmt(value))}", highlight=False)
 
 
 def drift(
@@ -164,11 +164,11 @@ def drift(
     if as_json:
         typer.echo(json.dumps(result.report.to_dict(), indent=2))
         if result.message:
-            err.print(result.message, highlight=False)
+            err.print(escape(result.message), highlight=False)
     else:
         _print(result)
     for path in written:
-        err.print(f"wrote {path}", highlight=False)
+        err.print(f"wrote {escape(str(path))}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

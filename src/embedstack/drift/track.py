@@ -182,7 +182,8 @@ def track(
         what = f"{len(texts)} texts"
     result = compare(prof, vectors, collection.space, thresholds=thresholds, seed=seed)
     append_snapshot(drift_dir(collection), result, source or what)
-    return TrackResult(result, profiled, True, f"compared {what} with the reference")
+    built = f"built the drift profile from {prof.count} rows, then " if profiled else ""
+    return TrackResult(result, profiled, True, f"{built}compared {what} with the reference")
 
 
 def _compare_collections(
