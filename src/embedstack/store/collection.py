@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from embedstack.encoders.base import Encoder
-from embedstack.errors import CollectionError, InputError, StorageError
+from embedstack.errors import CollectionError, InputError, SpaceMismatchError, StorageError
 from embedstack.similarity import Metric
 from embedstack.sqlite import classify
 from embedstack.store.changes import Record, UpsertReport
@@ -157,7 +157,11 @@ class Collection(CollectionReads, CollectionWrites):
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = rebuild_encoder(self.path, self.manifest)
+            try:
+                self._encoder = rebuild_encoder(self.path, self.manifest)
+            except SpaceMismatchError:
+                self._query(self._refresh)  # a hand-edited manifest "dim" is blamed on it
+                raise
         return self._encoder
 
     @property

@@ -104,9 +104,10 @@ class CommitMixin:
         return f"pid {writes[0][1]}" if writes else "another process"
 
     @contextmanager
-    def _writing(self, progress: Progress | None = None) -> Iterator[Write]:
+    def _writing(self, progress: Progress | None = None, refresh: bool = True) -> Iterator[Write]:
         """One write: journal, lock, stage, commit; on any failure remove the new files
-        and forget in-memory state, so the previous commit stays the truth."""
+        and forget in-memory state, so the previous commit stays the truth. `refresh`
+        False: do not load the current files first (repairs of damaged ones)."""
         write = Write()
         with self._lock:
             try:
@@ -115,7 +116,8 @@ class CommitMixin:
                 try:
                     with self._locked(progress):
                         self._clean_after_crashes(write.id)
-                        self._refresh()
+                        if refresh:
+                            self._refresh()
                         yield write
                         self._store.end_write(write.id)
                         self._store.add_trash([self._relative(p) for p in write.superseded])

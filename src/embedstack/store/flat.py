@@ -119,6 +119,14 @@ class FlatVectors:
             f"({count}, {self.dim}) float32; {fix}"
         )
 
+    def healthy(self, name: str, count: int, checksum: str | None) -> bool:
+        """Whether a listed segment opens and matches its checksum."""
+        try:
+            self._open(self.dir / name, count, checksum, "")
+        except StorageError:
+            return False
+        return True
+
     def new_segment_path(self, write_id: str) -> Path:
         """A fresh file name for the next segment; it carries the id of the write that
         creates it, so cleanup after a crash can tell exactly which files to remove."""

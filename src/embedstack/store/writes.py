@@ -199,6 +199,44 @@ class CollectionWrites(CommitMixin):
             self.manifest.write(self.path)
         self._indexes[name] = index
 
+    def rebuild_vectors(self, progress: Progress | None = None) -> int:
+        """Re-embed the stored texts of every vector file that is missing, unreadable or
+        fails its checksum, and commit the repaired files; returns how many rows were
+        re-embedded. Healthy files are left alone."""
+
+        def plan() -> tuple[int, list[tuple[str, int, int]], np.ndarray, list[str]]:
+            damaged = [
+                (name, start, count)
+                for name, start, count, checksum in self._store.segments()
+                if not self._vectors.healthy(name, count, checksum)
+            ]
+            alive = self._store.alive_rows()
+            inside = np.zeros(len(alive), dtype=bool)
+            for _, start, count in damaged:
+                inside |= (alive >= start) & (alive < start + count)
+            rows = alive[inside]
+            data = self._store.fetch_rows(rows.tolist())
+            return self._store.generation(), damaged, rows, [data[int(r)][1] for r in rows]
+
+        seen, damaged, rows, texts = self._query(plan)
+        hashes = [content_hash(t) for t in texts]
+        vectors = self._embed(texts, hashes, {}, None, progress)
+        done = dict(zip(hashes, vectors, strict=True))
+        with self._writing(progress, refresh=False) as write:
+            if self._store.generation() != seen:
+                _, damaged, rows, texts = plan()
+                hashes = [content_hash(t) for t in texts]
+                vectors = self._embed(texts, hashes, done, None, None)
+            for name, start, count in damaged:
+                block = np.zeros((count, self.space.dim), dtype=np.float32)
+                mine = (rows >= start) & (rows < start + count)
+                block[rows[mine] - start] = vectors[mine]
+                self._store.remove_segment(name)
+                self._write_segment(block, start, write)
+                write.superseded.append(self._vectors.dir / name)
+            write.changed = bool(damaged)
+        return len(rows)
+
     def _embed(
         self,
         texts: list[str],
