@@ -143,3 +143,15 @@ def test_file_size_limit_skips_with_a_message_and_a_flag_raises_it(tmp_path):
     assert summary["total"] == 1 and "--max-file-mb" in summary["skipped"][0]["reason"]
     result = run("index", big, small, "--into", into, "--max-file-mb", "1", "--json")
     assert json.loads(result.stdout)["total"] == 2
+
+
+def test_unexpected_end_of_data_is_not_a_bare_aborted(kb, monkeypatch):
+    """click prints only "Aborted." for an EOFError, even with --debug."""
+
+    def truncated(*args, **kwargs):
+        raise EOFError("No data left in file")
+
+    monkeypatch.setattr(Collection, "open", truncated)
+    one_line_error(run("search", "loan", "--in", kb), "unexpected end of data")
+    result = run("--debug", "search", "loan", "--in", kb)
+    assert result.output.strip() != "Aborted." and isinstance(result.exception, RuntimeError)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ import numpy as np
 from embedstack.atomic import fsync_tree, remove
 from embedstack.errors import BusyError, InputError
 from embedstack.progress import Progress, report
+from embedstack.sqlite import classify
 from embedstack.store.changes import ChangeSet
 from embedstack.store.checksums import tree_checksums
 from embedstack.store.flat import FlatVectors, check_vectors
@@ -134,6 +136,8 @@ class CommitMixin:
                     f"collection {self.path} is busy: {self._writer()} is writing to it "
                     f"({exc}); try again when it finishes"
                 ) from None
+            except sqlite3.Error as exc:
+                raise classify(exc, self._store.path, "restore it from a backup") from exc
             self._take_out_trash(write.superseded)
             self._index_dirs.update(write.index_dirs)
             self._query(self._refresh)
