@@ -148,6 +148,31 @@ def test_a_read_retries_when_a_commit_removed_its_generation(built, counting_enc
     assert reader.get(["tea"]) == []
 
 
+@pytest.mark.parametrize("listing", ["segments", "index_dirs"])
+def test_a_commit_between_listing_and_opening_files_is_retried(built, counting_encoder, listing):
+    """The race of issue 14 (KeyError, "BM25 index file missing"), made deterministic:
+    another process commits and deletes the listed files right after the read lists them."""
+    reader = Collection.open(built, counting_encoder)
+    writer = Collection.open(built, counting_encoder)
+    original = getattr(reader._store, listing)
+    fired = []
+
+    def list_then_let_a_writer_commit():
+        result = original()
+        if not fired:
+            fired.append(True)
+            writer.upsert(["the cat came back"], ids=["cat"])
+            writer.delete(["tea"])
+            writer.compact()  # removes every file the reader just listed
+        return result
+
+    setattr(reader._store, listing, list_then_let_a_writer_commit)
+    writer.add(["one more row"], ids=["extra"])  # so the reader must load a new generation
+    retriever = "bm25" if listing == "index_dirs" else "dense"
+    hits = reader.search("the cat came back", k=5, retriever=retriever)
+    assert fired and hits[0].id == "cat" and "tea" not in {h.id for h in hits}
+
+
 # 6. Damage on disk is detected by checksums, named, and repairable.
 @pytest.mark.parametrize("value", [1e30, np.nan])
 def test_a_changed_float_in_a_segment_is_detected_and_repaired(built, counting_encoder, value):
@@ -189,6 +214,20 @@ def test_flipped_bytes_in_the_database_give_a_clear_error(built, counting_encode
         col = Collection.open(built, counting_encoder)
         col.search("cat", k=5)
         col.get(col.ids())
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["UPDATE records SET text = CAST(X'FF41' AS TEXT)", "UPDATE records SET metadata = '{oops'"],
+)
+def test_damaged_rows_in_the_database_give_a_clear_error(built, counting_encoder, damage):
+    conn = sqlite3.connect(built / "store.sqlite")
+    conn.execute(damage)
+    conn.commit()
+    conn.close()
+    col = Collection.open(built, counting_encoder)
+    with pytest.raises(StorageError, match=r"store\.sqlite.*(damaged|unreadable)"):
+        col.search("cat", k=2)
 
 
 # 7. Indexing commits batch by batch: an interrupted run keeps its finished batches.

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from embedstack.encoders.base import Encoder, check_texts
-from embedstack.errors import InputError
+from embedstack.errors import InputError, StorageError
 from embedstack.progress import Progress, report
 from embedstack.store.changes import (
     ChangeSet,
@@ -43,6 +43,17 @@ EMBED_CHUNK = 128  # texts embedded between progress reports
 CHARS_PER_TOKEN = 256
 
 
+def _stored_meta(id_: str, raw: str) -> dict[str, Any]:
+    try:
+        meta: dict[str, Any] = json.loads(raw)
+    except ValueError:
+        raise StorageError(
+            f"the stored metadata of id {id_!r} is not valid JSON: the collection's "
+            "database is damaged; restore store.sqlite from a backup"
+        ) from None
+    return meta
+
+
 def plan_upsert(
     items: list[str],
     ids: list[str],
@@ -54,7 +65,7 @@ def plan_upsert(
     for i, id_ in enumerate(ids):
         meta, digest, old = (metas[i] if metas else None), content_hash(items[i]), existing.get(id_)
         if old is not None and old[1] == digest:
-            if meta is not None and meta != json.loads(old[2]):
+            if meta is not None and meta != _stored_meta(id_, old[2]):
                 report_.metadata_only.append(id_)
                 changes.metadata_updates[id_] = meta
             else:
@@ -65,7 +76,7 @@ def plan_upsert(
         else:
             report_.updated.append(id_)
             changes.deleted_rows.append(old[0])
-            meta = json.loads(old[2]) if meta is None else meta
+            meta = _stored_meta(id_, old[2]) if meta is None else meta
         changes.ids.append(id_)
         changes.texts.append(items[i])
         changes.metadata.append(meta or {})
