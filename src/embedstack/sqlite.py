@@ -159,10 +159,7 @@ def write_transaction(
                 if not is_busy(exc):
                     raise
                 if deadline is not None and time.monotonic() >= deadline:
-                    raise BusyError(
-                        "another process kept the write lock for more than "
-                        f"{timeout:g} s; try again when it finishes"
-                    ) from None
+                    raise BusyError(f"gave up after {timeout:g} s waiting for the lock") from None
                 if not waited and on_wait is not None:
                     on_wait()
                 waited = True

@@ -96,8 +96,11 @@ class CommitMixin:
     def _locked(self, progress: Progress | None) -> AbstractContextManager[None]:
         def waiting() -> None:
             message = f"waiting for another writer ({self._writer()}) on {self.path}"
-            log.warning(message)
-            report(progress, message, 0, None)
+            if progress is None:
+                log.warning(message)
+            else:  # the caller shows it (the CLI prints it once)
+                log.info(message)
+                report(progress, message, 0, None)
 
         return self._store.writing(self.lock_timeout, waiting)
 
