@@ -14,6 +14,7 @@ from store_helpers import DOCS, CountingEncoder, fill
 from embedstack.errors import BusyError, CollectionError, InputError, StorageError
 from embedstack.store.collection import Collection
 from embedstack.store.ingest import upsert_in_batches
+from embedstack.store.records import HOST
 
 
 def tree(path):
@@ -60,10 +61,8 @@ def test_cleanup_deletes_only_files_of_unfinished_writes(built, counting_encoder
     stray.mkdir()
     col = Collection.open(built, counting_encoder)
     # A write of a process that died: journalled, its file carries its id.
-    col._store.conn.execute(
-        "INSERT INTO writes VALUES ('deadbeef0001', 999999999, ?, 0)",
-        (__import__("socket").gethostname(),),
-    )
+    dead = "INSERT INTO writes VALUES ('deadbeef0001', 999999999, ?, 0)"
+    col._store.conn.execute(dead, (HOST,))
     orphan = built / "vectors" / "seg-deadbeef0001-aaaaaa.npy"
     orphan.write_bytes(b"half written")
     col.add(["one more"], ids=["x"])
@@ -76,7 +75,7 @@ def test_cleanup_deletes_only_files_of_unfinished_writes(built, counting_encoder
 def hold_write_lock(path, pid=None):
     conn = sqlite3.connect(path / "store.sqlite", isolation_level=None)
     if pid is not None:
-        conn.execute("INSERT INTO writes VALUES ('otherwrite01', ?, 'h', 0)", (pid,))
+        conn.execute("INSERT INTO writes VALUES ('otherwrite01', ?, ?, 0)", (pid, HOST))
     conn.execute("BEGIN IMMEDIATE")
     return conn
 
@@ -119,7 +118,8 @@ def test_embedding_happens_before_the_lock(built):
 def test_a_second_writer_waits_visibly_then_says_busy(built, counting_encoder, caplog):
     col = Collection.open(built, counting_encoder)
     col.lock_timeout = 0.6
-    holder = hold_write_lock(built, pid=4242)
+    other = os.getppid()  # a live process, as the journal of a real writer would name
+    holder = hold_write_lock(built, pid=other)
     seen = []
     try:
         with pytest.raises(BusyError) as info:
@@ -129,10 +129,10 @@ def test_a_second_writer_waits_visibly_then_says_busy(built, counting_encoder, c
     finally:
         holder.execute("ROLLBACK")
     message = str(info.value)
-    assert "busy" in message and "pid 4242" in message and "damaged" not in message
+    assert "busy" in message and f"pid {other}" in message and "damaged" not in message
     assert "re-index" not in message
-    assert any("waiting for another writer (pid 4242)" in s for s in seen)
-    assert "waiting for another writer (pid 4242)" in caplog.text
+    assert any(f"waiting for another writer (pid {other})" in s for s in seen)
+    assert f"waiting for another writer (pid {other})" in caplog.text
     col.add(["waits"], ids=["w"])  # once the lock is free the write goes through
     assert len(col) == 6
 

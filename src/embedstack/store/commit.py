@@ -105,8 +105,11 @@ class CommitMixin:
         return self._store.writing(self.lock_timeout, waiting)
 
     def _writer(self) -> str:
-        writes = self._store.writes()
-        return f"pid {writes[0][1]}" if writes else "another process"
+        """Who holds the lock, from the journal: a live process other than this one."""
+        for _, pid, host in self._store.writes():
+            if pid != os.getpid() and (host != HOST or _alive(pid)):
+                return f"pid {pid}" + ("" if host == HOST else f" on {host}")
+        return "another process"
 
     @contextmanager
     def _writing(self, progress: Progress | None = None, refresh: bool = True) -> Iterator[Write]:
