@@ -98,19 +98,34 @@ def _applied(conn: sqlite3.Connection) -> set[int] | None:
     return {int(r[0]) for r in conn.execute("SELECT number FROM _migrations")}
 
 
+def _recorded(conn: sqlite3.Connection) -> set[int] | None:
+    """Applied migration numbers; a database that kept its schema version in `PRAGMA
+    user_version` (older cache files) counts as having applied 1..user_version."""
+    done = _applied(conn)
+    if done is None:
+        legacy = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if legacy > 0:
+            return set(range(1, legacy + 1))
+    return done
+
+
 def _migrate(
     conn: sqlite3.Connection, path: Path, migrations: Mapping[int, str], create: bool, suffix: str
 ) -> None:
-    done = _applied(conn)  # a plain read: no lock unless something must change
+    done = _recorded(conn)  # a plain read: no lock unless something must change
     if done is None and not create:
         raise StorageError(f"database {path} holds no embedstack schema{suffix}")
     _refuse_newer(done or set(), migrations, path)
     if done is not None and not set(migrations) - done:
         return
     with write_transaction(conn):
-        conn.execute(_TABLE)
-        done = _applied(conn) or set()  # again, under the lock: another process may have
+        done = _recorded(conn) or set()  # again, under the lock: another process may have
         _refuse_newer(done, migrations, path)
+        conn.execute(_TABLE)
+        conn.executemany(
+            "INSERT OR IGNORE INTO _migrations (number, applied_at) VALUES (?, 'adopted')",
+            [(n,) for n in sorted(done)],
+        )
         for number in sorted(set(migrations) - done):
             log.info("applying schema migration %d to %s", number, path)
             for statement in migrations[number].split(";"):
