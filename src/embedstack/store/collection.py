@@ -217,9 +217,15 @@ class Collection(CollectionWrites):
     def __repr__(self) -> str:
         return f"Collection({str(self.path)!r}, model={self.space.model!r}, rows={len(self)})"
 
-    def ids(self) -> list[str]:
+    def ids(self, where: dict[str, Any] | None = None) -> list[str]:
+        """All ids in insertion order; with `where`, those of the rows it matches."""
         with self._lock:
-            return self._store.ids()
+            if where is None:
+                return self._store.ids()
+            self._refresh()
+            rows = self._rows_where(where)
+            data = self._store.fetch_rows(rows.tolist())
+            return [data[int(row)][0] for row in rows]
 
     def source_paths(self) -> dict[str, str]:
         """id -> the file it was indexed from (the `path` metadata the loaders set)."""
