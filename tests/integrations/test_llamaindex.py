@@ -252,3 +252,13 @@ def test_missing_framework_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "llama_index.core", None)
     with pytest.raises(MissingExtraError, match=r"embedstack\[llamaindex\]"):
         importlib.import_module("embedstack.integrations.llamaindex")
+
+
+def test_retriever_query_modes_reach_the_store(index):
+    hybrid = index.as_retriever(similarity_top_k=2, vector_store_query_mode="hybrid", alpha=0.5)
+    assert texts(hybrid.retrieve("stock markets"))[0] == "stock markets fell sharply today"
+    lexical = index.as_retriever(similarity_top_k=4, vector_store_query_mode="text_search")
+    assert sorted(texts(lexical.retrieve("markets"))) == [
+        "bond yields rose as markets slid",
+        "stock markets fell sharply today",
+    ]
