@@ -1,5 +1,5 @@
 """The pieces the adapters share: wrapping foreign embedding functions, relevance
-scores, and `Collection.ids(where)`."""
+scores, and `Collection.ids_where`."""
 
 from __future__ import annotations
 
@@ -73,13 +73,33 @@ def test_relevance_maps_scores_into_unit_interval():
     assert 0.5 < relevance(2.0, "dot", False) < 1.0
 
 
-def test_collection_ids_where(tmp_path):
+def test_collection_ids_where_filters(tmp_path):
     with Collection.create(tmp_path / "c", "hash:16", indexes=()) as collection:
         collection.add(["a", "b", "c"], ids=["1", "2", "3"],
                        metadata=[{"k": 1}, {"k": 2}, {}])  # fmt: skip
         assert collection.ids() == ["1", "2", "3"]
-        assert collection.ids({"k": {"$gte": 2}}) == ["2"]
-        assert collection.ids({"k": None}) == ["3"]
-        assert collection.ids({"k": 5}) == []
+        assert collection.ids_where({"k": {"$gte": 2}}) == ["2"]
+        assert collection.ids_where({"k": None}) == ["3"]
+        assert collection.ids_where({"k": 5}) == []
         collection.delete(["2"])
-        assert collection.ids({"k": {"$in": [1, 2]}}) == ["1"]
+        assert collection.ids_where({"k": {"$in": [1, 2]}}) == ["1"]
+
+
+def test_build_pipeline_prefers_from_spec_when_the_search_layer_has_it(tmp_path, monkeypatch):
+    from embedstack.integrations._common import build_pipeline
+    from embedstack.search.pipeline import Pipeline
+
+    with Collection.create(tmp_path / "c", "hash:16") as collection:
+        collection.add(["red apples", "green pears"], ids=["a", "p"])
+        hybrid = build_pipeline(collection, "hybrid")
+        assert set(hybrid.retrievers) == {"dense", "bm25"}
+        assert hybrid.search("apples", k=1)[0].id == "a"
+        calls = []
+
+        def from_spec(cls, col, spec, **settings):
+            calls.append((col, spec, settings))
+            return "built"
+
+        monkeypatch.setattr(Pipeline, "from_spec", classmethod(from_spec), raising=False)
+        assert build_pipeline(collection, "hybrid+rerank", "cross-dir") == "built"
+        assert calls == [(collection, "hybrid+rerank", {"reranker": "cross-dir"})]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,9 @@ import numpy as np
 
 from embedstack.encoders.base import Encoder
 from embedstack.errors import InputError
+from embedstack.search.pipeline import Pipeline
 from embedstack.store.collection import Collection
-from embedstack.types import EmbeddingSpace, Hit, Kind
+from embedstack.types import EmbeddingSpace, Kind
 
 EmbedMany = Callable[[list[str]], Sequence[Sequence[float]]]
 EmbedOne = Callable[[str], Sequence[float]]
@@ -41,14 +43,21 @@ def resolve_encoder(model: str | Encoder | None, **options: Any) -> tuple[Encode
 
 
 def settings_hash(obj: Any) -> str:
-    """A stable hash of a framework object's public settings (pydantic fields when it
-    has them), so two instances configured alike share an embedding space."""
+    """A stable hash of a framework object's plain settings (its pydantic fields, else
+    its attributes) that are strings, numbers or booleans, e.g. the model name and the
+    dimension: two instances configured alike share an embedding space. Objects and
+    secrets are left out (their reprs are not stable and must not be stored)."""
     dump = getattr(obj, "model_dump", None)
     try:
-        data = dump() if callable(dump) else {}
-        blob = json.dumps(data, sort_keys=True, default=str)
-    except (TypeError, ValueError):
-        blob = repr(sorted(vars(obj))) if hasattr(obj, "__dict__") else ""
+        data = dump() if callable(dump) else dict(getattr(obj, "__dict__", {}))
+    except Exception:  # a framework object whose dump fails: fall back to attributes
+        data = dict(getattr(obj, "__dict__", {}))
+    plain = {
+        k: v
+        for k, v in data.items()
+        if not k.startswith("_") and (v is None or isinstance(v, str | int | float | bool))
+    }
+    blob = json.dumps(plain, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -114,8 +123,6 @@ def open_collection(
 
 def fill_ids(ids: Sequence[str | None] | None, n: int) -> list[str]:
     """Ids for `n` items: given ones kept, missing ones (None or absent) made up."""
-    import uuid
-
     if ids is None:
         return [uuid.uuid4().hex for _ in range(n)]
     items = list(ids)
@@ -135,5 +142,16 @@ def relevance(score: float, metric: str, normalized: bool) -> float:
     return float(1.0 / (1.0 + np.exp(-score)))
 
 
-def hit_ids(hits: Sequence[Hit]) -> list[str]:
-    return [h.id for h in hits]
+def build_pipeline(collection: Collection, name: str, rerank: str | None = None) -> Pipeline:
+    """The retrieval pipeline a name describes (`dense`, `bm25`, `hybrid`,
+    `hybrid+rerank`, ...) over `collection`, built the way `embedstack search` builds it.
+
+    `Pipeline.from_spec` is the one builder once the retrieval refactor lands; until then
+    `Pipeline.preset` is. Looking both up keeps the adapters on whichever is there.
+    """
+    from_spec = getattr(Pipeline, "from_spec", None)
+    if from_spec is not None:
+        settings = {"reranker": rerank} if rerank is not None else {}
+        return from_spec(collection, name, **settings)
+    preset = getattr(Pipeline, "preset")  # noqa: B009 (absent after the refactor)
+    return preset(name, collection, rerank)

@@ -217,20 +217,22 @@ class Collection(CollectionWrites):
     def __repr__(self) -> str:
         return f"Collection({str(self.path)!r}, model={self.space.model!r}, rows={len(self)})"
 
-    def ids(self, where: dict[str, Any] | None = None) -> list[str]:
-        """All ids in insertion order; with `where`, those of the rows it matches."""
+    def ids(self) -> list[str]:
         with self._lock:
-            if where is None:
-                return self._store.ids()
-            self._refresh()
-            rows = self._rows_where(where)
-            data = self._store.fetch_rows(rows.tolist())
-            return [data[int(row)][0] for row in rows]
+            return self._store.ids()
 
     def source_paths(self) -> dict[str, str]:
         """id -> the file it was indexed from (the `path` metadata the loaders set)."""
         with self._lock:
             return self._store.source_paths()
+
+    def ids_where(self, where: dict[str, Any]) -> list[str]:
+        """Ids of the rows a metadata filter matches, in insertion order; e.g. delete by
+        filter: `collection.delete(collection.ids_where({"source": "a.txt"}))`."""
+        with self._lock:
+            rows = self._store.rows_where(where)
+            data = self._store.fetch_rows(rows.tolist())
+            return [data[int(row)][0] for row in rows if int(row) in data]
 
     # -- state ---------------------------------------------------------------------------
     def _refresh(self) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from haystack import Document, component, default_from_dict, default_to_dict
 
 from embedstack.errors import InputError, SpaceMismatchError
+from embedstack.integrations._common import build_pipeline
 from embedstack.integrations.haystack.filters import to_where
 from embedstack.search.pipeline import Pipeline
 from embedstack.store.collection import Collection
@@ -74,7 +75,8 @@ class EmbedstackDocumentWriter:
             [d.id for d in documents],
             [dict(d.meta) for d in documents],
         )
-        return {"documents_written": len(report.added) + len(report.updated)}
+        written = len(report.added) + len(report.updated) + len(report.metadata_only)
+        return {"documents_written": written}
 
     @component.output_types(documents_written=int)
     async def run_async(self, documents: list[Document]) -> dict[str, int]:
@@ -125,7 +127,7 @@ class EmbedstackRetriever:
             if not Path(self.path).exists():
                 raise InputError(f"no collection at {self.path}: index documents there first")
             self._collection = Collection.open(self.path)
-            self._runner = Pipeline.preset(self.pipeline, self._collection, self.rerank)
+            self._runner = build_pipeline(self._collection, self.pipeline, self.rerank)
 
     @component.output_types(documents=list[Document])
     def run(

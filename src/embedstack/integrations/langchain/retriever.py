@@ -15,6 +15,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from embedstack.errors import InputError
+from embedstack.integrations._common import build_pipeline
 from embedstack.search.pipeline import Pipeline
 from embedstack.search.retrievers import Retriever
 from embedstack.store.collection import Collection
@@ -54,7 +55,7 @@ class EmbedstackRetriever(BaseRetriever):
         if self.k <= 0:
             raise InputError(f"k must be a positive number of documents, got {self.k}")
         if isinstance(self.pipeline, str):
-            self._runner = Pipeline.preset(self.pipeline, self.collection, self.rerank)
+            self._runner = build_pipeline(self.collection, self.pipeline, self.rerank)
         elif isinstance(self.pipeline, Pipeline | Retriever):
             self._runner = self.pipeline
         else:

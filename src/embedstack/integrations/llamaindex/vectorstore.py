@@ -28,7 +28,12 @@ from pydantic import PrivateAttr
 
 from embedstack.encoders.base import Encoder
 from embedstack.errors import InputError, SpaceMismatchError
-from embedstack.integrations._common import FunctionEncoder, open_collection, resolve_encoder
+from embedstack.integrations._common import (
+    FunctionEncoder,
+    build_pipeline,
+    open_collection,
+    resolve_encoder,
+)
 from embedstack.integrations.llamaindex.embedding import EmbedstackEmbedding
 from embedstack.integrations.llamaindex.filters import to_where
 from embedstack.similarity import scores, topk
@@ -133,7 +138,7 @@ class EmbedstackVectorStore(BasePydanticVectorStore):
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Delete every node of one source document."""
-        self._collection.delete(self._collection.ids({"ref_doc_id": ref_doc_id}))
+        self._collection.delete(self._collection.ids_where({"ref_doc_id": ref_doc_id}))
 
     def delete_nodes(
         self,
@@ -160,7 +165,7 @@ class EmbedstackVectorStore(BasePydanticVectorStore):
         where = to_where(filters)
         if where is None:
             return list(node_ids) if node_ids is not None else self._collection.ids()
-        matching = self._collection.ids(where)
+        matching = self._collection.ids_where(where)
         if node_ids is None:
             return matching
         allowed = set(matching)
@@ -203,7 +208,7 @@ class EmbedstackVectorStore(BasePydanticVectorStore):
             return self._collection.search_vector(vector, k, where)
         records = self._collection.get(self._select(list(query.node_ids), None))
         if where is not None:
-            allowed = set(self._collection.ids(where))
+            allowed = set(self._collection.ids_where(where))
             records = [r for r in records if r.id in allowed]
         if not records:
             return []
@@ -217,7 +222,8 @@ class EmbedstackVectorStore(BasePydanticVectorStore):
     def _pipeline(
         self, query: VectorStoreQuery, mode: VectorStoreQueryMode, where: dict[str, Any] | None
     ) -> list[Hit]:
-        from embedstack.search.pipeline import DEFAULT_NORMALIZATION, LinearFusion, Pipeline
+        from embedstack.search.fusion import LinearFusion, Normalization
+        from embedstack.search.pipeline import Pipeline
         from embedstack.search.retrievers import DenseRetriever, IndexRetriever, Retriever
 
         if query.query_str is None:
@@ -225,7 +231,7 @@ class EmbedstackVectorStore(BasePydanticVectorStore):
         if query.node_ids:
             raise InputError(f"node_ids restrict dense search only, not {mode.value}")
         if mode in _LEXICAL:
-            pipeline = Pipeline.preset("bm25", self._collection)
+            pipeline = build_pipeline(self._collection, "bm25")
             k = query.sparse_top_k or query.similarity_top_k
         elif query.alpha is not None:
             weights = {"dense": float(query.alpha), "bm25": 1.0 - float(query.alpha)}
@@ -233,10 +239,11 @@ class EmbedstackVectorStore(BasePydanticVectorStore):
                 "dense": DenseRetriever(self._collection),
                 "bm25": IndexRetriever(self._collection, "bm25"),
             }
-            pipeline = Pipeline(retrievers, LinearFusion(weights, DEFAULT_NORMALIZATION))
+            # the default fusion's normalisation (z-scores), with LlamaIndex's weighting
+            pipeline = Pipeline(retrievers, LinearFusion(weights, Normalization.ZSCORE))
             k = query.hybrid_top_k or query.similarity_top_k
         else:
-            pipeline = Pipeline.preset("hybrid", self._collection)
+            pipeline = build_pipeline(self._collection, "hybrid")
             k = query.hybrid_top_k or query.similarity_top_k
         return pipeline.search(query.query_str, k, where)
 
