@@ -181,3 +181,10 @@ def test_core_does_not_import_frameworks():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_existing_folder_opens_with_its_own_encoder(store, tmp_path):
+    again = EmbedstackVectorStore(path=tmp_path / "kb.es")  # no embedding given
+    assert again.collection.space == store.collection.space
+    assert again.similarity_search("bond yields", k=1)[0].id == "d"
+    assert again.embeddings.embed_query("x") == store.embeddings.embed_query("x")

@@ -262,3 +262,13 @@ def test_retriever_query_modes_reach_the_store(index):
         "bond yields rose as markets slid",
         "stock markets fell sharply today",
     ]
+
+
+def test_existing_folder_opens_with_its_own_encoder(index, tmp_path):
+    store = EmbedstackVectorStore(path=tmp_path / "kb.es")  # no embed_model given
+    assert store.client.space.model == "hash:128"
+    embed_model = EmbedstackEmbedding(store.encoder)
+    again = VectorStoreIndex.from_vector_store(store, embed_model=embed_model)
+    assert texts(again.as_retriever(similarity_top_k=1).retrieve("stock markets")) == [
+        "stock markets fell sharply today"
+    ]

@@ -106,13 +106,15 @@ class FunctionEncoder(Encoder):
 
 def open_collection(
     path: str | Path | None,
-    encoder: Encoder,
+    encoder: Encoder | None,
     *,
     indexes: Any = None,
     metric: str = "cosine",
 ) -> tuple[Collection, tempfile.TemporaryDirectory[str] | None]:
-    """Open the collection at `path` (checking the encoder's space) or create it; with no
-    path, create one in a temporary folder that lives as long as the returned handle."""
+    """Open the collection at `path` (checking the encoder's space; None: the
+    collection's own encoder) or create it (None: `EMBEDSTACK_MODEL` or the default
+    model); with no path, create one in a temporary folder that lives as long as the
+    returned handle."""
     temp = None
     if path is None:
         temp = tempfile.TemporaryDirectory(prefix="embedstack-")

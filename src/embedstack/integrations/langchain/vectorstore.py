@@ -24,9 +24,12 @@ from embedstack.store.collection import Collection
 from embedstack.types import Hit, Kind
 
 
-def as_encoder(embedding: Embeddings | Encoder | str | None) -> Encoder:
+def as_encoder(embedding: Embeddings | Encoder | str | None) -> Encoder | None:
     """The encoder a collection should embed with: ours directly, a LangChain embedding
-    object wrapped (named by its class, keyed by a hash of its settings)."""
+    object wrapped (named by its class, keyed by a hash of its settings); None leaves the
+    choice to the collection (its own encoder, or the default model for a new one)."""
+    if embedding is None:
+        return None
     if isinstance(embedding, EmbedstackEmbeddings):
         return embedding.encoder
     if isinstance(embedding, Embeddings):
@@ -51,7 +54,8 @@ class EmbedstackVectorStore(VectorStore):
 
     Args:
         embedding: a LangChain `Embeddings` (ours or any other), an embedstack encoder or
-            spec; None with `collection` uses the collection's own encoder.
+            spec; None uses an existing collection's own encoder, or `EMBEDSTACK_MODEL` /
+            the default model for a new one.
         path: the collection folder, opened if it exists, else created; None makes a
             temporary one (removed when the store is garbage-collected).
         collection: an open `Collection` to use instead of `path`.
@@ -71,8 +75,10 @@ class EmbedstackVectorStore(VectorStore):
         if collection is None:
             encoder = as_encoder(embedding)
             collection, self._temp = open_collection(path, encoder, indexes=indexes, metric=metric)
-        elif embedding is not None:
-            collection.space.require_same(as_encoder(embedding).space)
+        else:
+            encoder = as_encoder(embedding)
+            if encoder is not None:
+                collection.space.require_same(encoder.space)
         self.collection = collection
         self._embedding = embedding if isinstance(embedding, Embeddings) else None
 
@@ -183,8 +189,7 @@ class EmbedstackVectorStore(VectorStore):
         cls, path: str | Path, embedding: Embeddings | Encoder | str | None = None
     ) -> EmbedstackVectorStore:
         """An existing collection folder (e.g. built with `embedstack index`)."""
-        encoder = None if embedding is None else as_encoder(embedding)
-        collection = Collection.open(path, encoder)
+        collection = Collection.open(path, as_encoder(embedding))
         store = cls(collection=collection)
         store._embedding = embedding if isinstance(embedding, Embeddings) else None
         return store

@@ -33,6 +33,7 @@ from embedstack.integrations._common import (
     build_pipeline,
     open_collection,
     resolve_encoder,
+    settings_hash,
 )
 from embedstack.integrations.llamaindex.embedding import EmbedstackEmbedding
 from embedstack.integrations.llamaindex.filters import to_where
@@ -44,7 +45,11 @@ _Mode = VectorStoreQueryMode
 _LEXICAL = (_Mode.SPARSE, _Mode.TEXT_SEARCH)
 
 
-def as_encoder(embed_model: BaseEmbedding | Encoder | str | None) -> Encoder:
+def as_encoder(embed_model: BaseEmbedding | Encoder | str | None) -> Encoder | None:
+    """Ours directly; another LlamaIndex embedding wrapped; None: the collection's own
+    encoder (or the default model for a new collection)."""
+    if embed_model is None:
+        return None
     if isinstance(embed_model, EmbedstackEmbedding):
         return embed_model.encoder
     if isinstance(embed_model, BaseEmbedding):
@@ -52,6 +57,7 @@ def as_encoder(embed_model: BaseEmbedding | Encoder | str | None) -> Encoder:
             f"llamaindex:{embed_model.class_name()}:{embed_model.model_name}",
             embed_model.get_text_embedding_batch,
             embed_model.get_query_embedding,
+            fingerprint=settings_hash(embed_model),
         )
     return resolve_encoder(embed_model)[0]
 
@@ -75,7 +81,8 @@ class EmbedstackVectorStore(BasePydanticVectorStore):
         path: the collection folder, opened if it exists, else created with `embed_model`;
             None makes a temporary one.
         embed_model: `EmbedstackEmbedding`, another LlamaIndex embedding, an encoder or
-            spec (None: `EMBEDSTACK_MODEL` or the default model) for a new collection.
+            spec; None uses an existing collection's own encoder, or `EMBEDSTACK_MODEL` /
+            the default model for a new one.
     """
 
     stores_text: bool = True
