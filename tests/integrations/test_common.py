@@ -103,3 +103,14 @@ def test_build_pipeline_prefers_from_spec_when_the_search_layer_has_it(tmp_path,
         monkeypatch.setattr(Pipeline, "from_spec", classmethod(from_spec), raising=False)
         assert build_pipeline(collection, "hybrid+rerank", "cross-dir") == "built"
         assert calls == [(collection, "hybrid+rerank", {"reranker": "cross-dir"})]
+
+
+def test_settings_hash_keys_on_plain_settings_not_credentials_or_objects():
+    from embedstack.integrations._common import settings_hash
+
+    class Model:
+        def __init__(self, name, api_key, client=None):
+            self.model, self.dim, self.api_key, self.client = name, 8, api_key, client
+
+    assert settings_hash(Model("a", "k1")) == settings_hash(Model("a", "k2", object()))
+    assert settings_hash(Model("a", "k1")) != settings_hash(Model("b", "k1"))

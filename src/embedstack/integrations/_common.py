@@ -28,6 +28,7 @@ from embedstack.types import EmbeddingSpace, Kind
 EmbedMany = Callable[[list[str]], Sequence[Sequence[float]]]
 EmbedOne = Callable[[str], Sequence[float]]
 PROBE = "embedstack dimension probe"
+_CREDENTIALS = ("key", "token", "secret", "password", "auth")
 
 
 def resolve_encoder(model: str | Encoder | None, **options: Any) -> tuple[Encoder, str]:
@@ -55,7 +56,9 @@ def settings_hash(obj: Any) -> str:
     plain = {
         k: v
         for k, v in data.items()
-        if not k.startswith("_") and (v is None or isinstance(v, str | int | float | bool))
+        if not k.startswith("_")
+        and not any(word in k.lower() for word in _CREDENTIALS)  # a rotated key is no new space
+        and isinstance(v, str | int | float | bool)
     }
     blob = json.dumps(plain, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
