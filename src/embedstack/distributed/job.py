@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from embedstack.config import default_model_spec
 from embedstack.distributed.budget import BudgetExceededError, JobLimits, hosted_core
 from embedstack.distributed.local import run_local
-from embedstack.distributed.sinks import open_sink, resolve_format
+from embedstack.distributed.sinks import existing_spec, open_sink, resolve_format, state_folder
 from embedstack.distributed.state import JobState, describe
 from embedstack.distributed.stats import JobStats
 from embedstack.distributed.worker import JobConfig, UnitResult, shard_name
@@ -65,12 +66,15 @@ def _limits(
     return JobLimits(settings["rpm"], settings["tpm"], budget, estimate.usd_per_million)
 
 
-def _pending(plan: Plan, state: JobState, sink: Any, stats: JobStats) -> list[Unit]:
-    finished = state.finished()
+def _pending(
+    plan: Plan, state: JobState, sink: Any, stats: JobStats, job: dict[str, Any]
+) -> list[Unit]:
+    """Units not yet finished (a dry run, with no sink, trusts the manifest alone)."""
+    finished = state.finished() if state.matches(job) else {}
     pending = []
     for unit in plan.units:
         done = finished.get(unit.index)
-        if done is not None and done.key == unit.key and sink.output_exists(done.file):
+        if done and done.key == unit.key and (sink is None or sink.output_exists(done.file)):
             stats.skipped += unit.rows
             stats.skipped_units += 1
         else:
@@ -114,32 +118,34 @@ def embed_shards(
     dest, options = str(dest), dict(options or {})
     plan = plan_units(src, unit_rows)
     fmt = resolve_format(dest, fmt)
-    if fmt == "parquet":
-        from embedstack.config import default_model_spec
-
-        model = model or default_model_spec()
-    sink = open_sink(dest, fmt, model, None if state is None else str(state))
+    spec = model or existing_spec(dest, fmt) or default_model_spec()
+    encoder = _driver_encoder(spec, options)
+    hosted = hosted_core(encoder) is not None
+    if not hosted and (max_cost is not None or rpm is not None or tpm is not None):
+        raise InputError(f"--max-cost/--rpm/--tpm apply to hosted models, not {spec!r}")
+    space = encoder.space.to_dict()
+    job = describe(plan, fmt, space, unit_rows=unit_rows, fields=[text_field, id_field])
+    fields = Fields(text=text_field, id=id_field)
+    settings = {"rpm": rpm, "tpm": tpm, "max_cost": max_cost, "prices": prices}
+    stats = JobStats(rows=plan.rows, units=len(plan.units), extra={"format": fmt})
+    if dry_run:  # plan and price only: nothing is created or written
+        job_state = JobState(state_folder(dest, fmt, state))
+        pending = _pending(plan, job_state, None, stats, job)
+        if hosted:
+            _limits(spec, pending, fields, stats, {**settings, "options": options})
+        stats.extra["pending_units"] = len(pending)
+        return stats
+    sink = open_sink(dest, fmt, spec, state)
     run = None
     try:
-        spec = model or sink.spec
-        encoder = _driver_encoder(spec, options)
         sink.check_space(encoder.space)
-        space = encoder.space.to_dict()
-        job = describe(plan, fmt, space, unit_rows=unit_rows, fields=[text_field, id_field])
         job_state = JobState(sink.state_dir)
         job_state.start(job)
-        stats = JobStats(rows=plan.rows, units=len(plan.units))
-        pending = _pending(plan, job_state, sink, stats)
-        fields = Fields(text=text_field, id=id_field)
-        settings = {"rpm": rpm, "tpm": tpm, "max_cost": max_cost, "prices": prices}
+        pending = _pending(plan, job_state, sink, stats, job)
         limits = None
-        if hosted_core(encoder) is not None:
+        if hosted:
             limits = _limits(spec, pending, fields, stats, {**settings, "options": options})
-        elif max_cost is not None or rpm is not None or tpm is not None:
-            raise InputError(f"--max-cost/--rpm/--tpm apply to hosted models, not {spec!r}")
-        stats.extra.update(format=fmt, pending_units=len(pending))
-        if dry_run:
-            return stats
+        stats.extra["pending_units"] = len(pending)
         config = JobConfig(
             spec, space, str(sink.out_dir), options, text_field, id_field, batch_size, sink.staged
         )

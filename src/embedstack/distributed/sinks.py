@@ -52,6 +52,35 @@ def resolve_format(dest: str, fmt: str | None) -> str:
     return "parquet"
 
 
+def state_folder(dest: str, fmt: str, state: str | Path | None) -> Path:
+    """Where the job manifest lives: `--state`, else inside a Parquet destination, else
+    beside a collection folder (a database URL has no folder: `--state` is required)."""
+    if state is not None:
+        return Path(state)
+    if fmt == "parquet":
+        return Path(dest) / STATE_DIR
+    if is_url(dest):
+        raise InputError("a database destination needs --state DIR for the job manifest")
+    return Path(f"{Path(dest)}.embed-corpus")
+
+
+def existing_spec(dest: str, fmt: str) -> str | None:
+    """The model spec of an existing collection at `dest`, else None."""
+    if fmt != "collection" or not (is_url(dest) or (Path(dest) / MANIFEST).exists()):
+        return None
+    _check_backend(dest)
+    with Collection.open(dest) as collection:
+        return collection.manifest.model_spec
+
+
+def _check_backend(dest: str) -> None:
+    if is_url(dest) and importlib.util.find_spec("embedstack.store.postgres") is None:
+        raise InputError(
+            f"{dest}: this embedstack version has no PostgreSQL backend yet; "
+            "write to a collection folder or to Parquet shards instead"
+        )
+
+
 class PrecomputedEncoder(Encoder):
     """Serves vectors the workers already made, so the collection's own upsert (hashing,
     skipping unchanged rows, atomic commit) stores them without embedding again."""
@@ -97,11 +126,11 @@ class ParquetSink:
     format = "parquet"
     staged = False
 
-    def __init__(self, dest: str, state: str | None) -> None:
+    def __init__(self, dest: str, state: str | Path | None) -> None:
         self.folder = Path(dest)
         if self.folder.exists() and not self.folder.is_dir():
             raise InputError(f"{dest} is a file: give a folder for the Parquet shards")
-        self.state_dir = Path(state) if state else self.folder / STATE_DIR
+        self.state_dir = state_folder(dest, self.format, state)
         ours = (self.state_dir / "job.json").exists()
         if self.folder.exists() and any(self.folder.iterdir()) and not ours:
             raise InputError(
@@ -147,24 +176,15 @@ class CollectionSink:
     format = "collection"
     staged = True
 
-    def __init__(self, dest: str, spec: str | None, state: str | None) -> None:
-        if is_url(dest) and importlib.util.find_spec("embedstack.store.postgres") is None:
-            raise InputError(
-                f"{dest}: this embedstack version has no PostgreSQL backend yet; "
-                "write to a collection folder or to Parquet shards instead"
-            )
-        if is_url(dest) and state is None:
-            raise InputError("a database destination needs --state DIR for the job manifest")
+    def __init__(self, dest: str, spec: str, state: str | Path | None) -> None:
+        _check_backend(dest)
+        self.state_dir = state_folder(dest, self.format, state)
         exists = is_url(dest) or (Path(dest) / MANIFEST).exists()
-        if not exists and spec is None:
-            raise InputError(f"{dest} is not a collection yet: give --model to create it")
         collection = Collection.open(dest) if exists else Collection.create(dest, spec)
-        self.spec = spec or collection.manifest.model_spec
         self.space = collection.space
         self._encoder = PrecomputedEncoder(collection.space)
         collection.close()
         self.collection = Collection.open(dest, encoder=self._encoder)
-        self.state_dir = Path(state) if state else Path(f"{Path(dest)}.embed-corpus")
         self.out_dir = self.state_dir / "staging"
         self.out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -194,7 +214,7 @@ class CollectionSink:
         self.collection.close()
 
 
-def open_sink(dest: str, fmt: str, spec: str | None, state: str | None) -> Any:
+def open_sink(dest: str, fmt: str, spec: str, state: str | Path | None) -> Any:
     if fmt == "collection":
         return CollectionSink(dest, spec, state)
     return ParquetSink(dest, state)
