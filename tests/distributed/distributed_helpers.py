@@ -1,7 +1,10 @@
-"""Reading a job's output back for comparison: {id: vector} from Parquet or a collection."""
+"""A generated corpus, and a job's output read back as {id: vector} from Parquet or a
+collection, for comparisons."""
 
 from __future__ import annotations
 
+import json
+import random
 from collections import Counter
 from pathlib import Path
 
@@ -9,6 +12,23 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from embedstack.store.collection import Collection
+
+WORDS = (  # noqa: SIM905
+    "cell protein gene mouse cancer therapy immune blood brain signal receptor dose "
+    "trial patient tumour expression pathway kinase neuron insulin virus vaccine risk"
+).split()
+
+
+def write_corpus(folder: Path, shards: int = 3, rows: int = 80, seed: int = 0) -> int:
+    """SciFact-like abstracts in JSONL shards; returns the number of rows."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for s in range(shards):
+        with open(folder / f"shard-{s}.jsonl", "w", encoding="utf-8") as fh:
+            for i in range(rows):
+                text = " ".join(rng.choices(WORDS, k=rng.randint(8, 40)))
+                fh.write(json.dumps({"id": f"doc-{s}-{i}", "text": text, "n": i}) + "\n")
+    return shards * rows
 
 
 def parquet_output(folder: Path) -> tuple[list[str], np.ndarray]:

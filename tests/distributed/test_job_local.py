@@ -8,13 +8,17 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import write_corpus
-from distributed_helpers import assert_same, by_id, collection_output, parquet_output
+from distributed_helpers import (
+    assert_same,
+    by_id,
+    collection_output,
+    parquet_output,
+    write_corpus,
+)
 
 import embedstack.distributed.worker as worker_module
 from embedstack.distributed import embed_shards

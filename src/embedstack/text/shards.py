@@ -101,7 +101,7 @@ def _jsonl_units(path: Path, source: str, unit_rows: int, first: int) -> list[Un
 
 
 def _parquet_rows(path: Path) -> int:
-    pq = require("pyarrow.parquet", "static", "reading Parquet shards")
+    pq = require("pyarrow.parquet", "distributed", "reading Parquet shards")
     try:
         return int(pq.ParquetFile(path).metadata.num_rows)
     except (OSError, ValueError) as exc:
@@ -158,7 +158,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _read_parquet(unit: Unit, fields: Fields, result: LoadResult) -> list[Document]:
-    pq = require("pyarrow.parquet", "static", "reading Parquet shards")
+    pq = require("pyarrow.parquet", "distributed", "reading Parquet shards")
     shard = pq.ParquetFile(unit.location)
     groups, first, seen = [], None, 0
     for i in range(shard.metadata.num_row_groups):
