@@ -151,7 +151,7 @@ def embed_shards(
         )
         results: Iterator[UnitResult]
         if ray is None:
-            results = run_local(pending, config, workers, limits)
+            results = run_local(pending, config, workers, limits, encoder)
         else:
             from embedstack.distributed.ray_executor import RayRun
 

@@ -22,10 +22,15 @@ from embedstack.text.shards import Unit
 
 
 def run_local(
-    units: Sequence[Unit], config: JobConfig, workers: int = 1, limits: JobLimits | None = None
+    units: Sequence[Unit],
+    config: JobConfig,
+    workers: int = 1,
+    limits: JobLimits | None = None,
+    encoder: Encoder | None = None,
 ) -> Iterator[UnitResult]:
-    """Embed `units` one after another, yielding each result as it finishes."""
-    encoder: Encoder = load_job_encoder(config)
+    """Embed `units` one after another, yielding each result as it finishes (`encoder`:
+    one the caller already loaded for `config`, to save loading it twice)."""
+    encoder = encoder or load_job_encoder(config)
     parallel = None
     if workers > 1 and hosted_core(encoder) is None:
         from embedstack.encoders.parallel import ParallelEncoder
