@@ -190,3 +190,19 @@ def test_killed_driver_loses_nothing_and_writes_nothing_twice(tmp_path):
     want = dict(zip(docs, encoder.encode(list(docs.values())), strict=True))
     assert_same(by_id(ids, vectors), want)
     assert np.isfinite(vectors).all()
+
+
+def test_an_id_repeated_across_units_is_reported(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.jsonl").write_text('{"id": "x", "text": "one"}\n{"id": "y", "text": "two"}\n')
+    (src / "b.jsonl").write_text('{"id": "x", "text": "three"}\n')
+    summary = embed_shards([src], tmp_path / "out", MODEL).summary()
+    assert (summary["duplicates"], summary["duplicate_ids"]) == (1, ["x"])
+    from typer.testing import CliRunner
+
+    from embedstack.cli.main import app
+
+    args = ["embed-corpus", str(src), "--into", str(tmp_path / "out"), "--model", MODEL]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "ids must be unique" in result.stderr

@@ -182,7 +182,7 @@ def register(app: typer.Typer) -> None:
         if summary.get("duplicates"):
             err.print(
                 f"[bold red]error:[/] {summary['duplicates']} ids appear in two units of the "
-                f"input (e.g. {escape(summary['duplicate_ids'][0])}); ids must be unique",
+                f"input (e.g. {escape(str(summary['duplicate_ids'][0]))}); ids must be unique",
                 highlight=False,
             )
             raise typer.Exit(1)

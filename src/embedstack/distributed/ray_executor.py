@@ -75,7 +75,12 @@ class _UnitActor:
 
     def __init__(self, config: dict[str, Any], limits: Any = None) -> None:
         self.config = JobConfig.from_dict(config)
-        self.encoder = load_job_encoder(self.config)
+        self.error: str | None = None
+        try:
+            self.encoder = load_job_encoder(self.config)
+        except Exception as exc:  # e.g. weights missing on this node: fail its units, clearly
+            self.error = f"worker {worker_name()} cannot load {self.config.spec!r}: {exc}"
+            return
         if limits is not None:
             ray = _ray()
 
@@ -95,6 +100,11 @@ class _UnitActor:
         results = []
         for raw in batch["unit"]:
             unit = Unit.from_dict(json.loads(str(raw)))
+            if self.error is not None:
+                failed = UnitResult(unit.index, unit.key, unit.rows, worker=worker_name())
+                failed.error = self.error
+                results.append(json.dumps(failed.to_dict()))
+                continue
             results.append(json.dumps(embed_unit(unit, self.encoder, self.config).to_dict()))
         return {"result": results}
 

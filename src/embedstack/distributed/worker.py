@@ -30,6 +30,7 @@ from embedstack.types import EmbeddingSpace, Kind
 
 COLUMNS = ("id", "vector", "space", "hash")
 STAGED_COLUMNS = (*COLUMNS, "text", "metadata")  # a collection also needs these
+MAX_INVALID = 20  # invalid rows named per unit (all are counted)
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def embed_unit(unit: Unit, encoder: Encoder, config: JobConfig) -> UnitResult:
         result.error = f"{kind}{exc}"
     else:
         result.rows = len(docs)
-        result.invalid = [str(s) for s in skipped]
+        result.invalid = [str(s) for s in skipped[:MAX_INVALID]]  # the count is planned - rows
         result.file = shard_name(unit)
     result.seconds = time.perf_counter() - start
     return result
