@@ -112,12 +112,15 @@ def register(app: typer.Typer) -> None:
             ..., "--into", help="Folder of Parquet shards, a collection folder or a URL."
         ),
         model: str | None = typer.Option(
-            None, "--model", "-m", help="Model spec [default: the collection's, or minilm]."
+            None,
+            "--model",
+            "-m",
+            help="Model spec (default: the collection's, else $EMBEDSTACK_MODEL or minilm).",
         ),
         ray: str | None = typer.Option(
             None,
             "--ray",
-            help="auto | local | ADDRESS: run on Ray (needs embedstack[distributed]). "
+            help="auto | local | ADDRESS: run on Ray (pip install 'embedstack\\[distributed]'). "
             "Absent: this process.",
         ),
         workers: int = typer.Option(1, "--workers", "-w", help="Ray actors / local processes."),
@@ -125,7 +128,7 @@ def register(app: typer.Typer) -> None:
         fmt: str | None = typer.Option(
             None,
             "--format",
-            help="parquet | collection [default: collection if --into is one or a URL].",
+            help="parquet | collection (default: collection if --into is one or a URL).",
         ),
         unit_rows: int = typer.Option(
             1000, "--unit-rows", help="Rows per unit (the unit of retry and resume)."
@@ -133,7 +136,7 @@ def register(app: typer.Typer) -> None:
         text_field: str = typer.Option("text", "--text-field", help="Field with the text."),
         id_field: str = typer.Option("id", "--id-field", help="Field with the id."),
         state: Path | None = typer.Option(
-            None, "--state", help="Job manifest folder [default: inside/beside --into]."
+            None, "--state", help="Job manifest folder (default: inside/beside --into)."
         ),
         rpm: float | None = typer.Option(None, "--rpm", help="Hosted: requests/min, all workers."),
         tpm: float | None = typer.Option(None, "--tpm", help="Hosted: tokens/min, all workers."),
