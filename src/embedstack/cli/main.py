@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "embedstack.cli.distill",
     "embedstack.cli.tour",
     "embedstack.cli.images",
+    "embedstack.cli.corpus",
 )
 
 err_console = Console(stderr=True)

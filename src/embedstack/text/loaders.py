@@ -86,9 +86,12 @@ def _decode(path: Path, data: bytes) -> str:
         ) from None
 
 
-def _jsonl(path: Path, text: str, fields: Fields, result: LoadResult) -> list[Document]:
+def _jsonl(
+    path: Path, text: str, fields: Fields, result: LoadResult, first_line: int = 1
+) -> list[Document]:
+    """Documents of JSONL `text`; `first_line` numbers a slice of a file (shard units)."""
     docs = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=first_line):
         if not line.strip():
             continue
         where = f"{path.as_posix()}:{number}"
