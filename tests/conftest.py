@@ -21,6 +21,9 @@ REQUIRED_IN_CI = (
     "PIL",
     "skimage",
     "playwright",
+    "langchain_tests",
+    "llama_index",
+    "haystack",
 )
 
 
