@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "embedstack.cli.tour",
     "embedstack.cli.images",
     "embedstack.cli.corpus",
+    "embedstack.cli.drift",
 )
 
 err_console = Console(stderr=True)
