@@ -22,6 +22,7 @@ import numpy as np
 from embedstack._optional import require
 from embedstack.apps.threshold import Calibration, calibrate
 from embedstack.errors import InputError
+from embedstack.similarity import topk
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +155,8 @@ def _exact_pairs(
         sims = unit[start : start + block] @ unit.T
         rows = np.arange(sims.shape[0])
         sims[rows, start + rows] = -np.inf  # an item is not its own duplicate
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        for row, cols in enumerate(top):
+        for row in range(sims.shape[0]):
+            cols = topk(sims[row], k)[0]
             i = start + row
             for j in cols:
                 score = float(sims[row, j])

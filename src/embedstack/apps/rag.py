@@ -20,6 +20,7 @@ import numpy as np
 
 from embedstack.encoders.base import normalize_rows
 from embedstack.errors import InputError
+from embedstack.similarity import topk
 from embedstack.text.chunking import Chunk, Chunker, SemanticChunker, read_text
 
 log = logging.getLogger(__name__)
@@ -236,7 +237,7 @@ def evaluate_chunk_sizes(
         doc_scores, n_chunks = best_chunk_scores(texts, qvec, encoder, size)
         recall = mrr = ndcg = 0.0
         for qi, q in enumerate(qids):
-            order = np.argsort(-doc_scores[qi], kind="stable")[: max(k, 10)]
+            order = topk(doc_scores[qi], max(k, 10))[0]
             ranked = [ids[j] for j in order]
             rel = qrels[q]
             recall += len(rel & set(ranked[:k])) / len(rel)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from embedstack.errors import InputError, ModelNotFoundError
+from embedstack.similarity import topk
 from embedstack.types import Hit
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,8 @@ def apply_scores(
     """
     if k is not None and k <= 0:
         raise InputError(f"k must be a positive number of results, got {k}")
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    if k is not None:
-        order = order[:k]
+    values = np.asarray(scores, dtype=np.float64)
+    order = topk(values, k or len(values))[0] if len(values) else np.zeros(0, np.int64)
     out = []
     for rank, i in enumerate(order, start=1):
         hit = hits[int(i)]

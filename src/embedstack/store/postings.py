@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from embedstack.errors import CollectionError, InputError
+from embedstack.similarity import topk
 
 log = logging.getLogger(__name__)
 
@@ -385,20 +386,6 @@ def allowed_mask(allowed: np.ndarray, size: int) -> np.ndarray:
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k best rows with a positive score, best first, ties broken by smaller row id."""
-    if k < len(scores):
-        # Selecting the k smallest of -scores is several times faster than the k largest
-        # of scores when most scores are tied at zero (numpy's introselect).
-        part = np.argpartition(-scores, k - 1)[:k]
-        cutoff = scores[part].min()
-        if cutoff > 0:
-            rows = part
-            if np.count_nonzero(scores == cutoff) > np.count_nonzero(scores[part] == cutoff):
-                # Rows tied with the k-th score but left out must not lose to larger row ids.
-                rows = np.union1d(part[scores[part] > cutoff], np.flatnonzero(scores == cutoff))
-        else:
-            rows = part[scores[part] > 0]
-    else:
-        rows = np.flatnonzero(scores > 0)
-    picked = scores[rows]
-    order = np.lexsort((rows, -picked))[:k]
-    return rows[order], picked[order].astype(np.float32)
+    rows, picked = topk(scores, k)
+    keep = picked > 0
+    return rows[keep], picked[keep].astype(np.float32)
