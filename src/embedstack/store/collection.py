@@ -292,6 +292,11 @@ class Collection(CollectionWrites):
             )
         return self._indexes[name]
 
+    def get_setting(self, key: str) -> dict[str, Any] | None:
+        """A setting stored with `set_setting` (e.g. "fusion"), or None if never set."""
+        with self._lock:
+            return self._store.setting(key)
+
     # -- reads ---------------------------------------------------------------------------
     def get(self, ids: Sequence[str]) -> list[Record]:
         """Records for the ids that exist, in the order asked (missing ids are left out)."""

@@ -33,6 +33,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT INTO state (key, value) VALUES ('generation', 0);
     """,
+    # 2: named settings committed with the data (e.g. the fusion `embedstack tune` chose).
+    """
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -200,6 +200,18 @@ class CollectionWrites:
             self.manifest.write(self.path)
         self._indexes[name] = index
 
+    def set_setting(self, key: str, value: dict[str, Any]) -> None:
+        """Store a JSON-able dict under `key`, committed like any other write."""
+        if not isinstance(value, dict):
+            raise InputError(f"a setting is a dict, got {type(value).__name__}")
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"setting {key!r} is not JSON-serialisable: {exc}") from None
+        with self._writing() as write:
+            self._store.set_setting(key, value)
+            write.changed = True
+
     def _embed(
         self, texts: list[str], batch_size: int | None, progress: Progress | None
     ) -> np.ndarray:
