@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from embedstack.encoders.base import normalize_rows
 from embedstack.errors import InputError
+from embedstack.search.chunks import best_chunk_scores
 from embedstack.similarity import topk
 from embedstack.text.chunking import Chunk, Chunker, SemanticChunker, read_text
 
@@ -179,38 +177,6 @@ def retrieve(
             }
         out.append(item)
     return out
-
-
-Embed = Callable[[Sequence[str], str], np.ndarray]
-"""`embed(texts, kind)` -> one row per text, e.g. `encoder.encode` or a caching wrapper."""
-
-
-def best_chunk_scores(
-    texts: Sequence[str],
-    query_vectors: np.ndarray,
-    encoder: Any,
-    max_tokens: int,
-    *,
-    overlap: int = 0,
-    embed: Embed | None = None,
-) -> tuple[np.ndarray, int]:
-    """(queries, documents) cosine scores where each document scores as its best chunk
-    (MaxP) when chunked at `max_tokens`, and the number of chunks. A document with no
-    chunk (empty text) scores -inf. `embed` defaults to `encoder.encode`; pass a caching
-    one so that re-runs embed nothing."""
-    chunker = Chunker.for_encoder(encoder, max_tokens, overlap)
-    owners: list[int] = []
-    chunk_texts: list[str] = []
-    for n, text in enumerate(texts):
-        for c in chunker.chunk(text):
-            owners.append(n)
-            chunk_texts.append(c.text)
-    scores = np.full((len(query_vectors), len(texts)), -np.inf, dtype=np.float32)
-    if chunk_texts:
-        cvec = normalize_rows((embed or encoder.encode)(chunk_texts, "document"))
-        sims = normalize_rows(query_vectors) @ cvec.T
-        np.maximum.at(scores.T, np.asarray(owners), sims.T)
-    return scores, len(chunk_texts)
 
 
 def evaluate_chunk_sizes(

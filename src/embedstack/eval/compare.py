@@ -18,18 +18,21 @@ import platform
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from embedstack.encoders.base import Encoder
 from embedstack.errors import InputError
-from embedstack.eval.cache import Progress, VectorCache
 from embedstack.eval.datasets import load_retrieval_dataset, load_sts
+from embedstack.eval.options import EvalOptions, uncached
+from embedstack.eval.presets import plan
 from embedstack.eval.runner import evaluate_retrieval, evaluate_sts
 from embedstack.registry import HOSTED_PROVIDERS
-from embedstack.search.presets import PresetOptions
+from embedstack.store.indexes import new_index
 from embedstack.types import Kind
 
 log = logging.getLogger(__name__)
@@ -197,11 +200,8 @@ def _measure_encoder(
     encoder: Encoder, texts: list[str], batch_size: int | None
 ) -> tuple[float, float, float]:
     """(docs/s, CPU s/doc, tokens/doc) on a seeded sample, encoded fresh (no cache)."""
-    from embedstack.encoders.cache import CachedEncoder
-
-    if isinstance(encoder, CachedEncoder):  # hosted encoders cache by default: time the API
-        encoder = encoder.encoder
-    sample = random.Random(SEED).sample(texts, min(THROUGHPUT_SAMPLE, len(texts)))
+    encoder = uncached(encoder)  # hosted encoders cache by default: time the API
+    sample = _sample(texts)
     encoder.encode(sample[:8], Kind.DOCUMENT, batch_size)  # warm-up: sessions, allocations
     wall, cpu = time.perf_counter(), time.process_time()
     encoder.encode(sample, Kind.DOCUMENT, batch_size)
@@ -209,6 +209,23 @@ def _measure_encoder(
     tokens = sum(encoder.count_tokens(sample))
     n = len(sample)
     return n / max(wall, 1e-9), cpu / n, tokens / n
+
+
+def _sample(texts: list[str]) -> list[str]:
+    return random.Random(SEED).sample(texts, min(THROUGHPUT_SAMPLE, len(texts)))
+
+
+def _measure_indexes(
+    indexes: dict[str, dict[str, Any] | None], texts: list[str]
+) -> tuple[float, float]:
+    """(docs/s, CPU s/doc) of building the indexes fresh over the seeded sample: with no
+    encoder (e.g. BM25) indexing is the per-document work."""
+    sample = _sample(texts)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for name, config in indexes.items():
+        new_index(name, config).add(np.arange(len(sample), dtype=np.int64), sample)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return len(sample) / max(wall, 1e-9), cpu / max(len(sample), 1)
 
 
 def token_price(config: SetupConfig) -> float | None:
@@ -251,10 +268,11 @@ def run_comparison(
     dataset_path: Path,
     configs: list[SetupConfig],
     split: str = "test",
-    cache: VectorCache | None = None,
-    progress: Progress | None = None,
+    options: EvalOptions | None = None,
 ) -> Comparison:
-    """Evaluate every config on one dataset (retrieval, or STS if it is a pairs file)."""
+    """Evaluate every config on one dataset (retrieval, or STS if it is a pairs file).
+    `options` gives the caching and progress; each config brings its own model."""
+    base = options or EvalOptions()
     sts = is_sts_file(dataset_path)
     if sts:
         sts_data = load_sts(dataset_path)
@@ -268,16 +286,12 @@ def run_comparison(
     rows = []
     for config in configs:
         log.info("comparing %s", config.name)
-        options = PresetOptions(
-            model=config.model,
-            encoder_options=dict(config.encoder_options),
-            batch_size=config.batch_size,
-            cache=cache,
-            progress=progress,
-            params=dict(config.params),
-        )
+        options = replace(
+            base, model=config.model, encoder_options=dict(config.encoder_options),
+            batch_size=config.batch_size, params=dict(config.params), loaded=None,
+        )  # fmt: skip
         if sts:
-            result = evaluate_sts(sts_data, options.encoder(), cache, config.batch_size, progress)
+            result = evaluate_sts(sts_data, options.encoder(), config.batch_size, base.progress)
             metrics = {"spearman": result.spearman, "pearson": result.pearson}
             quality, memory = result.spearman, len(texts) * options.encoder().dim * 4
         else:
@@ -289,8 +303,9 @@ def run_comparison(
                 encoder, texts, config.batch_size
             )
         else:  # no encoder (e.g. BM25): the index build is the per-document work
-            throughput = run.docs / max(run.index_seconds, 1e-9)
-            cpu_per_doc, tokens_per_doc = run.index_cpu_seconds / run.docs, 0.0
+            indexes = plan(config.retriever, dict(config.params), config.model).indexes
+            throughput, cpu_per_doc = _measure_indexes(indexes, texts)
+            tokens_per_doc = 0.0
         cost, basis = _cost(config, prices[config.name], cpu_per_doc, tokens_per_doc)
         rows.append(
             SetupResult(

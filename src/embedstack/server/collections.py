@@ -15,6 +15,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from embedstack.search.pipeline import Pipeline
+from embedstack.search.spec import PipelineSpec
 from embedstack.server.errors import ApiError
 from embedstack.server.schemas import (
     NAME_PATTERN,
@@ -227,22 +229,11 @@ async def get_document(name: str, doc_id: str, request: Request) -> DocumentOut:
 
 @router.post("/{name}/search", response_model=SearchResponse)
 async def search(name: str, body: SearchRequest, request: Request) -> SearchResponse:
-    wants_rerank = body.rerank or body.retriever == "hybrid+rerank"
-    reranker = _reranker(request) if wants_rerank else None
+    spec = PipelineSpec(body.retriever)
+    reranker = _reranker(request) if body.rerank or spec.wants_reranker else None
 
     def work(collection: Any) -> list[Any]:
-        if reranker is None and body.retriever != "hybrid":
-            return collection.search(
-                body.query, k=body.k, where=body.where, retriever=body.retriever
-            )
-        from embedstack.search.pipeline import Pipeline
-        from embedstack.search.retrievers import resolve_retriever
-
-        if body.retriever.startswith("hybrid"):
-            pipeline = Pipeline.preset("hybrid", collection, rerank=reranker)
-        else:
-            retriever = resolve_retriever(collection, body.retriever)
-            pipeline = Pipeline({body.retriever: retriever}, reranker=reranker)
+        pipeline = Pipeline.from_spec(collection, spec, reranker=reranker)
         return pipeline.search(body.query, k=body.k, where=body.where)
 
     hits = await _locked(request, name, work)
