@@ -18,6 +18,7 @@ from typing import Any
 
 from embedstack.errors import InputError
 from embedstack.search.chunks import best_chunk_scores
+from embedstack.search.pipeline import Pipeline
 from embedstack.similarity import topk
 from embedstack.text.chunking import Chunk, Chunker, SemanticChunker, read_text
 
@@ -144,12 +145,14 @@ def retrieve(
     retriever: Any = "dense",
 ) -> list[dict[str, Any]]:
     """Ranked chunks as prompt-ready dicts with a citation (`[n] source:start-end`).
-    `retriever` is anything `Collection.search` takes: "dense", an index name such as
-    "bm25", or a retriever object (e.g. a hybrid pipeline)."""
+    `retriever` is a retriever name `embedstack search` takes ("dense", "bm25",
+    "hybrid", ..., built by `Pipeline.from_spec`) or a retriever object."""
     if not question.strip():
         raise InputError("the question is empty; ask something")
     out = []
-    hits = collection.search(question, k=k, where=where, retriever=retriever)
+    if isinstance(retriever, str):
+        retriever = Pipeline.from_spec(collection, retriever)
+    hits = retriever.search(question, k=k, where=where)
     for rank, hit in enumerate(hits, start=1):
         meta = hit.metadata
         if "source" not in meta:
