@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from embedstack._optional import require
+from embedstack.apps.dedup_thresholds import semantic_threshold
 from embedstack.apps.threshold import Calibration, calibrate
 from embedstack.errors import InputError
 from embedstack.similarity import topk
@@ -28,12 +29,10 @@ log = logging.getLogger(__name__)
 
 _SPACE = re.compile(r"\s+")
 
-# Defaults chosen by `calibrate_dedup` on the calibration half of
-# tests/data/dedup_captions.jsonl (STS-B captions with injected duplicates) with
-# all-MiniLM-L6-v2: near 0.615 (character 5-gram Jaccard), semantic 0.786 (cosine).
-# Semantic thresholds depend on the model: recalibrate for another one.
+# Chosen by `calibrate_dedup` on the calibration half of tests/data/dedup_captions.jsonl
+# (STS-B captions with injected duplicates): 0.615 (character 5-gram Jaccard, no model).
+# Semantic thresholds depend on the model: see `embedstack.apps.dedup_thresholds`.
 NEAR_THRESHOLD = 0.6
-SEMANTIC_THRESHOLD = 0.8
 
 
 class DupKind(str, Enum):
@@ -201,13 +200,15 @@ class _UnionFind:
 class Deduplicator:
     """Find duplicate clusters among `(id, text)` items.
 
-    `encoder=None` skips the semantic stage. `keep="first"` keeps the earliest item of a
+    `encoder=None` skips the semantic stage. `semantic_threshold=None` uses the value
+    calibrated for the encoder's space, and refuses an encoder that has none (see
+    `embedstack.apps.dedup_thresholds`). `keep="first"` keeps the earliest item of a
     cluster (input order), `"longest"` the longest text.
     """
 
     encoder: Any = None
     near_threshold: float = NEAR_THRESHOLD
-    semantic_threshold: float = SEMANTIC_THRESHOLD
+    semantic_threshold: float | None = None
     stages: tuple[str, ...] = ("exact", "near", "semantic")
     keep: str = "first"
     k: int = 10
@@ -218,8 +219,12 @@ class Deduplicator:
             raise InputError(f"unknown dedup stages {sorted(unknown)}; use exact, near, semantic")
         if self.keep not in ("first", "longest"):
             raise InputError(f"keep must be 'first' or 'longest', got {self.keep!r}")
+        wants_semantic = "semantic" in self.stages and self.encoder is not None
+        if self.semantic_threshold is None and wants_semantic:  # refuse before any work
+            self.semantic_threshold = semantic_threshold(self.encoder)
 
     def find(self, ids: Sequence[str], texts: Sequence[str]) -> list[DupCluster]:
+        """Clusters of duplicates (only groups of two or more), keeper first."""
         if len(ids) != len(texts):
             raise InputError(f"{len(ids)} ids for {len(texts)} texts")
         if len(set(ids)) != len(ids):
@@ -261,8 +266,11 @@ class Deduplicator:
         if "near" in self.stages:
             links += sorted(near_links(texts, self.near_threshold), key=lambda lk: -lk.score)
         if "semantic" in self.stages and self.encoder is not None:
+            threshold = self.semantic_threshold
+            if threshold is None:  # the encoder was set after construction
+                threshold = self.semantic_threshold = semantic_threshold(self.encoder)
             vectors = self.encoder.encode(list(texts), kind="document")
-            found = semantic_links(vectors, self.semantic_threshold, k=self.k)
+            found = semantic_links(vectors, threshold, k=self.k)
             links += sorted(found, key=lambda lk: -lk.score)
         log.info("dedup: %d candidate links among %d items", len(links), len(texts))
         return links

@@ -14,7 +14,10 @@ console = Console()
 def dedup(
     paths: list[Path] = typer.Argument(..., help="Files, or folders of .md/.txt files."),
     threshold: float | None = typer.Option(
-        None, "--threshold", help="Semantic (cosine) threshold; default calibrated for minilm."
+        None,
+        "--threshold",
+        help="Semantic (cosine) threshold; default: the value calibrated for the model "
+        "(known models only; others need --threshold or --calibrate).",
     ),
     near_threshold: float | None = typer.Option(
         None, "--near-threshold", help="Near-duplicate (5-gram Jaccard) threshold."
@@ -58,7 +61,7 @@ def dedup(
             ids.append(str(path))
             texts.append(read_text(path))
     near = near_threshold if near_threshold is not None else d.NEAR_THRESHOLD
-    semantic = threshold if threshold is not None else d.SEMANTIC_THRESHOLD
+    semantic = threshold
     if calibrate_file is not None:
         rows = [json.loads(x) for x in read_text(calibrate_file).splitlines() if x.strip()]
         if not rows or not all("text" in r and "group" in r for r in rows):
@@ -90,4 +93,5 @@ def dedup(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `dedup` to the CLI."""
     app.command("dedup")(dedup)
