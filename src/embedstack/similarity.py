@@ -10,6 +10,8 @@ from embedstack.errors import InputError
 
 
 class Metric(str, Enum):
+    """How vectors are compared; scores are always larger-is-better."""
+
     COSINE = "cosine"
     DOT = "dot"
     EUCLIDEAN = "euclidean"

@@ -36,6 +36,8 @@ NEAR_THRESHOLD = 0.6
 
 
 class DupKind(str, Enum):
+    """The stage that linked two items, from cheapest to loosest."""
+
     EXACT = "exact"
     NEAR = "near"
     SEMANTIC = "semantic"
@@ -46,6 +48,8 @@ _ORDER = {DupKind.EXACT: 0, DupKind.NEAR: 1, DupKind.SEMANTIC: 2}
 
 @dataclass(frozen=True)
 class Link:
+    """Two items (by position) one stage judged duplicates, with its score."""
+
     a: int
     b: int
     kind: DupKind
@@ -64,6 +68,7 @@ class DupCluster:
     links: list[Link] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (one entry of the report's clusters)."""
         return {
             "keep": self.keep,
             "duplicates": self.duplicates,
@@ -86,6 +91,7 @@ def shingles(text: str, size: int = 5) -> set[str]:
 
 
 def exact_links(texts: Sequence[str]) -> list[Link]:
+    """Links between texts equal after `normalise` (the first occurrence is linked to)."""
     first: dict[str, int] = {}
     links = []
     for i, text in enumerate(texts):

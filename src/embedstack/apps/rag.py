@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from embedstack.errors import InputError
+from embedstack.registry import load_encoder
 from embedstack.search.chunks import best_chunk_scores
 from embedstack.search.pipeline import Pipeline
 from embedstack.similarity import topk
+from embedstack.store.collection import Collection
 from embedstack.text.chunking import Chunk, Chunker, SemanticChunker, read_text
 
 log = logging.getLogger(__name__)
@@ -102,9 +104,6 @@ def index_files(
 ) -> tuple[Any, list[Chunk]]:
     """Chunk files into a collection (created or updated: unchanged chunks are not
     re-embedded, chunks that disappeared from a re-indexed file are deleted)."""
-    from embedstack.registry import load_encoder
-    from embedstack.store.collection import Collection
-
     enc = encoder if encoder is not None else load_encoder()
     base = Chunker.for_encoder(enc, max_tokens, overlap)
     chunker: Chunker | SemanticChunker = SemanticChunker(enc, base) if semantic else base

@@ -78,5 +78,6 @@ def retrieve(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `chunk` and `retrieve` to the CLI."""
     app.command("chunk")(chunk)
     app.command("retrieve")(retrieve)

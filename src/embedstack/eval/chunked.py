@@ -40,6 +40,7 @@ class ChunkSizeRow:
     from_cache: int
 
     def to_dict(self) -> dict[str, Any]:
+        """One row of the `chunk_sizes` JSON list."""
         return {
             "max_tokens": self.max_tokens,
             **self.metrics,
@@ -64,6 +65,7 @@ class ChunkSizeResult:
     validation: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON `eval --chunk-tokens --json` prints."""
         return {
             "chunk_sizes": [row.to_dict() for row in self.rows],
             "queries": self.queries,

@@ -71,6 +71,7 @@ class SetupConfig:
 
     @classmethod
     def from_table(cls, table: dict[str, Any], source: str) -> SetupConfig:
+        """A setup from one TOML table; unknown keys are refused."""
         unknown = set(table) - _KEYS
         if unknown:
             raise InputError(
@@ -151,6 +152,8 @@ def load_configs(
 
 @dataclass
 class SetupResult:
+    """What one setup measured: quality, speed, cost and memory."""
+
     name: str
     config: dict[str, Any]
     quality: float
@@ -166,6 +169,8 @@ class SetupResult:
 
 @dataclass
 class Comparison:
+    """Every setup measured on one dataset, with the environment to reproduce it."""
+
     dataset: str
     kind: str  # "retrieval" | "sts"
     quality_metric: str
@@ -174,6 +179,7 @@ class Comparison:
     validation: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (`results.json`)."""
         return asdict(self)
 
 
@@ -257,6 +263,7 @@ def _cost(
 
 
 def is_sts_file(path: Path) -> bool:
+    """Whether `path` is an STS pairs file (a header with sentence1 and sentence2)."""
     if not path.is_file() or path.suffix not in (".tsv", ".csv", ".txt"):
         return False
     with path.open(encoding="utf-8") as handle:

@@ -45,6 +45,7 @@ class ValidationReport:
     examples: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, problem: str, example: str) -> None:
+        """Count one problem and keep a few examples of it."""
         self.counts[problem] = self.counts.get(problem, 0) + 1
         shown = self.examples.setdefault(problem, [])
         if len(shown) < _EXAMPLES:
@@ -52,6 +53,7 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
+        """True when nothing was found wrong."""
         return not self.counts
 
     def lines(self) -> list[str]:
@@ -62,11 +64,14 @@ class ValidationReport:
         ]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (the `validation` key of results)."""
         return {"counts": dict(self.counts), "examples": dict(self.examples)}
 
 
 @dataclass(frozen=True)
 class Document:
+    """One corpus entry: title and body."""
+
     id: str
     text: str
     title: str = ""
@@ -89,6 +94,7 @@ class RetrievalDataset:
     report: ValidationReport
 
     def doc_texts(self) -> dict[str, str]:
+        """id -> the text indexed for it (BEIR: title + space + text), in corpus order."""
         return {doc_id: doc.full_text for doc_id, doc in self.corpus.items()}
 
 

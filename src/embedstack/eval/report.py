@@ -69,6 +69,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def render_html(comparison: Comparison) -> str:
+    """The self-contained HTML page of a comparison (table + embedded plots)."""
     metric_names = list(dict.fromkeys(m for r in comparison.rows for m in r.metrics))
     results = _table(
         [

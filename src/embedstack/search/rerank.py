@@ -27,11 +27,17 @@ _FAMILIES = {"bert": "bert", "roberta": "roberta", "xlm-roberta": "roberta", "ca
 
 
 class Reranker(Protocol):
+    """Re-scores hits with a sharper model; records its score under `stage`."""
+
     stage: str  # the name its score is recorded under in Hit.stages
 
-    def rerank(self, query: str, hits: Sequence[Hit], k: int | None = None) -> list[Hit]: ...
+    def rerank(self, query: str, hits: Sequence[Hit], k: int | None = None) -> list[Hit]:
+        """The hits re-ordered by this reranker's score, cut to k."""
+        ...
 
-    def config(self) -> dict[str, Any]: ...
+    def config(self) -> dict[str, Any]:
+        """JSON-able settings (`reranker_from_config` reads them back)."""
+        ...
 
 
 def apply_scores(
@@ -58,6 +64,7 @@ def apply_scores(
 
 
 def require_texts(hits: Sequence[Hit]) -> list[str]:
+    """The texts of the hits; refuses hits without text (nothing to rerank on)."""
     missing = [h.id for h in hits if not h.text]
     if missing:
         raise InputError(
@@ -145,15 +152,18 @@ class CrossEncoderReranker:
         return out
 
     def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
+        """Relevance logits of each passage for the query."""
         logits = self.logits([query] * len(passages), passages)
         return logits[:, 0] if self.num_labels == 1 else logits[:, 1] - logits[:, 0]
 
     def rerank(self, query: str, hits: Sequence[Hit], k: int | None = None) -> list[Hit]:
+        """The hits re-ordered by cross-encoder score, cut to k."""
         if not hits:
             return []
         return apply_scores(hits, self.score(query, require_texts(hits)), RERANK_STAGE, k)
 
     def config(self) -> dict[str, Any]:
+        """JSON-able settings (`reranker_from_config` reads them back)."""
         return {
             "kind": "cross-encoder",
             "model": str(self.model_dir),
