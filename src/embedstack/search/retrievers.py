@@ -97,6 +97,12 @@ class IndexRetriever:
         """Top-k rows of the named index (e.g. BM25 scores), best first."""
         return self.collection.search_index(self.name, _check_query(query), k, where)
 
+    def search_many(
+        self, queries: Sequence[str], k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[list[Hit]]:
+        """One `search` per query (index lookups have nothing to batch)."""
+        return [self.search(query, k, where) for query in queries]
+
 
 def resolve_retriever(collection: Collection, retriever: str | Retriever) -> Retriever:
     """ "dense", an index name, or an object that already is a retriever."""
