@@ -3,7 +3,9 @@
 `Pipeline.search` returns hits whose `stages` hold every stage's score and rank, so
 `explain` (and the CLI's `--explain`) can show why each hit is where it is. Each stage
 serialises its own config, so a pipeline saves as a folder of small JSON files and loads
-back onto a collection.
+back onto a collection. `Pipeline.from_spec(collection, "hybrid+rerank", ...)` is the one
+place a retriever name becomes a pipeline (rules in `embedstack.search.spec`); search,
+explain, eval, tune, the server and the apps all build theirs there.
 """
 
 from __future__ import annotations

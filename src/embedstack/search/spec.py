@@ -77,7 +77,7 @@ class PipelineSpec:
 
     @classmethod
     def parse(cls, spec: str | PipelineSpec, **settings: Any) -> PipelineSpec:
-        """A spec from a name or a spec; `settings` override fields left at None."""
+        """A spec from a name or a spec; `settings` that are not None replace its fields."""
         base = cls(spec) if isinstance(spec, str) else spec
         if not isinstance(base, PipelineSpec):
             raise InputError(f"a pipeline spec is a retriever name or a PipelineSpec, got {spec!r}")
