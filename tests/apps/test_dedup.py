@@ -9,12 +9,11 @@ from apps_helpers import captions, minilm
 from embedstack.apps.dedup import (
     Deduplicator,
     DupKind,
-    calibrate_dedup,
     exact_links,
     normalise,
-    pairwise_pr,
     semantic_links,
 )
+from embedstack.apps.dedup_calibrate import calibrate_dedup, pairwise_pr
 from embedstack.apps.dedup_report import to_csv, to_html, write_report, write_unique
 from embedstack.apps.threshold import calibrate
 from embedstack.encoders.hashing import HashEncoder

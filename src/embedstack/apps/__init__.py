@@ -1,7 +1,8 @@
 """Apps built on collections and pipelines: FAQ answering, dedup, RAG retrieval, clusters."""
 
 from embedstack.apps.cluster import Clustering, cluster_collection, write_html
-from embedstack.apps.dedup import Deduplicator, DupCluster, DupKind, calibrate_dedup
+from embedstack.apps.dedup import Deduplicator, DupCluster, DupKind
+from embedstack.apps.dedup_calibrate import calibrate_dedup, pairwise_pr
 from embedstack.apps.dedup_report import write_report as write_dedup_report
 from embedstack.apps.dedup_thresholds import (
     KnownThreshold,
@@ -30,6 +31,7 @@ __all__ = [
     "evaluate_chunk_sizes",
     "index_files",
     "load_pairs",
+    "pairwise_pr",
     "retrieve",
     "semantic_threshold",
     "write_dedup_report",

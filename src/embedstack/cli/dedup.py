@@ -42,6 +42,7 @@ def dedup(
     Example: embedstack dedup examples/dedup --json --out dedup-report
     """
     from embedstack.apps import dedup as d
+    from embedstack.apps.dedup_calibrate import calibrate_dedup
     from embedstack.apps.dedup_report import report_dict, write_report, write_unique
     from embedstack.apps.rag import expand_paths
     from embedstack.errors import InputError
@@ -68,9 +69,9 @@ def dedup(
             raise InputError(f"{calibrate_file}: each line needs 'text' and 'group'")
         sample = [r["text"] for r in rows], [str(r["group"]) for r in rows]
         if near_threshold is None:
-            near = d.calibrate_dedup(*sample, stage="near").threshold
+            near = calibrate_dedup(*sample, stage="near").threshold
         if threshold is None and encoder is not None:
-            semantic = d.calibrate_dedup(*sample, stage="semantic", encoder=encoder).threshold
+            semantic = calibrate_dedup(*sample, stage="semantic", encoder=encoder).threshold
     finder = d.Deduplicator(
         encoder, near_threshold=near, semantic_threshold=semantic, stages=wanted, keep=keep
     )

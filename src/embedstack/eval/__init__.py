@@ -1,7 +1,7 @@
 """Evaluation: score the pipelines users run on BEIR/FAQ/STS data, compare setups, tune."""
 
 from embedstack.eval.chunked import ChunkSizeResult, evaluate_chunked
-from embedstack.eval.compare import Comparison, SetupConfig, load_configs, run_comparison
+from embedstack.eval.compare import Comparison, run_comparison
 from embedstack.eval.corpus import Corpus, index_corpus
 from embedstack.eval.datasets import (
     RetrievalDataset,
@@ -16,6 +16,7 @@ from embedstack.eval.options import EvalOptions
 from embedstack.eval.presets import EvalPlan, plan
 from embedstack.eval.report import write_report
 from embedstack.eval.runner import RetrievalResult, StsResult, evaluate_retrieval, evaluate_sts
+from embedstack.eval.setups import SetupConfig, load_configs
 from embedstack.eval.tuning import TuneResult, tune_and_report, tune_fusion, tune_on_dataset
 
 __all__ = [
