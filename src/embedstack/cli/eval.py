@@ -115,8 +115,12 @@ def eval_command(
     ),
     batch_size: int | None = typer.Option(None, "--batch-size"),
     strict: bool = typer.Option(False, "--strict", help="Fail on any validation problem."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached vectors."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Where vectors are cached."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Do not keep or reuse the indexed corpus and vectors."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Where the indexed corpus and vectors are kept."
+    ),
     chunk_tokens: str | None = typer.Option(
         None,
         "--chunk-tokens",
@@ -222,8 +226,12 @@ def eval_sts_command(
     pooling: str | None = typer.Option(None, "--pooling", help="mean, cls, max or last."),
     max_length: int | None = typer.Option(None, "--max-length", help="Max tokens per text."),
     batch_size: int | None = typer.Option(None, "--batch-size"),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached vectors."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Where vectors are cached."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Do not keep or reuse the indexed corpus and vectors."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Where the indexed corpus and vectors are kept."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Spearman (and Pearson) correlation of cosine similarity with gold STS scores.
@@ -260,8 +268,12 @@ def compare_command(
     split: str = typer.Option("test", "--split"),
     out: Path = typer.Option(Path("compare-report"), "--out", "-o", help="Report folder."),
     cpu_hour_usd: float | None = typer.Option(None, "--cpu-hour-usd", help="$ per CPU-hour."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached vectors."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Where vectors are cached."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Do not keep or reuse the indexed corpus and vectors."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Where the indexed corpus and vectors are kept."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object."),
 ) -> None:
     """Run several setups on one dataset; write an HTML report with plots.
