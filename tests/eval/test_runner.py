@@ -70,12 +70,19 @@ def test_second_run_embeds_nothing(tmp_path: Path) -> None:
     assert len(collections) == 1  # one corpus, one space: one collection
 
 
-def test_no_cache_builds_in_a_temporary_folder(tmp_path: Path) -> None:
+def test_no_cache_builds_in_a_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset = load_beir(DATA / "beir_tiny")
     encoder = CountingEncoder()
     options = EvalOptions(cache=False, cache_dir=tmp_path / "cache", loaded=encoder)
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     first = evaluate_retrieval(dataset, "dense", options)
     evaluate_retrieval(dataset, "dense", EvalOptions(cache=False, loaded=encoder))
+    assert list((tmp_path / "tmp").iterdir()) == []  # the temporary corpus is removed
     assert encoder.seen == 2 * 18 and first.embedded == 18 and first.from_cache == 0
     assert not (tmp_path / "cache").exists()
 

@@ -66,8 +66,8 @@ class Corpus:
     def close(self) -> None:
         """Close the collection; a temporary (uncached) one is deleted."""
         self.collection.close()
-        if self.temporary:
-            shutil.rmtree(self.folder, ignore_errors=True)
+        if self.temporary:  # the folder mkdtemp made for it, with everything inside
+            shutil.rmtree(self.folder.parent, ignore_errors=True)
 
     def memory_bytes(self, retrievers: list[str]) -> int:
         """Bytes the retrievers' data takes: float32 vectors for dense, the index files
