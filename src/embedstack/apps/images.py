@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +24,8 @@ import numpy as np
 from embedstack.encoders.clip import DualEncoder, load_dual_encoder
 from embedstack.encoders.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, load_image
 from embedstack.errors import CollectionError, InputError
+from embedstack.progress import Progress
+from embedstack.progress import report as report_progress
 from embedstack.store.collection import Collection
 from embedstack.store.manifest import MANIFEST
 from embedstack.types import Hit
@@ -132,7 +134,7 @@ def index_images(
     *,
     bm25: bool = True,
     max_pixels: int = MAX_PIXELS,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ImageIndexReport:
     """Index every image under `folder` (recursive) into the collection `into`.
     `model` (a CLIP/SigLIP folder) is needed only for a new collection."""
@@ -173,8 +175,7 @@ def index_images(
             chunk = pending[start : start + CHUNK]
             _index_chunk(collection, dual, chunk, into=target, max_pixels=max_pixels, report=report)
             done += len(chunk)
-            if progress is not None:
-                progress(done, len(pending))
+            report_progress(progress, "embedding images", done, len(pending))
         report.total = len(collection)
     return report
 

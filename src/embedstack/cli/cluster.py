@@ -51,4 +51,5 @@ def cluster(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `cluster` to the CLI."""
     app.command("cluster")(cluster)

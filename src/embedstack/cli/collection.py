@@ -19,7 +19,6 @@ from embedstack.cli.explain import (
 )
 from embedstack.cli.output import console, dumps, embedding_progress, err, hit_json, print_hits
 from embedstack.errors import InputError
-from embedstack.search.pipeline import PRESETS as PIPELINE_PRESETS
 from embedstack.store.collection import Collection
 from embedstack.store.indexes import index_configs
 from embedstack.store.ingest import upsert_in_batches
@@ -247,15 +246,11 @@ def search(
     explanation = None
     with Collection.open(in_) as collection, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        reranking = rerank is not None or rerank_colbert is not None
-        if retriever in PIPELINE_PRESETS or reranking or explain:
-            explanation = pipeline_search(
-                collection, query, k=k, where=filters, retriever=retriever, rerank=rerank,
-                rerank_colbert=rerank_colbert,
-            )  # fmt: skip
-            hits = explanation.hits
-        else:
-            hits = collection.search(query, k=k, where=filters, retriever=retriever)
+        explanation = pipeline_search(
+            collection, query, k=k, where=filters, retriever=retriever, rerank=rerank,
+            rerank_colbert=rerank_colbert,
+        )  # fmt: skip
+        hits = explanation.hits
     for warning in caught:  # e.g. a BM25 query made only of stop words
         err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
     if as_json and explain and explanation is not None:

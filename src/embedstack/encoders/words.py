@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embedstack.errors import InputError
+from embedstack.similarity import topk
 
 if TYPE_CHECKING:
     from embedstack.encoders.static import StaticEncoder
@@ -31,8 +32,7 @@ def _nearest(
     encoder: StaticEncoder, query: np.ndarray, exclude: set[str], k: int
 ) -> list[tuple[str, float]]:
     scores = encoder.unit_vectors() @ (query / (np.linalg.norm(query) or 1.0))
-    top = np.argpartition(-scores, min(k + len(exclude), len(scores) - 1))[: k + len(exclude)]
-    ranked = top[np.argsort(-scores[top])]
+    ranked = topk(scores, k + len(exclude))[0]
     words = encoder.table.words
     out = [(words[i], float(scores[i])) for i in ranked if words[i] not in exclude]
     return out[:k]

@@ -100,8 +100,9 @@ def _search(state: UiCollections, body: UiSearch) -> list[dict[str, Any]]:
     collection, _ = state.open(body.collection)
     if body.retriever not in state.describe(body.collection)["retrievers"]:
         raise EmbedstackError(f"retriever {body.retriever!r} is not available for this collection")
-    preset = "hybrid+rerank" if body.retriever == "rerank" else body.retriever
-    pipeline = Pipeline.preset(preset, collection, rerank=state.reranker)
+    spec = "hybrid+rerank" if body.retriever == "rerank" else body.retriever
+    reranker = state.reranker if spec.endswith("+rerank") else None
+    pipeline = Pipeline.from_spec(collection, spec, reranker=reranker)
     return [_hit(body.collection, h) for h in pipeline.search(body.query, k=body.k)]
 
 

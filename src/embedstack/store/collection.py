@@ -296,3 +296,7 @@ class Collection(CollectionReads, CollectionWrites):
                     verify_tree(directory, saved[1], rebuild_hint(name, self.path))
                 self._indexes[name] = load_index(name, directory, config, self.path)
         return self._indexes[name]
+
+    def get_setting(self, key: str) -> dict[str, Any] | None:
+        """A setting stored with `set_setting` (e.g. "fusion"), or None if never set."""
+        return self._query(lambda: self._store.setting(key))

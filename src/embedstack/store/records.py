@@ -122,6 +122,17 @@ class RecordStore:
             (name, directory, checksum),
         )
 
+    def setting(self, key: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def set_setting(self, key: str, value: dict[str, Any]) -> None:
+        self.conn.execute(
+            "INSERT INTO settings VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value, sort_keys=True)),
+        )
+
     # -- rows ----------------------------------------------------------------------------
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])

@@ -293,6 +293,18 @@ class CollectionWrites(CommitMixin):
             write.changed = bool(damaged)
         return len(rows)
 
+    def set_setting(self, key: str, value: dict[str, Any]) -> None:
+        """Store a JSON-able dict under `key`, committed like any other write."""
+        if not isinstance(value, dict):
+            raise InputError(f"a setting is a dict, got {type(value).__name__}")
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"setting {key!r} is not JSON-serialisable: {exc}") from None
+        with self._writing() as write:
+            self._store.set_setting(key, value)
+            write.changed = True
+
     def _embed(
         self,
         texts: list[str],
