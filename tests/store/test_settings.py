@@ -42,11 +42,15 @@ def test_a_failed_write_leaves_the_setting_unchanged(tmp_path, monkeypatch):
 
 
 def test_a_version_1_database_gains_the_settings_table(tmp_path, monkeypatch):
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+    from embedstack.store import records
+
+    monkeypatch.setattr(records, "MIGRATIONS", {1: migrations.MIGRATIONS[1]})
     Collection.create(tmp_path / "c", "hash:16", indexes=()).close()
     monkeypatch.undo()
     col = Collection.open(tmp_path / "c")
     col.set_setting("fusion", {"kind": "rrf"})
     conn = sqlite3.connect(tmp_path / "c" / "store.sqlite")
-    assert conn.execute("SELECT MAX(number) FROM _migrations").fetchone()[0] == 2
+    assert conn.execute("SELECT MAX(number) FROM _migrations").fetchone()[0] == max(
+        migrations.MIGRATIONS
+    )
     conn.close()
