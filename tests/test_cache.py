@@ -18,11 +18,11 @@ class CountingEncoder(HashEncoder):
         self.seen: list[str] = []
         self.fail_after = fail_after
 
-    def _encode_batch(self, texts, kind):
+    def encode_batch(self, texts, kind):
         if self.fail_after is not None and len(self.seen) + len(texts) > self.fail_after:
             raise EmbedstackError("simulated crash")
         self.seen.extend(texts)
-        return super()._encode_batch(texts, kind)
+        return super().encode_batch(texts, kind)
 
 
 def test_roundtrip_keys_by_space_kind_and_text(tmp_path):

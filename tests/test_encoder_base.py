@@ -23,8 +23,9 @@ def test_empty_list_and_bad_input():
     assert enc.encode([]).shape == (0, 8)
     with pytest.raises(TypeError, match=r"texts\[1\] is int"):
         enc.encode(["ok", 3])  # type: ignore[list-item]
-    with pytest.raises(TypeError, match="single string"):
-        enc.encode("oops")  # type: ignore[arg-type]
+    one = enc.encode("one text")  # a single string: one 1-d vector, as sentence-transformers
+    assert one.shape == (8,)
+    np.testing.assert_array_equal(one, enc.encode(["one text"])[0])
 
 
 class _Prefixing(Encoder):
@@ -32,7 +33,7 @@ class _Prefixing(Encoder):
         self.space = EmbeddingSpace(model="t", dim=1, query_prefix="q: ", document_prefix="d: ")
         self.seen: list[str] = []
 
-    def _encode_batch(self, texts, kind):
+    def encode_batch(self, texts, kind):
         self.seen.extend(texts)
         return np.array([[len(t)] for t in texts], dtype=np.float32)
 
@@ -51,7 +52,7 @@ class _Broken(Encoder):
         self.space = EmbeddingSpace(model="broken", dim=2)
         self.value, self.rows = value, rows
 
-    def _encode_batch(self, texts, kind):
+    def encode_batch(self, texts, kind):
         return np.full((self.rows, 2), self.value, dtype=np.float32)
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from embedstack.catalog import CATALOG
 from embedstack.cli.main import app
-from embedstack.registry import CATALOG
 
 runner = CliRunner()
 
@@ -93,12 +93,12 @@ def test_models_json_lists_the_catalog() -> None:
 def test_models_table_shows_install_command_when_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    from embedstack import registry
+    from embedstack import catalog
 
     missing = dataclasses.replace(
         CATALOG[0], source_package="absent_weights_pkg", hf_id="absent/model"
     )
-    monkeypatch.setattr(registry, "CATALOG", (missing,))
+    monkeypatch.setattr(catalog, "CATALOG", (missing,))
     result = runner.invoke(app, ["models"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert (

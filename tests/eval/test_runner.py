@@ -21,9 +21,9 @@ class CountingEncoder(HashEncoder):
         super().__init__(dim=64)
         self.seen = 0
 
-    def _encode_batch(self, texts, kind):  # type: ignore[no-untyped-def]
+    def encode_batch(self, texts, kind):  # type: ignore[no-untyped-def]
         self.seen += len(texts)
-        return super()._encode_batch(texts, kind)
+        return super().encode_batch(texts, kind)
 
 
 def test_dense_preset_ranks_by_cosine() -> None:

@@ -7,20 +7,22 @@ by default one warning per `encode` call gives the count, `truncate="error"` ref
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from embedstack.encoders.base import Encoder, check_texts
+from embedstack.encoders.base import Encoder, check_batch_size, check_texts
 from embedstack.encoders.pooling import Pooling, pool, pooling_from_config
 from embedstack.encoders.transformer import TransformerModel
 from embedstack.errors import InputError, TruncationError
+from embedstack.text.tokenize import HFTokenizer, Tokenizer
 from embedstack.types import EmbeddingSpace, Kind
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,8 @@ class OnnxEncoder(Encoder):
         self.model = model
         self.pooling = Pooling.parse(pooling)
         self.truncate = truncate
-        self._calls = threading.local()  # per-thread truncation count: encode may run in threads
+        self._lock = threading.Lock()  # encode may run in several threads at once
+        self._truncated = 0  # texts cut so far; each call reports its own difference
         self._counter: Any = None
         self.space = EmbeddingSpace(
             model=model_id,
@@ -91,24 +94,30 @@ class OnnxEncoder(Encoder):
             precision=model.precision,
         )
 
-    def encode(
-        self,
-        texts: Sequence[str],
-        kind: Kind | str = Kind.DOCUMENT,
-        batch_size: int | None = None,
-        normalize: bool | None = None,
-    ) -> np.ndarray:
-        items = check_texts(texts)
-        self._check_lengths(self.prefix(items, Kind.parse(kind)))
-        self._calls.truncated = 0
-        out = super().encode(items, kind, batch_size, normalize)
-        self._warn_truncated()
-        return out
+    def encoding_call(self, prepared: list[str]) -> contextlib.AbstractContextManager[None]:
+        """Refuse over-long texts first (truncate="error"); warn once per call otherwise."""
+        return self._truncation_report(prepared)
 
-    def _encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+    @contextlib.contextmanager
+    def _truncation_report(self, prepared: list[str]) -> Iterator[None]:
+        self._check_lengths(prepared)
+        start = self._truncated
+        yield
+        self._warn_truncated(self._truncated - start)
+
+    def encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+        """Tokenize, run the graph and pool one batch."""
         batch = self.model.tokenize(texts)
         self._count_truncated(batch.truncated)
         return pool(self.model.hidden_states(batch), batch.attention_mask, self.pooling)
+
+    def span_tokenizer(self) -> Tokenizer:
+        """The model's own tokenizer, so chunks are counted in the tokens it sees."""
+        return HFTokenizer(self.model.tokenizer)
+
+    def special_tokens(self) -> int:
+        """[CLS]/[SEP]-style tokens the tokenizer adds to every text."""
+        return int(self.model.tokenizer.num_special_tokens_to_add(False))
 
     def count_tokens(self, texts: Iterable[str]) -> list[int]:
         """Tokens each text has before truncation, special tokens included (no prefix)."""
@@ -128,10 +137,10 @@ class OnnxEncoder(Encoder):
         items = check_texts(texts)
         prepared = self.prefix(items, Kind.parse(kind))
         self._check_lengths(prepared)
-        self._calls.truncated = 0
+        before = self._truncated
         shift = np.array([len(p) - len(t) for p, t in zip(prepared, items, strict=True)])
         order = sorted(range(len(prepared)), key=lambda i: len(prepared[i]))
-        size = batch_size or self.default_batch_size
+        size = check_batch_size(batch_size, self.default_batch_size)
         out: list[TokenEmbeddings | None] = [None] * len(items)
         for start in range(0, len(order), size):
             idx = order[start : start + size]
@@ -142,7 +151,7 @@ class OnnxEncoder(Encoder):
                 n = len(batch.tokens[row])
                 spans = np.clip(batch.offsets[row, :n] - shift[i], 0, None)  # prefix -> (0, 0)
                 out[i] = TokenEmbeddings(batch.tokens[row], spans, hidden[row, :n].copy())
-        self._warn_truncated()
+        self._warn_truncated(self._truncated - before)
         return [t for t in out if t is not None]
 
     def _check_lengths(self, prepared: list[str]) -> None:
@@ -158,10 +167,10 @@ class OnnxEncoder(Encoder):
             )
 
     def _count_truncated(self, flags: np.ndarray) -> None:
-        self._calls.truncated = getattr(self._calls, "truncated", 0) + int(flags.sum())
+        with self._lock:
+            self._truncated += int(flags.sum())
 
-    def _warn_truncated(self) -> None:
-        count = getattr(self._calls, "truncated", 0)
+    def _warn_truncated(self, count: int) -> None:
         if count:
             log.warning(
                 "%d text(s) were longer than %s's %d tokens and were truncated; chunk long "
