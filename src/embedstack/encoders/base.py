@@ -15,6 +15,7 @@ import contextlib
 import logging
 import math
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
@@ -160,11 +161,31 @@ class Encoder(ABC):
     async def aiter_encode(
         self, texts: Sequence[str], kind: Kind | str = Kind.DOCUMENT, batch_size: int | None = None
     ) -> AsyncIterator[tuple[list[int], np.ndarray]]:
-        """Async twin of `iter_encode`; by default each batch runs in a worker thread so
+        """Async twin of `iter_encode`; by default the batches run in one worker thread so
         the event loop never blocks. Hosted encoders override it with real async I/O."""
-        iterator = self.iter_encode(texts, kind, batch_size)
-        while (item := await asyncio.to_thread(next, iterator, None)) is not None:
-            yield item
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for item in self.iter_encode(texts, kind, batch_size):
+                    loop.call_soon_threadsafe(queue.put_nowait, item)
+                    if stop.is_set():
+                        break
+            except BaseException as exc:  # handed to the awaiting side, raised there
+                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        worker = loop.run_in_executor(None, produce)
+        try:
+            while (item := await queue.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            await worker
 
     def encode(
         self,

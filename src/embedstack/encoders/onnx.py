@@ -78,8 +78,9 @@ class OnnxEncoder(Encoder):
         self.model = model
         self.pooling = Pooling.parse(pooling)
         self.truncate = truncate
-        self._lock = threading.Lock()  # encode may run in several threads at once
-        self._truncated = 0  # texts cut so far; each call reports its own difference
+        # per-thread truncation count: encode may run in threads; one call (sync, or
+        # async through `Encoder.aiter_encode`'s single worker) stays in one thread
+        self._calls = threading.local()
         self._counter: Any = None
         self.space = EmbeddingSpace(
             model=model_id,
@@ -101,9 +102,9 @@ class OnnxEncoder(Encoder):
     @contextlib.contextmanager
     def _truncation_report(self, prepared: list[str]) -> Iterator[None]:
         self._check_lengths(prepared)
-        start = self._truncated
+        self._calls.truncated = 0
         yield
-        self._warn_truncated(self._truncated - start)
+        self._warn_truncated(self._calls.truncated)
 
     def encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
         """Tokenize, run the graph and pool one batch."""
@@ -137,7 +138,7 @@ class OnnxEncoder(Encoder):
         items = check_texts(texts)
         prepared = self.prefix(items, Kind.parse(kind))
         self._check_lengths(prepared)
-        before = self._truncated
+        self._calls.truncated = 0
         shift = np.array([len(p) - len(t) for p, t in zip(prepared, items, strict=True)])
         order = sorted(range(len(prepared)), key=lambda i: len(prepared[i]))
         size = check_batch_size(batch_size, self.default_batch_size)
@@ -151,7 +152,7 @@ class OnnxEncoder(Encoder):
                 n = len(batch.tokens[row])
                 spans = np.clip(batch.offsets[row, :n] - shift[i], 0, None)  # prefix -> (0, 0)
                 out[i] = TokenEmbeddings(batch.tokens[row], spans, hidden[row, :n].copy())
-        self._warn_truncated(self._truncated - before)
+        self._warn_truncated(self._calls.truncated)
         return [t for t in out if t is not None]
 
     def _check_lengths(self, prepared: list[str]) -> None:
@@ -167,8 +168,7 @@ class OnnxEncoder(Encoder):
             )
 
     def _count_truncated(self, flags: np.ndarray) -> None:
-        with self._lock:
-            self._truncated += int(flags.sum())
+        self._calls.truncated = getattr(self._calls, "truncated", 0) + int(flags.sum())
 
     def _warn_truncated(self, count: int) -> None:
         if count:
