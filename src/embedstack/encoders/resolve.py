@@ -54,6 +54,7 @@ def package_dir(package: str, subdir: str = "") -> Path | None:
 
 
 def verify_sha256(path: Path, expected: str, install: str) -> None:
+    """Refuse weights whose sha256 is not the catalog's, naming the reinstall command."""
     actual = file_sha256(path)
     if actual != expected:
         raise ModelNotFoundError(
@@ -166,6 +167,7 @@ class ModelStatus:
     default: bool
 
     def to_dict(self) -> dict[str, object]:
+        """JSON-ready fields (the `embedstack models --json` shape)."""
         return dict(self.__dict__)
 
 

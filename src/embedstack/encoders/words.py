@@ -18,17 +18,22 @@ class WordVectors(Protocol):
     """A table of word vectors: entries, unit rows, and a word -> row lookup."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """Table name (for messages)."""
 
     @property
-    def lowercase(self) -> bool: ...
+    def lowercase(self) -> bool:
+        """Whether entries are lowercased."""
 
     @property
-    def words(self) -> list[str]: ...
+    def words(self) -> list[str]:
+        """Entries in row order."""
 
-    def row_of(self, word: str) -> int | None: ...
+    def row_of(self, word: str) -> int | None:
+        """Row of one entry, or None."""
 
-    def unit_vectors(self) -> np.ndarray: ...
+    def unit_vectors(self) -> np.ndarray:
+        """The table with unit-length rows."""
 
 
 def word_vector(table: WordVectors, word: str) -> np.ndarray:

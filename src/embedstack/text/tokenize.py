@@ -20,13 +20,15 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 class Tokenizer(Protocol):
     """`spans(text)` -> character `(start, end)` of each content token (no specials)."""
 
-    def spans(self, text: str) -> list[Span]: ...
+    def spans(self, text: str) -> list[Span]:
+        """Character spans of the content tokens of `text`."""
 
 
 class WordTokenizer:
     """Word tokens (`\\w+`), e.g. for the hashing encoder: fast and dependency-free."""
 
     def spans(self, text: str) -> list[Span]:
+        """Spans of the `\\w+` runs."""
         return [m.span() for m in _WORD.finditer(text)]
 
 
@@ -38,6 +40,7 @@ class CharTokenizer:
         self.chars_per_token = chars_per_token
 
     def spans(self, text: str) -> list[Span]:
+        """One span per `chars_per_token` characters."""
         step = self.chars_per_token
         return [(i, min(i + step, len(text))) for i in range(0, len(text), step)]
 
@@ -55,11 +58,13 @@ class HFTokenizer:
 
     @classmethod
     def from_file(cls, path: str) -> HFTokenizer:
+        """Load a `tokenizer.json` file."""
         from tokenizers import Tokenizer as _Tok
 
         return cls(_Tok.from_file(path))
 
     def spans(self, text: str) -> list[Span]:
+        """Spans of the tokenizer's content tokens (no specials)."""
         offsets = self._tok.encode(text, add_special_tokens=False).offsets
         # Zero-width offsets (rare normaliser artefacts) still count as a token.
         return [(int(s), int(e)) for s, e in offsets]

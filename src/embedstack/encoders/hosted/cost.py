@@ -80,9 +80,11 @@ class CostEstimate:
     usd: float | None
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (the `--dry-run --json` shape)."""
         return asdict(self)
 
     def summary(self) -> str:
+        """One human line: texts, tokens, requests and dollars."""
         how = "exact (tiktoken)" if self.exact_tokens else "estimated"
         cached = "" if self.cached is None else f", {self.cached} already cached"
         if self.usd is None:
