@@ -144,3 +144,16 @@ def test_cache_command_lists_and_clears_both_stores(tmp_path, monkeypatch):
     cleared = CliRunner().invoke(app, ["cache", "clear", "--yes"])
     assert "removed 3" in cleared.stdout
     assert json.loads(CliRunner().invoke(app, ["cache", "stats", "--json"]).stdout)["entries"] == 0
+
+
+def test_the_eval_shim_never_stores_a_cached_encoders_vectors_twice(tmp_path):
+    from embedstack.eval.cache import VectorCache as EvalCache
+
+    sqlite = SqliteVectorCache(tmp_path / "c.sqlite")
+    hosted_like = CachedEncoder(HashEncoder(8), sqlite)
+    shim = EvalCache(tmp_path / "shards")
+    out = shim.embed(hosted_like, ["a", "b", "a"], "document")
+    np.testing.assert_allclose(out, HashEncoder(8).encode(["a", "b", "a"]), atol=1e-6)
+    assert sqlite.stats().entries == 2 and shim.store.stats().entries == 0
+    shim.embed(hosted_like, ["a", "b"], "document")
+    assert (shim.hits, shim.misses) == (2, 2)

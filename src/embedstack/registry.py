@@ -15,16 +15,15 @@ import functools
 import importlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from embedstack.catalog import CATALOG, HOSTED_PROVIDERS, ModelInfo, catalog_entry
 from embedstack.config import default_model_spec
 from embedstack.encoders.base import Encoder
+from embedstack.encoders.cache import CachedEncoder, VectorCache, open_cache
+from embedstack.encoders.hashing import HashEncoder
+from embedstack.encoders.parallel import ParallelEncoder
 from embedstack.errors import InputError, ModelNotFoundError
-
-if TYPE_CHECKING:
-    from embedstack.encoders.cache import VectorCache
-    from embedstack.encoders.parallel import ParallelEncoder
 
 __all__ = [
     "CATALOG",
@@ -87,15 +86,11 @@ def load_encoder(
     encoder = _load_local(spec, **options)
     if cache is None or cache is False:
         return encoder
-    from embedstack.encoders.cache import CachedEncoder, open_cache
-
     return CachedEncoder(encoder, open_cache(cache))
 
 
 def load_parallel(spec: str, workers: int, **options: Any) -> ParallelEncoder:
     """`load_encoder(spec, **options)` in `workers` processes (same embedding space)."""
-    from embedstack.encoders.parallel import ParallelEncoder
-
     if "cache" in options:
         raise InputError("load_parallel does not take cache=...; wrap the result instead")
     return ParallelEncoder(functools.partial(load_encoder, spec, **options), workers, spec=spec)
@@ -103,8 +98,6 @@ def load_parallel(spec: str, workers: int, **options: Any) -> ParallelEncoder:
 
 def _load_local(spec: str, **options: Any) -> Encoder:
     if spec == "hash" or spec.startswith("hash:"):
-        from embedstack.encoders.hashing import HashEncoder
-
         size = spec.split(":", 1)[1] if ":" in spec else "256"
         if not size.isdigit():
             raise InputError(f"in {spec!r}, the part after 'hash:' must be a dimension")

@@ -20,6 +20,7 @@ import numpy as np
 
 from embedstack.encoders.base import Encoder, check_batch_size, check_texts
 from embedstack.encoders.pooling import Pooling, pool, pooling_from_config
+from embedstack.encoders.resolve import resolve_model
 from embedstack.encoders.transformer import TransformerModel
 from embedstack.errors import InputError, TruncationError
 from embedstack.text.tokenize import HFTokenizer, Tokenizer
@@ -188,8 +189,6 @@ def load_local(spec_or_path: str | None = None, **options: Any) -> OnnxEncoder:
     max_length (the model's), truncate ("warn" | "error"), query_prefix / document_prefix
     (default from the model's sentence-transformers prompts), precision ("float32" | "int8").
     """
-    from embedstack.encoders.resolve import resolve_model
-
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise InputError(f"unknown option(s) {unknown} for a local model; accepted: {OPTIONS}")

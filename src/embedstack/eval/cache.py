@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from embedstack.encoders.base import Encoder, normalize_rows
-from embedstack.encoders.cache import ShardVectorCache
+from embedstack.encoders.cache import CachedEncoder, ShardVectorCache
+from embedstack.encoders.cache import VectorCache as Store
 from embedstack.types import Kind
 
 Progress = Callable[[str, int, int], None]
@@ -50,8 +51,11 @@ class VectorCache:
         """Vectors for `texts` (normalised as the encoder's space says)."""
         kind = Kind.parse(kind)
         key = encoder.cache_key()
+        store: Store = self.store
+        if isinstance(encoder, CachedEncoder):  # already cached (hosted): one store only
+            store, encoder = encoder.cache, encoder.encoder
         items = list(texts)
-        found = self.store.get_many(key, kind, items)
+        found = store.get_many(key, kind, items)
         missing = list(dict.fromkeys(t for t, v in zip(items, found, strict=True) if v is None))
         self.hits += sum(v is not None for v in found)
         self.misses += len(missing)
@@ -59,7 +63,7 @@ class VectorCache:
         for start in range(0, len(missing), CHUNK):
             part = missing[start : start + CHUNK]
             vectors = encoder.encode(part, kind, batch_size, normalize=False)
-            self.store.put_many(key, kind, part, vectors)  # per chunk: a crash keeps its work
+            store.put_many(key, kind, part, vectors)  # per chunk: a crash keeps its work
             known.update(zip(part, vectors, strict=True))
             if progress:
                 task = "embedding queries" if kind is Kind.QUERY else "embedding documents"
