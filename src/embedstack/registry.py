@@ -21,6 +21,7 @@ from embedstack.catalog import CATALOG, HOSTED_PROVIDERS, ModelInfo, catalog_ent
 from embedstack.config import default_model_spec
 from embedstack.encoders.base import Encoder
 from embedstack.encoders.cache import CachedEncoder, VectorCache, open_cache
+from embedstack.encoders.clip_config import is_dual_encoder_dir
 from embedstack.encoders.hashing import HashEncoder
 from embedstack.encoders.parallel import ParallelEncoder
 from embedstack.errors import InputError, ModelNotFoundError
@@ -39,6 +40,7 @@ _LOADERS = {
     "transformer": "embedstack.encoders.onnx:load_local",
     "static": "embedstack.encoders.static:load_static",
     "hosted": "embedstack.encoders.hosted:load_hosted",
+    "dual": "embedstack.encoders.clip:load_text_tower",  # CLIP/SigLIP: the text tower
 }
 
 
@@ -109,6 +111,8 @@ def _load_local(spec: str, **options: Any) -> Encoder:
     path = Path(spec).expanduser()
     if path.exists():
         kind = "static" if path.is_file() or _looks_static(path) else "transformer"
+        if kind == "transformer" and is_dual_encoder_dir(path):
+            kind = "dual"  # CLIP/SigLIP folder: its text tower
         encoder = _loader(kind)(str(path), **options)
         return encoder
     if spec.count("/") == 1 and not spec.startswith((".", "/", "~")):  # a hub id: org/name

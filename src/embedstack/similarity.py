@@ -79,3 +79,35 @@ def topk(row_scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((idx, -row_scores[idx]))
     idx = idx[order]
     return idx, row_scores[idx]
+
+
+def maxsim(query: np.ndarray, doc: np.ndarray) -> float:
+    """Late-interaction score: per query token the best dot product with a doc token, summed."""
+    query, doc = np.asarray(query, np.float32), np.asarray(doc, np.float32)
+    if query.ndim != 2 or doc.ndim != 2 or query.shape[1] != doc.shape[1]:
+        raise InputError(
+            f"maxsim needs (q, d) and (t, d) token matrices, got {query.shape} and {doc.shape}"
+        )
+    if doc.shape[0] == 0 or query.shape[0] == 0:
+        return 0.0
+    return float((query @ doc.T).max(axis=1).sum())
+
+
+def maxsim_many(query: np.ndarray, docs: list[np.ndarray]) -> np.ndarray:
+    """MaxSim of one query against many documents in one matrix product."""
+    if not docs:
+        return np.zeros(0, dtype=np.float32)
+    lengths = np.array([d.shape[0] for d in docs])
+    return segment_maxsim(np.asarray(query, np.float32), np.concatenate(docs), lengths)
+
+
+def segment_maxsim(query: np.ndarray, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """MaxSim of `query` against documents stored back to back in `tokens` (`lengths` each);
+    a document without tokens scores 0."""
+    out = np.zeros(len(lengths), dtype=np.float32)
+    nonempty = lengths > 0
+    if nonempty.any():
+        sims = tokens @ query.T  # (T, q)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[nonempty]
+        out[nonempty] = np.maximum.reduceat(sims, starts, axis=0).sum(axis=1)
+    return out

@@ -46,7 +46,7 @@ def run(*args):
 
 
 def exact_maxsim(colbert: Path, query: str, docs: dict[str, str]) -> dict[str, float]:
-    from embedstack.encoders.colbert import ColbertReranker
+    from embedstack.search.colbert import ColbertReranker
 
     scores = ColbertReranker(colbert).score(query, list(docs.values()))
     return dict(zip(docs, scores.tolist(), strict=True))
@@ -159,3 +159,22 @@ def test_collection_create_takes_colbert_settings(colbert, tmp_path):
         [{"id": h.id, "score": h.score} for h in hits], colbert, "hello world", DOCS
     )
     assert Collection.create(tmp_path / "d", "hash:32", indexes=("bm25",)).index_names == ["bm25"]
+
+
+def test_new_colbert_weights_are_refused_until_the_index_is_rebuilt(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    colbert = tmp_path / "colbert"
+    make_tiny_colbert(colbert)
+    docs, into = write_docs(tmp_path / "a.jsonl", DOCS), tmp_path / "c.es"
+    assert run("index", docs, "--into", into, "--colbert", colbert).exit_code == 0
+    tensors = load_file(str(colbert / "model.safetensors"))
+    tensors["linear.weight"] = (tensors["linear.weight"][::-1] + 0.1).copy()
+    save_file(tensors, str(colbert / "model.safetensors"))  # new weights, same folder
+    refused = run("search", "blue river", "--in", into, "--retriever", "colbert")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert "fingerprint:" in refused.stderr and "--rebuild-indexes" in refused.stderr
+    rebuilt = run("index", docs, "--into", into, "--rebuild-indexes")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    hits = search_hits("blue river", "--in", into, "--retriever", "colbert", "-k", "2")
+    assert_colbert_hits(hits, colbert, "blue river", DOCS)  # scored with the new weights

@@ -91,3 +91,21 @@ def test_stop_word_query_warns_in_one_line(docs, tmp_path):
     assert "no results" in result.stdout
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("warning:") and "stop words" in lines[0]
+
+
+@pytest.mark.torch
+def test_changed_splade_weights_fail_in_one_line_until_rebuilt(docs, tmp_path):
+    from tiny_models import make_tiny_model
+
+    model = tmp_path / "mlm"
+    make_tiny_model(model, "bert-mlm", seed=0)
+    into = tmp_path / "s.es"
+    assert run("index", docs, "--into", into, "--splade", model).exit_code == 0
+    make_tiny_model(model, "bert-mlm", seed=1)  # new weights in the same folder
+    refused = run("search", "the cat", "--in", into, "--retriever", "splade")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert "fingerprint:" in refused.stderr and "--rebuild-indexes" in refused.stderr
+    assert run("index", docs, "--into", into, "--rebuild-indexes").exit_code == 0
+    out = run("search", "the cat", "--in", into, "--retriever", "splade", "--json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)[0]["score"] > 0

@@ -10,10 +10,11 @@ from tiny_models import COLBERT_DIM as DIM
 from tiny_models import COLBERT_QUERY_LEN as QUERY_LEN
 from tiny_models import make_tiny_colbert, make_tiny_model
 
-from embedstack.encoders.colbert import ColbertEncoder, ColbertReranker
+from embedstack.encoders import ColbertEncoder
 from embedstack.errors import ModelNotFoundError
+from embedstack.search import ColbertReranker
 from embedstack.search.rerank import reranker_from_config
-from embedstack.store.late import maxsim
+from embedstack.similarity import maxsim
 from embedstack.types import Hit
 
 pytestmark = pytest.mark.torch
@@ -96,8 +97,8 @@ def test_wrong_architecture_is_named(tmp_path):
 
 
 def test_colbert_index_first_stage_protocol(tmp_path):
+    from embedstack.similarity import maxsim_many
     from embedstack.store.colbert import ColbertIndex
-    from embedstack.store.late import maxsim_many
 
     make_tiny_colbert(tmp_path / "colbert")
     texts = [
@@ -146,3 +147,86 @@ def test_colbert_index_inside_a_collection(tmp_path):
     assert "tree" in ids and "dogs" not in ids
     pipe = Pipeline([DenseRetriever(again), IndexRetriever(again, "colbert")])
     assert pipe.search("cat", k=3)[0].stages["fusion"]["rank"] == 1
+
+
+def perturb_projection(file, name="linear.weight"):
+    """New weights at the same path: scale and shift the projection in place."""
+    from safetensors.numpy import load_file, save_file
+
+    tensors = load_file(str(file))
+    tensors[name] = (tensors[name][::-1] * 1.5 + 0.1).copy()
+    save_file(tensors, str(file))
+
+
+def test_colbert_space_and_the_pylate_projection_file(tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    from embedstack.encoders import MultiVectorEncoder
+    from embedstack.encoders.transformer import file_sha256
+
+    path = tmp_path / "colbert"
+    make_tiny_colbert(path)
+    encoder = ColbertEncoder(path)
+    assert isinstance(encoder, MultiVectorEncoder)
+    space = encoder.space
+    assert space.fingerprint == file_sha256(path / "model.safetensors")
+    assert (space.dim, space.max_tokens, space.pooling) == (DIM, 20, "tokens")
+    assert (space.query_prefix, space.document_prefix) == ("[unused0]", "[unused1]")
+    assert dict(space.extra)["query_maxlen"] == str(QUERY_LEN)
+
+    tensors = load_file(str(path / "model.safetensors"))  # move to the PyLate layout
+    (path / "1_Dense").mkdir()
+    save_file(
+        {"linear.weight": tensors.pop("linear.weight")}, str(path / "1_Dense/model.safetensors")
+    )
+    save_file(tensors, str(path / "model.safetensors"))
+    pylate = ColbertEncoder(path)
+    texts = ["the cat sat on the mat", "hello world"]
+    for a, b in zip(pylate.encode(texts), encoder.encode(texts), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    perturb_projection(path / "1_Dense/model.safetensors")
+    changed = ColbertEncoder(path).space  # only the projection file changed
+    assert [d.split(":")[0] for d in changed.diff(pylate.space)] == ["fingerprint"]
+
+
+def test_new_colbert_weights_at_the_same_path_are_refused(tmp_path):
+    from embedstack.errors import SpaceMismatchError
+    from embedstack.store.collection import Collection
+
+    path = tmp_path / "colbert"
+    make_tiny_colbert(path)
+    texts = ["the cat sat on the mat", "dogs ran fast", "a blue river"]
+    col = Collection.create(tmp_path / "col", "hash:32", indexes={"colbert": {"model": str(path)}})
+    col.add(texts, ids=["cat", "dogs", "river"])
+    col.close()
+    old = ColbertEncoder(path).space.fingerprint
+    perturb_projection(path / "model.safetensors")
+    new = ColbertEncoder(path).space.fingerprint
+    again = Collection.open(tmp_path / "col")
+    mismatch = rf"ColBERT index .* \(fingerprint: '{old}' != '{new}'\).*--rebuild-indexes"
+    with pytest.raises(SpaceMismatchError, match=mismatch):
+        again.search("cat", k=2, retriever="colbert")
+    with pytest.raises(SpaceMismatchError, match=mismatch):
+        again.add(["a small tree"], ids=["tree"])
+    assert len(again) == 3
+    again.rebuild_index("colbert")
+    exact = ColbertReranker(path).score("a blue river", texts)
+    assert (
+        again.search("a blue river", k=1, retriever="colbert")[0].id
+        == ["cat", "dogs", "river"][int(np.argmax(exact))]
+    )
+    again.close()
+
+
+def test_an_old_colbert_index_without_a_space_is_refused(tmp_path):
+    from embedstack.errors import CollectionError
+    from embedstack.store.colbert import ColbertIndex
+
+    make_tiny_colbert(tmp_path / "colbert")
+    index = ColbertIndex(str(tmp_path / "colbert"))
+    index.add(np.arange(2), ["the cat", "a dog"])
+    index.save(tmp_path / "saved")
+    meta = tmp_path / "saved" / "colbert.json"  # rewrite as format 1: the bare config
+    meta.write_text(json.dumps(json.loads(meta.read_text())["config"]))
+    with pytest.raises(CollectionError, match=r"did not record its embedding space.*--rebuild"):
+        ColbertIndex.load(tmp_path / "saved", index.config())

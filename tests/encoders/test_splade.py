@@ -163,3 +163,53 @@ def test_roberta_masked_lm_head(tmp_path):
     expected = activated.max(axis=1)
     got = np.stack([dense(v, encoder.vocab_size) for v in vectors])
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_splade_space_names_weights_tokenizer_and_settings(tiny_mlm):
+    from embedstack.encoders import SparseEncoder, SpladeEncoder
+    from embedstack.encoders.transformer import file_sha256
+
+    path, _ = tiny_mlm
+    encoder = SpladeEncoder(path, document_top_k=20)
+    assert isinstance(encoder, SparseEncoder)
+    space = encoder.space
+    assert space.fingerprint == file_sha256(path / "model.safetensors")
+    assert space.tokenizer == file_sha256(path / "tokenizer.json")
+    assert (space.dim, space.max_tokens, space.normalize) == (encoder.vocab_size, 40, False)
+    assert dict(space.extra)["document_top_k"] == "20"
+    (difference,) = SpladeEncoder(path, document_top_k=10).space.diff(space)
+    assert difference.startswith("extra:") and "'document_top_k': '10'" in difference
+
+
+def test_new_weights_at_the_same_path_are_refused_until_rebuilt(tmp_path):
+    from embedstack.encoders import SpladeEncoder
+    from embedstack.encoders.transformer import file_sha256
+    from embedstack.errors import SpaceMismatchError
+    from embedstack.store.collection import Collection
+
+    model = tmp_path / "mlm"
+    make_tiny_model(model, "bert-mlm", seed=0)
+    old = file_sha256(model / "model.safetensors")
+    col = Collection.create(tmp_path / "col", "hash:32", indexes={"splade": {"model": str(model)}})
+    ids = [f"d{i}" for i in range(len(TEXTS))]
+    col.add(TEXTS, ids=ids)
+    col.close()
+    make_tiny_model(model, "bert-mlm", seed=1)  # model B overwrites model A in place
+    new = file_sha256(model / "model.safetensors")
+    assert new != old
+
+    again = Collection.open(tmp_path / "col")
+    mismatch = rf"fingerprint: '{old}' != '{new}'.*--rebuild-indexes"
+    with pytest.raises(SpaceMismatchError, match=mismatch):
+        again.search("red house", k=2, retriever="splade")
+    with pytest.raises(SpaceMismatchError, match=mismatch):
+        again.add(["one more text"], ids=["extra"])
+    assert len(again) == len(TEXTS)  # the refused add wrote nothing
+    again.rebuild_index("splade")
+    rows = again.search("red house", k=len(TEXTS), retriever="splade")
+    encoder = SpladeEncoder(model)
+    (query,) = encoder.encode(["red house"], "query")
+    expected = {i: query.dot(d) for i, d in zip(ids, encoder.encode(TEXTS), strict=True)}
+    for hit in rows:
+        assert hit.score == pytest.approx(expected[hit.id], rel=1e-4)
+    again.close()

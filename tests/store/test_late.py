@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from embedstack.errors import CollectionError, InputError
-from embedstack.store.late import LateIndex, LateIndexConfig, kmeans, maxsim, maxsim_many
+from embedstack.similarity import maxsim, maxsim_many
+from embedstack.store.late import LateIndex, LateIndexConfig, kmeans
 
 DIM = 32
 

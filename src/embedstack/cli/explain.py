@@ -59,7 +59,7 @@ def make_reranker(rerank: Path | None, rerank_colbert: Path | None) -> Reranker 
 
         return CrossEncoderReranker(rerank)
     if rerank_colbert is not None:
-        from embedstack.encoders.colbert import ColbertReranker
+        from embedstack.search.colbert import ColbertReranker
 
         return ColbertReranker(rerank_colbert)
     return None

@@ -1,4 +1,5 @@
-"""Dense encoders behind one contract (`Encoder`), and the cache in front of them.
+"""Encoders behind one contract per kind (dense `Encoder`, `SparseEncoder`,
+`MultiVectorEncoder`), and the cache in front of the dense ones.
 
 Re-exports only, resolved lazily so `import embedstack.encoders` stays cheap (hosted
 encoders import httpx, local ones ONNX Runtime). Build encoders from a spec with
@@ -20,10 +21,13 @@ if TYPE_CHECKING:
         VectorCache,
         open_cache,
     )
+    from embedstack.encoders.colbert import ColbertEncoder
     from embedstack.encoders.hashing import HashEncoder
     from embedstack.encoders.hosted import HostedEncoder, load_hosted
+    from embedstack.encoders.kinds import MultiVectorEncoder, SparseEncoder
     from embedstack.encoders.onnx import OnnxEncoder, load_local
     from embedstack.encoders.parallel import ParallelEncoder
+    from embedstack.encoders.splade import SpladeEncoder
     from embedstack.encoders.static import StaticEncoder, load_static
 
 _EXPORTS = {
@@ -42,18 +46,26 @@ _EXPORTS = {
     "load_local": "embedstack.encoders.onnx",
     "ParallelEncoder": "embedstack.encoders.parallel",
     "StaticEncoder": "embedstack.encoders.static",
+    "ColbertEncoder": "embedstack.encoders.colbert",
+    "MultiVectorEncoder": "embedstack.encoders.kinds",
+    "SparseEncoder": "embedstack.encoders.kinds",
+    "SpladeEncoder": "embedstack.encoders.splade",
     "load_static": "embedstack.encoders.static",
 }
 
 __all__ = [
     "CacheStats",
     "CachedEncoder",
+    "ColbertEncoder",
     "Encoder",
     "HashEncoder",
     "HostedEncoder",
+    "MultiVectorEncoder",
     "OnnxEncoder",
     "ParallelEncoder",
     "ShardVectorCache",
+    "SparseEncoder",
+    "SpladeEncoder",
     "SqliteVectorCache",
     "StaticEncoder",
     "VectorCache",

@@ -14,6 +14,7 @@ ColBERT's input conventions, because scores are only meaningful with them:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import string
 from collections.abc import Sequence
@@ -22,13 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from embedstack.encoders.transformer import TokenBatch, TransformerModel
-from embedstack.errors import InputError, ModelNotFoundError
-from embedstack.search.rerank import apply_scores, require_texts
-from embedstack.store.late import maxsim_many
-from embedstack.types import Hit, Kind
+from embedstack.encoders.kinds import MultiVectorEncoder
+from embedstack.encoders.transformer import TokenBatch, TransformerModel, file_sha256
+from embedstack.errors import ModelNotFoundError
+from embedstack.types import EmbeddingSpace, Kind
 
-COLBERT_STAGE = "colbert"
+POOLING = "tokens"  # no pooling: one projected, L2-normalised vector per token
 DEFAULTS = {
     "dim": 128,
     "query_maxlen": 32,
@@ -65,8 +65,8 @@ def _settings(path: Path) -> dict[str, Any]:
     return settings
 
 
-def _projection(path: Path, model: TransformerModel) -> np.ndarray:
-    """The (dim, hidden) linear projection, from wherever the layout keeps it."""
+def _projection(path: Path, model: TransformerModel) -> tuple[np.ndarray, Path]:
+    """The (dim, hidden) linear projection and the file it came from."""
     from safetensors.numpy import safe_open
 
     candidates = [(path / "model.safetensors", "linear.weight")]
@@ -77,7 +77,7 @@ def _projection(path: Path, model: TransformerModel) -> np.ndarray:
                 if name in handle.keys():  # noqa: SIM118 - safe_open has no __contains__
                     weight = np.asarray(handle.get_tensor(name), dtype=np.float32)
                     if weight.ndim == 2 and weight.shape[1] == model.hidden_size:
-                        return weight
+                        return weight, file
     found = ", ".join(model.config.get("architectures") or ["(none listed)"])
     raise ModelNotFoundError(
         f"{path} holds {found} without a ColBERT projection; expected a ColBERT checkpoint: a "
@@ -86,13 +86,22 @@ def _projection(path: Path, model: TransformerModel) -> np.ndarray:
     )
 
 
-class ColbertEncoder:
-    """Multi-vector encoder: `encode(texts, kind) -> list of (tokens, dim) float32 arrays`."""
+def _fingerprint(model: TransformerModel, projection: Path) -> str:
+    """sha256 of the weights; with a separate projection file (PyLate), of both hashes."""
+    if projection == model.path / "model.safetensors":
+        return model.fingerprint
+    both = f"{model.fingerprint}+{file_sha256(projection)}"
+    return hashlib.sha256(both.encode()).hexdigest()
+
+
+class ColbertEncoder(MultiVectorEncoder):
+    """ColBERT checkpoint -> one L2-normalised (tokens, dim) float32 array per text."""
 
     def __init__(self, model_dir: str | Path, batch_size: int = 32) -> None:
         path = Path(model_dir).expanduser()
         self.settings = _settings(path)
         self.model_dir, self.batch_size = path, batch_size
+        self.default_batch_size = batch_size
         self.model = TransformerModel.from_dir(path)
         for key in ("query_maxlen", "doc_maxlen"):  # never past the position table
             self.settings[key] = min(int(self.settings[key]), self.model.max_length)
@@ -101,12 +110,12 @@ class ColbertEncoder:
                 f"{path} is a {self.model.config.get('model_type')!r} model; ColBERT needs a "
                 "BERT-family encoder (model_type bert, roberta or xlm-roberta)"
             )
-        self.linear = _projection(path, self.model)
-        self.dim = int(self.linear.shape[0])
+        self.linear, projection = _projection(path, self.model)
+        dim = int(self.linear.shape[0])
         declared = self.settings.get("declared_dim")
-        if declared is not None and int(declared) != self.dim:
+        if declared is not None and int(declared) != dim:
             raise ModelNotFoundError(
-                f"{path} declares dim {declared} but its projection has {self.dim} rows; "
+                f"{path} declares dim {declared} but its projection has {dim} rows; "
                 "the checkpoint is inconsistent: re-export it"
             )
         tok = self.model.tokenizer
@@ -132,6 +141,22 @@ class ColbertEncoder:
             }
             if self.settings["mask_punctuation"]
             else set()
+        )
+        self.space = EmbeddingSpace(
+            model=str(path.resolve()),
+            dim=dim,
+            fingerprint=_fingerprint(self.model, projection),
+            tokenizer=self.model.tokenizer_hash,
+            pooling=POOLING,
+            normalize=True,
+            query_prefix=str(self.settings["query_token_id"]),
+            document_prefix=str(self.settings["doc_token_id"]),
+            max_tokens=int(self.settings["doc_maxlen"]),
+            precision=self.model.precision,
+            extra=tuple(
+                (key, json.dumps(self.settings[key]))
+                for key in ("attend_to_mask_tokens", "mask_punctuation", "query_maxlen")
+            ),
         )
 
     def batch(self, texts: Sequence[str], kind: Kind | str) -> TokenBatch:
@@ -167,48 +192,21 @@ class ColbertEncoder:
             truncated,
         )
 
-    def encode(self, texts: Sequence[str], kind: Kind | str = Kind.DOCUMENT) -> list[np.ndarray]:
-        kind = Kind.parse(kind)
-        if isinstance(texts, str):
-            raise InputError("encode takes a list of texts, not one string: wrap it in [ ]")
-        out: list[np.ndarray] = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = self.batch(texts[start : start + self.batch_size], kind)
-            vectors = self.model.hidden_states(batch) @ self.linear.T
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=2, keepdims=True), 1e-12)
-            for i in range(len(vectors)):
-                if kind is Kind.QUERY:
-                    out.append(vectors[i])
-                else:
-                    ids = batch.input_ids[i]
-                    keep = (batch.attention_mask[i] == 1) & ~np.isin(ids, list(self.skiplist))
-                    out.append(np.ascontiguousarray(vectors[i][keep]))
+    def encode_batch(self, texts: list[str], kind: Kind) -> list[np.ndarray]:
+        """Queries keep every position ([MASK] padding included); documents drop
+        punctuation and padding."""
+        batch = self.batch(texts, kind)
+        vectors = self.model.hidden_states(batch) @ self.linear.T
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=2, keepdims=True), 1e-12)
+        if kind is Kind.QUERY:
+            return list(vectors)
+        out = []
+        for i in range(len(vectors)):
+            ids = batch.input_ids[i]
+            keep = (batch.attention_mask[i] == 1) & ~np.isin(ids, list(self.skiplist))
+            out.append(np.ascontiguousarray(vectors[i][keep]))
         return out
 
     def config(self) -> dict[str, Any]:
+        """Keyword arguments that rebuild this encoder."""
         return {"model": str(self.model_dir), "batch_size": self.batch_size}
-
-
-class ColbertReranker:
-    """Rerank any retriever's top hits by exact MaxSim, encoding their texts on the fly."""
-
-    stage = COLBERT_STAGE
-
-    def __init__(self, encoder: ColbertEncoder | str | Path) -> None:
-        self.encoder = encoder if isinstance(encoder, ColbertEncoder) else ColbertEncoder(encoder)
-
-    def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
-        (q,) = self.encoder.encode([query], Kind.QUERY)
-        return maxsim_many(q, self.encoder.encode(passages, Kind.DOCUMENT))
-
-    def rerank(self, query: str, hits: Sequence[Hit], k: int | None = None) -> list[Hit]:
-        if not hits:
-            return []
-        return apply_scores(hits, self.score(query, require_texts(hits)), COLBERT_STAGE, k)
-
-    def config(self) -> dict[str, Any]:
-        return {"kind": "colbert", **self.encoder.config()}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> ColbertReranker:
-        return cls(ColbertEncoder(config["model"], batch_size=int(config.get("batch_size", 32))))

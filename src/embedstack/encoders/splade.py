@@ -13,14 +13,15 @@ head never materialises the (tokens x vocabulary) activations after the max.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from embedstack.encoders.kinds import SparseEncoder
+from embedstack.encoders.transformer import TransformerModel
 from embedstack.errors import InputError, ModelNotFoundError
-from embedstack.types import Kind, SparseVector
+from embedstack.types import EmbeddingSpace, Kind, SparseVector
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ _HEADS = {
 }
 _ROBERTA_TYPES = ("roberta", "xlm-roberta", "camembert")
 QUERY_MODES = ("model", "tokens")
+POOLING = "max-log1p-relu"  # per term: max over tokens of log(1 + ReLU(logit))
 
 
 def _activation(x: np.ndarray, name: str) -> np.ndarray:
@@ -92,7 +94,7 @@ class MlmHead:
         return logits.max(axis=0)
 
 
-class SpladeEncoder:
+class SpladeEncoder(SparseEncoder):
     """Texts -> `SparseVector`s over the model's vocabulary.
 
     Args:
@@ -116,8 +118,6 @@ class SpladeEncoder:
         query_top_k: int | None = None,
         document_top_k: int | None = None,
     ) -> None:
-        from embedstack.encoders.transformer import TransformerModel
-
         if query_mode not in QUERY_MODES:
             raise InputError(f"query_mode must be one of {QUERY_MODES}, got {query_mode!r}")
         for name, value in (("query_top_k", query_top_k), ("document_top_k", document_top_k)):
@@ -133,7 +133,6 @@ class SpladeEncoder:
         self.query_mode = query_mode
         self.top_k = {Kind.QUERY: query_top_k, Kind.DOCUMENT: document_top_k}
         self.head = MlmHead(self.model)
-        self.vocab_size = int(self.head.decoder_w.shape[0])
         self._settings = {
             "query_max_length": query_max_length,
             "document_max_length": document_max_length,
@@ -141,47 +140,53 @@ class SpladeEncoder:
             "query_top_k": query_top_k,
             "document_top_k": document_top_k,
         }
+        self.space = EmbeddingSpace(
+            model=str(self.path),
+            dim=int(self.head.decoder_w.shape[0]),
+            fingerprint=self.model.fingerprint,
+            tokenizer=self.model.tokenizer_hash,
+            pooling=POOLING,
+            normalize=False,
+            max_tokens=self.lengths[Kind.DOCUMENT],
+            precision=self.model.precision,
+            extra=(
+                ("activation", self.head.activation),
+                ("document_top_k", str(document_top_k)),
+                ("query_max_tokens", str(self.lengths[Kind.QUERY])),
+                ("query_mode", query_mode),
+                ("query_top_k", str(query_top_k)),
+            ),
+        )
 
     def config(self) -> dict[str, Any]:
+        """Keyword arguments that rebuild this encoder (`from_config`)."""
         return {"model": str(self.path), **self._settings}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> SpladeEncoder:
+        """The encoder `config()` describes."""
         values = dict(config)
         return cls(values.pop("model"), **values)
-
-    @property
-    def fingerprint(self) -> str:
-        return self.model.fingerprint
 
     def token(self, term_id: int) -> str:
         """The vocabulary string of a term id (to explain which terms matched)."""
         return self.model.tokenizer.id_to_token(int(term_id)) or f"[{term_id}]"
 
-    def encode(
-        self, texts: Sequence[str], kind: str | Kind = Kind.DOCUMENT, batch_size: int = 16
-    ) -> list[SparseVector]:
-        kind = Kind.parse(kind)
-        if isinstance(texts, str):
-            raise InputError("encode() takes a list of texts; wrap a single text in a list")
+    def encode_batch(self, texts: list[str], kind: Kind) -> list[SparseVector]:
+        """Max over tokens of log(1 + ReLU(MLM logits)), pruned to the side's top-k."""
         if kind is Kind.QUERY and self.query_mode == "tokens":
             return [self._token_counts(text) for text in texts]
         self.model.tokenizer.enable_truncation(max_length=self.lengths[kind])
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out: list[SparseVector | None] = [None] * len(texts)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            batch = self.model.tokenize([texts[i] for i in chunk])
-            if batch.truncated.any():
-                log.debug(
-                    "%d texts truncated to %d tokens", batch.truncated.sum(), self.lengths[kind]
-                )
-            hidden = self.model.hidden_states(batch)
-            for row, i in enumerate(chunk):
-                mask = batch.attention_mask[row].astype(bool)
-                weights = np.log1p(np.maximum(self.head.max_logits(hidden[row, mask]), 0.0))
-                out[i] = _sparse(weights, self.top_k[kind])
-        return [v for v in out if v is not None]
+        batch = self.model.tokenize(texts)
+        if batch.truncated.any():
+            log.debug("%d texts truncated to %d tokens", batch.truncated.sum(), self.lengths[kind])
+        hidden = self.model.hidden_states(batch)
+        out = []
+        for row in range(len(texts)):
+            mask = batch.attention_mask[row].astype(bool)
+            weights = np.log1p(np.maximum(self.head.max_logits(hidden[row, mask]), 0.0))
+            out.append(_sparse(weights, self.top_k[kind]))
+        return out
 
     def _token_counts(self, text: str) -> SparseVector:
         encoding = self.model.tokenizer.encode(text, add_special_tokens=False)

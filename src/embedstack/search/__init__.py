@@ -1,1 +1,4 @@
 """search"""
+
+# encoder kinds (h13-kinds)
+from embedstack.search.colbert import ColbertReranker as ColbertReranker

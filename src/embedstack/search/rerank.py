@@ -169,7 +169,7 @@ def reranker_from_config(config: dict[str, Any]) -> Reranker:
     if kind == "cross-encoder":
         return CrossEncoderReranker(values.pop("model"), **values)
     if kind == "colbert":
-        from embedstack.encoders.colbert import ColbertReranker
+        from embedstack.search.colbert import ColbertReranker
 
         return ColbertReranker.from_config(config)
     raise InputError(f"unknown reranker kind {kind!r}: expected 'cross-encoder' or 'colbert'")

@@ -1,12 +1,14 @@
 """Late-interaction (ColBERT-style) scoring and a compressed multi-vector index.
 
-`maxsim` is the exact score: for each query token, the best-matching document token,
-summed. `LateIndex` makes it a first-stage retriever for up to ~100k passages without
-faiss: every token vector is stored as the id of its nearest k-means centroid plus an
-int8 residual (about d + 2 bytes a token instead of 4d), candidates come from the
-centroids nearest each query token (an inverted list centroid -> documents, pruned with
-centroid-only scores), and only those candidates get exact MaxSim on the decompressed
-vectors. Everything is plain numpy arrays that `save` writes as `.npy` + JSON.
+`similarity.maxsim` is the exact score: for each query token, the best-matching
+document token, summed. `LateIndex` makes it a first-stage retriever for up to ~100k
+passages without faiss: every token vector is stored as the id of its nearest k-means
+centroid plus an int8 residual (about d + 2 bytes a token instead of 4d), candidates
+come from the centroids nearest each query token (an inverted list centroid ->
+documents, pruned with centroid-only scores), and only those candidates get exact
+MaxSim on the decompressed vectors. Everything is plain numpy arrays that `save` writes
+as `.npy` + JSON, with the `EmbeddingSpace` of the token vectors, so an index is never
+searched or extended with vectors of another model (see `store.spaces`).
 """
 
 from __future__ import annotations
@@ -21,42 +23,15 @@ from typing import Literal
 
 import numpy as np
 
+from embedstack import atomic
 from embedstack.errors import CollectionError, InputError
+from embedstack.similarity import segment_maxsim
+from embedstack.store.spaces import read_space
+from embedstack.types import EmbeddingSpace
 
 log = logging.getLogger(__name__)
 
 _ASSIGN_CHUNK = 16384
-
-
-def maxsim(query: np.ndarray, doc: np.ndarray) -> float:
-    """Sum over query tokens of the largest dot product with any document token."""
-    query, doc = np.asarray(query, np.float32), np.asarray(doc, np.float32)
-    if query.ndim != 2 or doc.ndim != 2 or query.shape[1] != doc.shape[1]:
-        raise InputError(
-            f"maxsim needs (q, d) and (t, d) token matrices, got {query.shape} and {doc.shape}"
-        )
-    if doc.shape[0] == 0 or query.shape[0] == 0:
-        return 0.0
-    return float((query @ doc.T).max(axis=1).sum())
-
-
-def maxsim_many(query: np.ndarray, docs: Sequence[np.ndarray]) -> np.ndarray:
-    """MaxSim of one query against many documents in one matrix product."""
-    if not docs:
-        return np.zeros(0, dtype=np.float32)
-    lengths = np.array([d.shape[0] for d in docs])
-    return _segment_maxsim(np.asarray(query, np.float32), np.concatenate(docs), lengths)
-
-
-def _segment_maxsim(query: np.ndarray, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """MaxSim of `query` against documents stored back to back in `tokens`."""
-    sims = tokens @ query.T  # (T, q)
-    out = np.zeros(len(lengths), dtype=np.float32)
-    nonempty = lengths > 0
-    if nonempty.any():
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[nonempty]
-        out[nonempty] = np.maximum.reduceat(sims, starts, axis=0).sum(axis=1)
-    return out
 
 
 def kmeans(vectors: np.ndarray, n_clusters: int, iterations: int = 10, seed: int = 0) -> np.ndarray:
@@ -114,10 +89,17 @@ class LateIndexConfig:
 
 
 class LateIndex:
-    """Compressed token vectors + centroid inverted lists; rows are document positions."""
+    """Compressed token vectors + centroid inverted lists; rows are document positions.
 
-    def __init__(self, config: LateIndexConfig) -> None:
+    `space` is the embedding space of the token vectors (None for vectors of unknown
+    origin); it is saved with the index and its `dim` must equal the config's.
+    """
+
+    def __init__(self, config: LateIndexConfig, space: EmbeddingSpace | None = None) -> None:
+        if space is not None and space.dim != config.dim:
+            raise InputError(f"the index has dim {config.dim} but the space has {space.dim}")
         self.config = config
+        self.space = space
         d = config.dim
         self.centroids = np.zeros((0, d), np.float32)
         self.codes = np.zeros(0, np.int32)
@@ -131,6 +113,7 @@ class LateIndex:
 
     @property
     def nbytes(self) -> int:
+        """Bytes held by the centroids and the compressed token vectors."""
         arrays = (self.centroids, self.codes, self.residuals, self.scale, self.lengths)
         return sum(a.nbytes for a in arrays) + self.alive.nbytes
 
@@ -213,7 +196,7 @@ class LateIndex:
         if len(candidates) > self.config.candidates:
             candidates = candidates[self._prune(centroid_sims, candidates)]
         tokens, lengths = self._gather(candidates)
-        scores = _segment_maxsim(query, self._decode(tokens), lengths)
+        scores = segment_maxsim(query, self._decode(tokens), lengths)
         order = np.lexsort((candidates, -scores))[:k]
         return candidates[order], scores[order]
 
@@ -242,20 +225,25 @@ class LateIndex:
         return np.argsort(-approx, kind="stable")[: self.config.candidates]
 
     def save(self, directory: Path) -> None:
-        """Plain `.npy` files + `late.json`; the caller makes the folder swap atomic."""
+        """Plain `.npy` files + `late.json` (config and space), each written atomically."""
         directory.mkdir(parents=True, exist_ok=True)
         for name in ("centroids", "codes", "residuals", "scale", "lengths", "alive"):
-            np.save(directory / f"{name}.npy", getattr(self, name))
-        (directory / "late.json").write_text(json.dumps(asdict(self.config), indent=2))
+            atomic.write_npy(directory / f"{name}.npy", getattr(self, name))
+        space = None if self.space is None else self.space.to_dict()
+        atomic.write_json(directory / "late.json", {**asdict(self.config), "space": space})
 
     @classmethod
     def load(cls, directory: Path, mmap: bool = True) -> LateIndex:
+        """Open a saved index (arrays memory-mapped); `space` is what it recorded."""
         meta = directory / "late.json"
         if not meta.exists():
             raise CollectionError(
                 f"{directory} holds no late-interaction index (no late.json): rebuild it"
             )
-        index = cls(LateIndexConfig(**json.loads(meta.read_text())))
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        hint = "rebuild the index from its texts"
+        space = read_space(data.pop("space", None), str(meta), hint)
+        index = cls(LateIndexConfig(**data), space)
         mode: Literal["r"] | None = "r" if mmap else None
         for name in ("centroids", "codes", "residuals", "scale", "lengths"):
             setattr(index, name, np.load(directory / f"{name}.npy", mmap_mode=mode))

@@ -2,8 +2,9 @@
 
 Same segment storage and update semantics as the BM25 index (`store.postings`): adds
 write a small segment, deletes are tombstones, merges are geometric. Term ids are the
-model's vocabulary ids, so there is no vocabulary file; the encoder settings are saved
-in `splade.json` and must match at load time.
+model's vocabulary ids, so there is no vocabulary file. `splade.json` records the
+encoder settings and its `EmbeddingSpace` (weights fingerprint, tokenizer, limits): at
+load time both must match, so new weights in the model folder are refused, not mixed in.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from embedstack import atomic
+from embedstack.encoders.kinds import SparseEncoder
+from embedstack.encoders.splade import SpladeEncoder
 from embedstack.errors import CollectionError, InputError
 from embedstack.store.postings import (
     PostingStore,
@@ -21,13 +25,13 @@ from embedstack.store.postings import (
     check_rows,
     index_error,
     load_json,
-    save_json,
     top_k,
 )
+from embedstack.store.spaces import read_space, require_space
 from embedstack.text.analysis import EmptyQueryWarning
 from embedstack.types import SparseVector
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: records the encoder's embedding space
 REBUILD_HINT = (
     "run `embedstack index YOUR_FILES --into COLLECTION --rebuild-indexes` (rebuilds it "
     "from the stored texts), or in Python `Collection.open(path).rebuild_index('splade')`."
@@ -38,16 +42,14 @@ class SpladeIndex:
     """A SPLADE secondary index keyed by the collection's integer row ids.
 
     Args:
-        encoder: a `SpladeEncoder`; or give `model` (a masked-LM folder) plus encoder
-            options and one is loaded.
+        encoder: a `SparseEncoder` (e.g. `SpladeEncoder`); or give `model` (a masked-LM
+            folder) plus encoder options and a `SpladeEncoder` is loaded.
     """
 
     name = "splade"
 
-    def __init__(self, encoder: Any | None = None, **encoder_config: Any) -> None:
+    def __init__(self, encoder: SparseEncoder | None = None, **encoder_config: Any) -> None:
         if encoder is None:
-            from embedstack.encoders.splade import SpladeEncoder
-
             if "model" not in encoder_config:
                 raise InputError(
                     "a SPLADE index needs a model (a Hugging Face *ForMaskedLM folder): "
@@ -61,6 +63,7 @@ class SpladeIndex:
         self.n_docs = 0
 
     def config(self) -> dict[str, Any]:
+        """The encoder settings (`SpladeIndex(**config)` rebuilds an empty index)."""
         return dict(self.encoder.config())
 
     def __len__(self) -> int:
@@ -68,6 +71,7 @@ class SpladeIndex:
 
     # -- updates ----------------------------------------------------------------------
     def add(self, rows: np.ndarray, texts: list[str]) -> None:
+        """Encode `texts` as documents and index them under the row ids `rows`."""
         rows = check_rows(rows, "splade add")
         if len(rows) != len(texts):
             raise InputError(f"splade add: {len(rows)} rows but {len(texts)} texts")
@@ -99,6 +103,7 @@ class SpladeIndex:
         self.n_docs += len(rows)
 
     def delete(self, rows: np.ndarray) -> None:
+        """Tombstone `rows`; all must be indexed, or nothing is deleted."""
         rows = check_rows(rows, "splade delete")
         self.postings.require_present(rows, "splade delete", REBUILD_HINT)
         if len(rows):
@@ -106,17 +111,20 @@ class SpladeIndex:
             self.n_docs -= len(rows)
 
     def upsert(self, rows: np.ndarray, texts: list[str]) -> None:
+        """Replace the documents of `rows` (adding those not indexed yet)."""
         rows = check_rows(rows, "splade upsert")
         self.delete(rows[self.postings.contains(rows)])
         self.add(rows, texts)
 
     def compact(self) -> None:
+        """Merge all segments into one, dropping deleted documents."""
         self.postings.compact(self.encoder.vocab_size)
 
     # -- search -----------------------------------------------------------------------
     def search(
         self, query: str, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k rows by dot product with the encoded query, best first."""
         if k <= 0:
             raise InputError(f"k must be a positive number of hits, got {k}")
         if not query.strip():
@@ -144,14 +152,15 @@ class SpladeIndex:
 
     # -- persistence --------------------------------------------------------------------
     def save(self, directory: Path) -> None:
+        """Write postings and `splade.json` (settings, space, counts) into `directory`."""
         directory = Path(directory)
         self.postings.save(directory)
-        save_json(
+        atomic.write_json(
             directory / "splade.json",
             {
                 "format": FORMAT_VERSION,
                 "config": self.config(),
-                "fingerprint": self.encoder.fingerprint,
+                "space": self.encoder.space.to_dict(),
                 "n_docs": self.n_docs,
                 "postings": self.postings.state(),
             },
@@ -160,28 +169,33 @@ class SpladeIndex:
 
     @classmethod
     def load(
-        cls, directory: Path, config: dict[str, Any] | None = None, encoder: Any | None = None
+        cls,
+        directory: Path,
+        config: dict[str, Any] | None = None,
+        encoder: SparseEncoder | None = None,
     ) -> SpladeIndex:
+        """Open a saved index; refuses other settings or another embedding space."""
         directory = Path(directory)
         fail = index_error("SPLADE", REBUILD_HINT)
         meta = load_json(directory / "splade.json", fail)
         try:
+            if int(meta.get("format", 1)) > FORMAT_VERSION:
+                fail(directory / "splade.json", "written by a newer embedstack: upgrade it")
             saved = meta["config"]
             if config is not None and dict(config) != saved:
                 raise CollectionError(
                     f"the SPLADE index in {directory} was built with {saved}, but the "
                     f"collection asks for {config}. Rebuild it: {REBUILD_HINT}"
                 )
+            recorded = read_space(meta.get("space"), str(directory / "splade.json"), REBUILD_HINT)
             index = cls(encoder) if encoder is not None else cls(**saved)
-            if index.encoder.fingerprint != meta["fingerprint"]:
-                raise CollectionError(
-                    f"the SPLADE index in {directory} was built with other model weights "
-                    f"than those now at {saved.get('model')}. Rebuild it: {REBUILD_HINT}"
-                )
+            require_space(
+                recorded, index.encoder.space, f"SPLADE index in {directory}", REBUILD_HINT
+            )
             index.postings = PostingStore.load(directory, "splade", meta["postings"], fail)
             index.n_docs = int(meta["n_docs"])
-        except (KeyError, TypeError) as exc:
-            fail(directory / "splade.json", f"missing the field {exc}")
+        except (KeyError, TypeError, ValueError) as exc:
+            fail(directory / "splade.json", f"missing or bad field {exc}")
         if int((index.postings.generation >= 0).sum()) != index.n_docs:
             fail(directory / "splade.generation.npy", "inconsistent with splade.json")
         return index

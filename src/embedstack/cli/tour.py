@@ -1,0 +1,51 @@
+"""`embedstack tour`: write the guided tour (HTML + PNGs, optionally the Markdown guide)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+console = Console(stderr=True)
+
+
+def tour(
+    out: Path = typer.Option(
+        Path("embedstack-tour"), "--out", "-o", help="Folder for index.html and the PNGs."
+    ),
+    markdown: Path | None = typer.Option(
+        None, "--markdown", help="Also write the guide as Markdown here."
+    ),
+    splade: Path | None = typer.Option(
+        None, "--splade", help="A SPLADE model folder, to show its term weights."
+    ),
+    cpu_usd_per_hour: float = typer.Option(
+        0.05, "--cpu-usd-per-hour", help="Price of one CPU-hour, for the cost step."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
+) -> None:
+    """Run seven short, real steps that explain embeddings and write them as a page.
+
+    Example:
+
+      embedstack tour --out docs/guide --markdown docs/guide.md
+    """
+    from embedstack.apps.tour import run_tour
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if not quiet:
+            console.print(f"{stage}: step {done}/{total} done", highlight=False)
+
+    result = run_tour(
+        out, markdown=markdown, splade=splade, cpu_usd_per_hour=cpu_usd_per_hour, progress=progress
+    )
+    console.print(
+        f"wrote {escape(str(result.html))}"
+        + (f" and {escape(str(result.markdown))}" if result.markdown else "")
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("tour")(tour)
