@@ -1,4 +1,6 @@
-"""The SQLite backend of `VectorCache`: one file, WAL mode, one transaction per write.
+"""The SQLite backend of `VectorCache`: one file, WAL mode, one transaction per write,
+opened through the one SQLite helper (`embedstack.sqlite`: pragmas, numbered
+migrations, newer-schema refusal) that collections use too.
 
 Rows are (cache key, kind, sha256 of the text) -> a raw float32 blob. Safe to share
 between threads and between processes; the default store of `CachedEncoder`.
@@ -7,7 +9,6 @@ between threads and between processes; the default store of `CachedEncoder`.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from pathlib import Path
 
@@ -15,11 +16,10 @@ import numpy as np
 
 from embedstack.config import cache_dir
 from embedstack.encoders.cache.store import VectorCache
-from embedstack.errors import EmbedstackError
+from embedstack.sqlite import open_database, write_transaction
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 _MIGRATIONS = {
     1: """
     CREATE TABLE IF NOT EXISTS embeddings (
@@ -49,28 +49,13 @@ class SqliteVectorCache(VectorCache):
         super().__init__(memory_items)
         self.path = Path(path).expanduser() if path else default_sqlite_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise EmbedstackError(
-                f"cannot open the embedding cache {self.path}: {exc}. Delete the file to start "
-                "a fresh cache, or pass another path."
-            ) from exc
-
-    def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise EmbedstackError(
-                f"the embedding cache {self.path} was written by a newer embedstack "
-                f"(schema {version} > {SCHEMA_VERSION}); upgrade embedstack or use another path"
-            )
-        for step in range(version + 1, SCHEMA_VERSION + 1):
-            with self._db:
-                self._db.executescript(_MIGRATIONS[step])
-                self._db.execute(f"PRAGMA user_version={step}")
+        self._db = open_database(
+            self.path,
+            _MIGRATIONS,
+            create=True,
+            synchronous="NORMAL",  # a lost last write is re-embedded, never wrong
+            hint="delete the file to start a fresh cache, or pass another path",
+        )
 
     def _lookup(self, key: str, kind: str, hashes: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
@@ -94,7 +79,7 @@ class SqliteVectorCache(VectorCache):
         now = time.time()
         dim = int(vectors.shape[1])
         rows = [(key, kind, h, dim, vectors[i].tobytes(), now) for i, h in enumerate(hashes)]
-        with self._db:
+        with write_transaction(self._db):
             self._db.executemany(
                 "INSERT OR REPLACE INTO embeddings VALUES (?, ?, ?, ?, ?, ?)", rows
             )
@@ -104,7 +89,7 @@ class SqliteVectorCache(VectorCache):
         return count
 
     def _clear(self, key: str | None) -> int:
-        with self._db:
+        with write_transaction(self._db):
             if key is None:
                 cur = self._db.execute("DELETE FROM embeddings")
             else:
