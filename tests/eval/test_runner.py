@@ -7,7 +7,6 @@ import pytest
 
 from embedstack.encoders.hashing import HashEncoder
 from embedstack.errors import InputError
-from embedstack.eval.cache import VectorCache
 from embedstack.eval.datasets import load_beir, load_sts
 from embedstack.eval.options import EvalOptions
 from embedstack.eval.runner import evaluate_retrieval, evaluate_sts, metric_names
@@ -20,9 +19,9 @@ class CountingEncoder(HashEncoder):
         super().__init__(dim=64)
         self.seen = 0
 
-    def _encode_batch(self, texts, kind):  # type: ignore[no-untyped-def]
+    def encode_batch(self, texts, kind):  # type: ignore[no-untyped-def]
         self.seen += len(texts)
-        return super()._encode_batch(texts, kind)
+        return super().encode_batch(texts, kind)
 
 
 def test_dense_preset_ranks_by_cosine(tmp_path: Path) -> None:
@@ -87,25 +86,6 @@ def test_no_cache_builds_in_a_temporary_folder(
     assert not (tmp_path / "cache").exists()
 
 
-def test_cache_is_keyed_by_space(tmp_path: Path) -> None:
-    cache = VectorCache(tmp_path)
-    a = cache.embed(HashEncoder(32), ["same text"], "document")
-    b = cache.embed(HashEncoder(64), ["same text"], "document")
-    assert a.shape == (1, 32) and b.shape == (1, 64)
-    assert cache.misses == 2
-    np.testing.assert_array_equal(cache.embed(HashEncoder(32), ["same text"], "document"), a)
-    assert cache.hits == 1
-
-
-def test_cached_vectors_equal_fresh(tmp_path: Path) -> None:
-    texts = ["one", "two", "one", "three"]
-    cache = VectorCache(tmp_path)
-    cache.embed(HashEncoder(), texts[:2], "query")
-    mixed = cache.embed(HashEncoder(), texts, "query")
-    assert cache.misses == 3  # "three" only on the second call; the duplicate "one" once
-    np.testing.assert_allclose(mixed, HashEncoder().encode(texts, "query"), atol=1e-6)
-
-
 def test_metric_names_reject_bad_k() -> None:
     assert "ndcg@5" in metric_names([5])
     with pytest.raises(InputError):
@@ -136,27 +116,3 @@ class FailingEncoder(HashEncoder):
         if self.calls == 2:
             raise KeyboardInterrupt
         return super().encode(texts, kind, batch_size, normalize)
-
-
-def test_interrupted_run_keeps_finished_chunks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("embedstack.eval.cache.CHUNK", 3)
-    texts = [f"text {i}" for i in range(7)]
-    cache = VectorCache(tmp_path)
-    with pytest.raises(KeyboardInterrupt):
-        cache.embed(FailingEncoder(), texts, "document")
-    again = VectorCache(tmp_path)
-    again.embed(HashEncoder(dim=16), texts, "document")
-    assert (again.hits, again.misses) == (3, 4)
-
-
-def test_digests_ending_in_zero_bytes_are_found_again(tmp_path: Path) -> None:
-    from embedstack.eval.cache import text_digest
-
-    texts = [t for t in (f"text {i}" for i in range(5000)) if text_digest(t).endswith(b"\0")][:3]
-    assert texts  # about 1 in 256 digests ends with a zero byte
-    VectorCache(tmp_path).embed(HashEncoder(16), texts, "document")
-    again = VectorCache(tmp_path)
-    again.embed(HashEncoder(16), texts, "document")
-    assert (again.hits, again.misses) == (len(texts), 0)

@@ -22,7 +22,7 @@ import numpy as np
 
 from embedstack import atomic
 from embedstack._optional import require
-from embedstack.encoders.base import Encoder, check_texts
+from embedstack.encoders.base import Encoder
 from embedstack.errors import EmbedstackError, InputError
 from embedstack.store.collection import Collection
 from embedstack.store.ingest import embed_corpus
@@ -103,21 +103,9 @@ class PrecomputedEncoder(Encoder):
             out.append(vector)
         return np.stack(out) if out else np.zeros((0, self.dim), dtype=np.float32)
 
-    def _encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
-        return self._lookup(texts)
-
     def encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+        """The workers' vectors for `texts` (the base normalises unit rows idempotently)."""
         return self._lookup(texts)
-
-    def encode(
-        self,
-        texts: Sequence[str],
-        kind: Kind | str = Kind.DOCUMENT,
-        batch_size: int | None = None,
-        normalize: bool | None = None,
-    ) -> np.ndarray:
-        """The stored vectors, as the workers made (and normalised) them."""
-        return self._lookup(check_texts(texts))
 
 
 class ParquetSink:

@@ -26,6 +26,7 @@ from embedstack.encoders.clip_config import DualConfig, read_dual_config
 from embedstack.encoders.images import ImageEncoder, Preprocessing
 from embedstack.encoders.transformer import _session, file_sha256
 from embedstack.errors import InputError
+from embedstack.text.tokenize import HFTokenizer, Tokenizer
 from embedstack.types import EmbeddingSpace, Kind
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,7 @@ class DualTextEncoder(Encoder):
         return out + self.bias if self.bias is not None else out
 
     def encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+        """Tokenize, run the tower, pool and project one batch."""
         ids, mask, truncated = self.tokenize(texts)
         if truncated:
             log.warning(
@@ -144,9 +146,13 @@ class DualTextEncoder(Encoder):
             )  # fmt: skip
         return self.pool(self.hidden_states(ids, mask), ids).astype(np.float32)
 
-    # The base class of this branch calls `_encode_batch`; the refactored contract makes
-    # `encode_batch` the one public method. Both names point at the same code.
-    _encode_batch = encode_batch
+    def span_tokenizer(self) -> Tokenizer:
+        """The tower's own tokenizer, for token-aware chunking."""
+        return HFTokenizer(self.tokenizer)
+
+    def special_tokens(self) -> int:
+        """Start/end tokens the tokenizer adds to every text."""
+        return int(self.tokenizer.num_special_tokens_to_add(False))
 
     def count_tokens(self, texts: Any) -> list[int]:
         """Tokens each text has before truncation, special tokens included."""

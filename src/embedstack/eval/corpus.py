@@ -48,8 +48,6 @@ class NoVectors(Encoder):
         """One zero per text (zero rows are never returned by dense search)."""
         return np.zeros((len(texts), 1), dtype=np.float32)
 
-    _encode_batch = encode_batch  # the name the encoder base calls in this version
-
 
 @dataclass
 class Corpus:

@@ -101,11 +101,6 @@ class FunctionEncoder(Encoder):
             raise InputError(f"{self.spec} returned {len(rows)} vectors for {len(texts)} texts")
         return np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim)
 
-    # The encoder contract's required method is being renamed (`_encode_batch` ->
-    # `encode_batch`); answering to both keeps this wrapper working across the change.
-    def _encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
-        return self.encode_batch(texts, kind)
-
 
 def open_collection(
     path: str | Path | None,

@@ -95,11 +95,9 @@ def embed_corpus(
         total = len(records)  # type: ignore[arg-type]
     target, parallel = collection, None
     if workers > 1:
-        from embedstack.encoders.parallel import ParallelEncoder
+        from embedstack.registry import load_parallel
 
-        parallel = ParallelEncoder(
-            collection.manifest.model_spec, workers, **(encoder_options or {})
-        )
+        parallel = load_parallel(collection.manifest.model_spec, workers, **(encoder_options or {}))
         target = Collection.open(collection.path, encoder=parallel)
     counts = IngestReport()
     start = time.perf_counter()
