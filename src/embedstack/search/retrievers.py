@@ -7,13 +7,12 @@ retrievers without caring which kind they hold. Each hit records its stage under
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from embedstack.errors import CollectionError, InputError
-from embedstack.text.analysis import EmptyQueryWarning
-from embedstack.types import Hit, Kind
+from embedstack.store.reads import check_query
+from embedstack.types import Hit
 
 if TYPE_CHECKING:
     from embedstack.store.collection import Collection
@@ -42,12 +41,6 @@ def search_many(
     return [retriever.search(query, k, where) for query in queries]
 
 
-def _check_query(query: str) -> str:
-    if not isinstance(query, str):
-        raise InputError(f"query must be a string, got {type(query).__name__}")
-    return query
-
-
 class DenseRetriever:
     """Embeds the query with the collection's encoder (as a query) and ranks by vector
     similarity, exactly."""
@@ -66,18 +59,7 @@ class DenseRetriever:
     ) -> list[list[Hit]]:
         """All queries embedded in one encoder call, then each ranked exactly by the
         collection (the same scoring code as `search`, so the lists are identical)."""
-        texts = [_check_query(q) for q in queries]
-        wanted = [i for i, q in enumerate(texts) if q.strip()]
-        if len(wanted) < len(texts):
-            # An empty query's vector is the model's "nothing" vector: its neighbours are
-            # arbitrary, so say so instead of returning them.
-            warnings.warn("the query is empty: no dense hits", EmptyQueryWarning, stacklevel=2)
-        out: list[list[Hit]] = [[] for _ in texts]
-        if wanted:
-            vectors = self.collection.encoder.encode([texts[i] for i in wanted], kind=Kind.QUERY)
-            for i, vector in zip(wanted, vectors, strict=True):
-                out[i] = self.collection.search_vector(vector, k, where)
-        return out
+        return self.collection.search_queries(queries, k, where)
 
 
 class IndexRetriever:
@@ -95,7 +77,7 @@ class IndexRetriever:
 
     def search(self, query: str, k: int = 10, where: dict[str, Any] | None = None) -> list[Hit]:
         """Top-k rows of the named index (e.g. BM25 scores), best first."""
-        return self.collection.search_index(self.name, _check_query(query), k, where)
+        return self.collection.search_index(self.name, check_query(query), k, where)
 
     def search_many(
         self, queries: Sequence[str], k: int = 10, where: dict[str, Any] | None = None
