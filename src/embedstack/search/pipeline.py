@@ -263,15 +263,18 @@ class Pipeline:
         if name == "hybrid+rerank" and rerank is None:
             raise InputError("the hybrid+rerank preset needs a reranker: pass rerank=MODEL_DIR")
         reranker = CrossEncoderReranker(rerank) if isinstance(rerank, (str, Path)) else rerank
+        # A Postgres collection's lexical index is full-text search ("fts"), not BM25.
+        names = collection.index_names
+        lexical = "fts" if "fts" in names and "bm25" not in names else "bm25"
         if name in ("dense", "bm25"):
             retriever = (
                 DenseRetriever(collection)
                 if name == "dense"
-                else IndexRetriever(collection, "bm25")
+                else IndexRetriever(collection, lexical)
             )
             return cls([retriever], reranker=reranker)
         return cls(
-            {"dense": DenseRetriever(collection), "bm25": IndexRetriever(collection, "bm25")},
+            {"dense": DenseRetriever(collection), lexical: IndexRetriever(collection, lexical)},
             tuned_fusion(collection.path),
             reranker,
         )

@@ -17,13 +17,14 @@ import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from embedstack.encoders.base import Encoder
 from embedstack.errors import CollectionError, InputError, SpaceMismatchError
 from embedstack.similarity import Metric, topk
+from embedstack.store.backend import is_database_url
 from embedstack.store.changes import Record, UpsertReport
 from embedstack.store.files import remove
 from embedstack.store.flat import VECTORS_DIR, FlatVectors, check_vectors
@@ -148,7 +149,15 @@ class Collection(CollectionWrites):
         `EMBEDSTACK_MODEL` or the default model). `indexes` None means the default
         secondary indexes (BM25 when installed); `()` means none; names use each index's
         default settings, and a mapping gives settings per index, e.g.
-        `{"bm25": None, "colbert": {"model": "path/to/colbert"}}`."""
+        `{"bm25": None, "colbert": {"model": "path/to/colbert"}}`. A `postgresql://` URL
+        makes a PostgreSQL collection instead (see `store/postgres.py`)."""
+        if is_database_url(path):
+            from embedstack.store.postgres import PostgresCollection
+
+            made = PostgresCollection.create(
+                str(path), encoder, indexes=indexes, exist_ok=exist_ok, metric=metric
+            )
+            return cast(Collection, made)  # same public interface: CollectionBackend
         folder = Path(path)
         if (folder / MANIFEST).exists():
             if exist_ok:
@@ -179,6 +188,10 @@ class Collection(CollectionWrites):
     def open(cls, path: str | Path, encoder: Encoder | str | None = None) -> Collection:
         """Open an existing collection. Without an encoder, it is rebuilt from the
         manifest's model spec when first needed; a given one must match the space."""
+        if is_database_url(path):
+            from embedstack.store.postgres import PostgresCollection
+
+            return cast(Collection, PostgresCollection.open(str(path), encoder))
         folder = Path(path)
         manifest = Manifest.read(folder)
         enc = None

@@ -1,0 +1,96 @@
+"""The one collection interface that both backends implement, and where a location points.
+
+`Collection.create/open` take a folder (the embedded store) or a PostgreSQL URL
+(`postgresql://user@host/db?collection=kb`, the pgvector store); callers never branch on
+which one they hold. `CollectionBackend` lists what every backend offers, so a new
+backend (or a change to one) is checked against the same contract in the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from embedstack.types import EmbeddingSpace, Hit
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from embedstack.encoders.base import Encoder
+    from embedstack.store.changes import Record, UpsertReport
+    from embedstack.store.manifest import Manifest
+
+URL_SCHEMES = ("postgresql://", "postgres://")
+# progress(done, total): called after each chunk of texts is embedded.
+EmbedProgress = Callable[[int, int], None]
+
+
+def is_database_url(location: object) -> bool:
+    """True for a PostgreSQL URL (a str; a `Path` always means a folder)."""
+    return isinstance(location, str) and location.startswith(URL_SCHEMES)
+
+
+def collection_exists(location: str | Path) -> bool:
+    """Whether `location` already holds a collection (a folder with a manifest, or a
+    registered Postgres collection)."""
+    if is_database_url(location):
+        from embedstack.store.postgres import PostgresCollection
+
+        return PostgresCollection.exists(str(location))
+    from embedstack.store.manifest import MANIFEST
+
+    return (Path(location) / MANIFEST).is_file()
+
+
+@runtime_checkable
+class CollectionBackend(Protocol):
+    """What `Collection` offers, whichever store holds it."""
+
+    manifest: Manifest
+
+    @property
+    def path(self) -> Any: ...  # the folder, or the URL with its password hidden
+    @property
+    def space(self) -> EmbeddingSpace: ...
+    @property
+    def encoder(self) -> Encoder: ...
+    @property
+    def index_names(self) -> list[str]: ...
+    def __len__(self) -> int: ...
+    def ids(self) -> list[str]: ...
+    def source_paths(self) -> dict[str, str]: ...
+    def get(self, ids: Sequence[str]) -> list[Record]: ...
+    def add(
+        self,
+        texts: Sequence[str],
+        ids: Sequence[str] | None = None,
+        metadata: Sequence[dict[str, Any]] | None = None,
+        *,
+        batch_size: int | None = None,
+        progress: EmbedProgress | None = None,
+    ) -> list[str]: ...
+    def upsert(
+        self,
+        texts: Sequence[str],
+        ids: Sequence[str],
+        metadata: Sequence[dict[str, Any]] | None = None,
+        *,
+        batch_size: int | None = None,
+        progress: EmbedProgress | None = None,
+    ) -> UpsertReport: ...
+    def delete(self, ids: Sequence[str]) -> int: ...
+    def search(
+        self, query: str, k: int = 10, where: dict[str, Any] | None = None, retriever: Any = ...
+    ) -> list[Hit]: ...
+    def search_vector(
+        self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[Hit]: ...
+    def search_index(
+        self, name: str, query: str, k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[Hit]: ...
+    def rebuild_index(self, name: str, config: Mapping[str, Any] | None = None) -> None: ...
+    def compact(self) -> int: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: object) -> None: ...
