@@ -24,9 +24,9 @@ from embedstack.cli.explain import (
 )
 from embedstack.errors import InputError
 from embedstack.search.pipeline import PRESETS as PIPELINE_PRESETS
+from embedstack.store.backend import as_location, collection_exists
 from embedstack.store.collection import Collection
 from embedstack.store.indexes import index_configs
-from embedstack.store.manifest import MANIFEST
 from embedstack.store.prune import prune_missing
 from embedstack.store.writes import Progress as ProgressCallback
 from embedstack.text.loaders import Fields, LoadResult, load_documents
@@ -96,7 +96,11 @@ def index(
     paths: list[Path] = typer.Argument(
         ..., help="Files or folders: .txt/.md (one document each), .jsonl, .csv."
     ),
-    into: Path = typer.Option(..., "--into", help="Collection folder (created if missing)."),
+    into: str = typer.Option(
+        ...,
+        "--into",
+        help="Collection folder, or a postgresql://...?collection=NAME URL (created if missing).",
+    ),
     model: str | None = typer.Option(
         None, "--model", help="Model for a new collection [default: $EMBEDSTACK_MODEL or minilm]."
     ),
@@ -149,8 +153,11 @@ def index(
       embedstack index ./notes --into ./notes.es --splade ./models/splade-v3
 
       embedstack index ./notes --into ./notes.es --colbert ./models/colbertv2.0
+
+      embedstack index ./notes --into 'postgresql://me@localhost/kb?collection=notes'
     """
-    existing = Collection.open(into, model) if (into / MANIFEST).exists() else None
+    where = as_location(into)
+    existing = Collection.open(where, model) if collection_exists(where) else None
     result = load_documents(paths, Fields(text=text_field, id=id_field, csv_column=csv_column))
     if not result.documents and not (prune and existing is not None):
         _report_skipped(result)
@@ -160,7 +167,7 @@ def index(
         )
     wanted = model_indexes(splade, colbert)
     collection = existing or Collection.create(
-        into, model, indexes={**index_configs(None if bm25 else ()), **wanted}
+        where, model, indexes={**index_configs(None if bm25 else ()), **wanted}
     )
     docs = result.documents
     with collection, embedding_progress(not as_json) as progress:
@@ -176,10 +183,11 @@ def index(
         pruned = prune_missing(collection, paths, result) if prune else []
         ensure_model_indexes(collection, wanted)
         total = len(collection)
+    shown = str(collection.path)  # a folder, or the URL without its password
     _report_skipped(result)
     if as_json:
         summary = {
-            "collection": str(into),
+            "collection": shown,
             "documents": len(docs),
             "files": result.files,
             **report.to_dict(),
@@ -192,13 +200,13 @@ def index(
     if report.embedded == 0:
         console.print(
             f"nothing to embed: all {len(docs)} documents are unchanged "
-            f"({len(report.metadata_only)} metadata updates); {total} in {escape(str(into))}",
+            f"({len(report.metadata_only)} metadata updates); {total} in {escape(shown)}",
             soft_wrap=True,
         )
     else:
         console.print(
             f"indexed {len(docs)} documents from {result.files} files into "
-            f"{escape(str(into))}: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{escape(shown)}: {len(report.added)} added, {len(report.updated)} updated, "
             f"{len(report.unchanged)} unchanged; embedded {report.embedded}; {total} in total",
             soft_wrap=True,
         )
@@ -211,7 +219,7 @@ def index(
 
 def search(
     query: str = typer.Argument(..., help="What to look for."),
-    in_: Path = typer.Option(..., "--in", help="Collection folder."),
+    in_: str = typer.Option(..., "--in", help="Collection folder or postgresql:// URL."),
     k: int = typer.Option(10, "-k", "--k", help="Number of results."),
     retriever: str = typer.Option(
         "dense",
@@ -249,7 +257,10 @@ def search(
         except ValueError as exc:
             raise InputError(f'--where must be JSON such as \'{{"lang": "en"}}\': {exc}') from None
     explanation = None
-    with Collection.open(in_) as collection, warnings.catch_warnings(record=True) as caught:
+    with (
+        Collection.open(as_location(in_)) as collection,
+        warnings.catch_warnings(record=True) as caught,
+    ):
         warnings.simplefilter("always")
         reranking = rerank is not None or rerank_colbert is not None
         if retriever in PIPELINE_PRESETS or reranking or explain:

@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "embedstack.cli.eval",
     "embedstack.cli.tune",
     "embedstack.cli.distill",
+    "embedstack.cli.migrate",
 )
 
 err_console = Console(stderr=True)

@@ -31,6 +31,12 @@ def is_database_url(location: object) -> bool:
     return isinstance(location, str) and location.startswith(URL_SCHEMES)
 
 
+def as_location(value: str | Path) -> str | Path:
+    """A CLI argument as a collection location: a URL stays a string (a `Path` would fold
+    its `//`), anything else is a folder."""
+    return value if is_database_url(value) else Path(value)
+
+
 def collection_exists(location: str | Path) -> bool:
     """Whether `location` already holds a collection (a folder with a manifest, or a
     registered Postgres collection)."""

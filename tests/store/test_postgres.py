@@ -1,0 +1,178 @@
+"""PostgreSQL-only behaviour: settings in the URL, halfvec storage, iterative scans,
+bad input (one-line errors naming the fix), concurrent writer processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import numpy as np
+import psycopg
+import pytest
+from store_helpers import DOCS, CountingEncoder, fill
+
+from embedstack.encoders.hashing import HashEncoder
+from embedstack.errors import CollectionError, InputError
+from embedstack.store.changes import content_hash
+from embedstack.store.collection import Collection
+from embedstack.store.pg_connect import parse_url
+from embedstack.types import Kind
+from pg_server import fresh_collection_url, with_params
+
+pytestmark = pytest.mark.service
+
+
+def admin(url: str):
+    return psycopg.connect(parse_url(url).conninfo, autocommit=True)
+
+
+def test_url_settings_reach_the_hnsw_index_and_the_password_is_hidden(pg_url):
+    url = with_params(pg_url, m="8", ef_construction="32", ef_search="20")
+    with Collection.create(url, HashEncoder(16), indexes=()) as col:
+        assert "collection=" in col.path
+        name = parse_url(url).collection
+        with admin(url) as conn:
+            definition = conn.execute(
+                "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s",
+                (name, "%hnsw%"),
+            ).fetchone()[0]
+        assert "vector_cosine_ops" in definition
+        assert "m='8'" in definition and "ef_construction='32'" in definition
+    shown = parse_url("postgresql://me:secret@db:5432/kb?collection=kb&sslmode=require")
+    assert "secret" not in shown.display and "sslmode=require" in shown.display
+
+
+def test_halfvec_storage_and_dot_metric(pg_base_url):
+    url = fresh_collection_url(pg_base_url, storage="halfvec")
+    enc = CountingEncoder(64)
+    with Collection.create(url, enc, indexes=(), metric="dot") as col:
+        fill(col)
+        stored = col.get(["cat"])[0].vector
+        exact = enc.encode([DOCS["cat"][0]], kind=Kind.DOCUMENT)[0]
+        np.testing.assert_allclose(stored, exact, atol=2e-3)
+        assert not np.array_equal(stored, exact)  # really stored as 16-bit floats
+        hit = col.search(DOCS["cat"][0], k=1)[0]
+        assert hit.id == "cat" and hit.score == pytest.approx(1.0, abs=2e-3)
+
+
+def test_filtered_queries_return_k_hits_past_ef_search(pg_base_url):
+    url = fresh_collection_url(pg_base_url, ef_search="10")
+    enc = HashEncoder(32)
+    texts = [f"document number {i} about topic {i % 7}" for i in range(300)]
+    with Collection.create(url, enc, indexes=()) as col:
+        col.add(
+            texts, ids=[str(i) for i in range(300)], metadata=[{"g": i % 3} for i in range(300)]
+        )
+        hits = col.search("topic 3", k=50, where={"g": 1})
+        assert len(hits) == 50 and all(h.metadata["g"] == 1 for h in hits)
+        scores = [h.score for h in hits]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_bulk_copy_reports_progress(pg_url):
+    enc = HashEncoder(8)
+    seen = []
+    with Collection.create(pg_url, enc, indexes=()) as col:
+        vectors = np.random.default_rng(0).normal(size=(2500, 8)).astype(np.float32)
+        ids = [f"v{i}" for i in range(2500)]
+        written = col.upsert_vectors(ids, ids, vectors, progress=lambda *a: seen.append(a))
+        assert written == 2500 and len(col) == 2500
+        assert seen[0] == ("copy", 1000, 2500) and seen[-1] == ("copy", 2500, 2500)
+        np.testing.assert_allclose(col.get(["v7"])[0].vector, vectors[7], rtol=1e-6)
+        with pytest.raises(InputError, match="holds 8-d vectors"):
+            col.upsert_vectors(["x"], ["x"], np.ones((1, 9), dtype=np.float32))
+
+
+def test_parameters_are_bound_never_spliced(pg_url):
+    nasty = "x'); DROP TABLE embedstack_collections; --"
+    with Collection.create(pg_url, HashEncoder(16)) as col:
+        col.add([nasty], ids=[nasty], metadata=[{nasty: nasty}])
+        assert col.search("x", k=1, where={nasty: nasty})[0].id == nasty
+        assert col.search("drop table", k=1, retriever="fts")[0].id == nasty
+    assert Collection.open(pg_url).ids() == [nasty]
+
+
+def test_bad_urls_and_names(pg_base_url):
+    with pytest.raises(InputError, match=r"add \?collection=NAME"):
+        parse_url("postgresql://u@h/db")
+    for name in ("Kb", "1kb", "kb;drop", "embedstack_collections", "a" * 64):
+        with pytest.raises(InputError, match="bad collection name"):
+            parse_url(f"postgresql://u@h/db?collection={name}")
+    with pytest.raises(InputError, match="ef_search= must be a whole number"):
+        parse_url("postgresql://u@h/db?collection=kb&ef_search=lots")
+    with pytest.raises(InputError, match="full-text search"):
+        Collection.create(fresh_collection_url(pg_base_url), HashEncoder(8), indexes=["splade"])
+
+
+def test_unreachable_server_is_one_line(tmp_path):
+    url = f"postgresql://nobody@/db?host={tmp_path}&collection=kb"
+    with pytest.raises(CollectionError, match="cannot connect to PostgreSQL") as info:
+        Collection.open(url)
+    assert "\n" not in str(info.value) and "server is running" in str(info.value)
+
+
+def test_missing_collection_and_foreign_table(pg_url):
+    with pytest.raises(CollectionError, match="embedstack index YOUR_FILES --into"):
+        Collection.open(pg_url)
+    name = parse_url(pg_url).collection
+    with admin(pg_url) as conn:
+        conn.execute(f"CREATE TABLE {name} (id int)")
+    for call in (lambda: Collection.open(pg_url), lambda: Collection.create(pg_url, "hash:8")):
+        with pytest.raises(CollectionError, match=r"not an embedstack collection.*another"):
+            call()
+
+
+def test_wrong_dimension_of_an_existing_table(pg_url):
+    Collection.create(pg_url, HashEncoder(16), indexes=()).close()
+    name = parse_url(pg_url).collection
+    with admin(pg_url) as conn:
+        conn.execute(f"ALTER TABLE {name} ALTER COLUMN embedding TYPE vector(32)")
+    with pytest.raises(CollectionError, match=r"stores vector\(32\).*needs vector\(16\)"):
+        Collection.open(pg_url)
+
+
+def test_missing_extension_names_create_extension(pg_base_url):
+    """A role that may not create extensions, in a database without pgvector."""
+    with admin(pg_base_url + "&collection=x") as conn:
+        conn.execute("DROP DATABASE IF EXISTS es_noext")
+        conn.execute("DROP ROLE IF EXISTS es_plain")
+        conn.execute("CREATE ROLE es_plain LOGIN")
+        conn.execute("CREATE DATABASE es_noext OWNER es_plain")
+    parts = parse_url(pg_base_url + "&collection=kb").conninfo.split("?", 1)
+    base = parts[0].rsplit("/", 1)[0].replace("postgres:@", "es_plain@")
+    url = f"{base}/es_noext?{parts[1]}&collection=kb"
+    for call in (lambda: Collection.create(url, "hash:8"), lambda: Collection.open(url)):
+        with pytest.raises(CollectionError, match="CREATE EXTENSION vector"):
+            call()
+
+
+def _writer(url: str, worker: int, shared: list[str]) -> None:
+    col = Collection.open(url, HashEncoder(32))
+    for step in range(10):
+        ids = [f"w{worker}-{step}-{j}" for j in range(5)]
+        col.add([f"text {i}" for i in ids], ids=ids, metadata=[{"worker": worker}] * 5)
+        col.upsert([f"shared {s} by {worker} at {step}" for s in shared], ids=shared)
+    col.close()
+
+
+def test_concurrent_writer_processes_lose_nothing(pg_url):
+    shared = [f"s{i}" for i in range(5)]
+    Collection.create(pg_url, HashEncoder(32), indexes=()).close()
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_writer, args=(pg_url, w, shared)) for w in range(4)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(timeout=300)
+    assert [p.exitcode for p in workers] == [0, 0, 0, 0]
+    with Collection.open(pg_url) as col:
+        assert len(col) == 4 * 10 * 5 + len(shared)
+        records = col.get(col.ids())
+        assert len(records) == 205
+        encoder = HashEncoder(32)
+        for record in records:  # every row is whole: its vector is its own text's
+            expected = encoder.encode([record.text], kind=Kind.DOCUMENT)[0]
+            np.testing.assert_allclose(record.vector, expected, atol=1e-6)
+        with admin(pg_url) as conn:
+            rows = conn.execute(f"SELECT text, hash FROM {parse_url(pg_url).collection}")
+            assert all(content_hash(text) == digest for text, digest in rows)
+        assert {r.text.rsplit(" at ", 1)[1] for r in records if r.id in shared} == {"9"}
