@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--ef-search", type=int, default=40)
+    parser.add_argument("--ef-search", default="40,200", help="comma-separated values to compare")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
@@ -71,9 +71,7 @@ def main() -> None:
     with ExitStack() as stack:
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
         base = stack.enter_context(server_url())
-        url = with_params(
-            base, collection=f"bench_{uuid.uuid4().hex[:8]}", ef_search=str(args.ef_search)
-        )
+        url = with_params(base, collection=f"bench_{uuid.uuid4().hex[:8]}")
         embedded = stack.enter_context(Collection.create(Path(tmp) / "c", encoder, indexes=()))
         start = time.perf_counter()
         embedded.add(texts, ids=ids)
@@ -83,20 +81,25 @@ def main() -> None:
         postgres.upsert_vectors(ids, texts, vectors)  # type: ignore[attr-defined]
         postgres_load = time.perf_counter() - start
 
-        qps: dict[str, list[float]] = {"embedded exact": [], "pgvector HNSW": []}
+        stores = {"embedded exact": embedded}
+        for ef in args.ef_search.split(","):
+            handle = Collection.open(with_params(url, ef_search=ef), encoder)
+            stores[f"HNSW ef={ef}"] = stack.enter_context(handle)
+        qps: dict[str, list[float]] = {name: [] for name in stores}
         found: dict[str, list[list[str]]] = {}
         for _ in range(args.runs):
-            for name, col in (("embedded exact", embedded), ("pgvector HNSW", postgres)):
+            for name, col in stores.items():
                 rate, found[name] = run_queries(col, queries, args.k)
                 qps[name].append(rate)
 
     print(f"\n{args.rows} vectors of dim {args.dim}, {args.queries} queries, k={args.k}, "
-          f"ef_search={args.ef_search}, median of {args.runs} interleaved runs")  # fmt: skip
+          f"median of {args.runs} interleaved runs")  # fmt: skip
+    print("load: embedded add() vs Postgres upsert_vectors() (binary COPY + one HNSW build)")
     print(f"{'store':<16} {'load (s)':>9} {'recall@10':>10} {'queries/s':>10}")
-    loads = {"embedded exact": embedded_load, "pgvector HNSW": postgres_load}
     for name, rates in qps.items():
+        load = embedded_load if name == "embedded exact" else postgres_load
         print(
-            f"{name:<16} {loads[name]:>9.1f} {recall(found[name], truth):>10.3f} "
+            f"{name:<16} {load:>9.1f} {recall(found[name], truth):>10.3f} "
             f"{statistics.median(rates):>10.1f}"
         )
     print(f"load average at end: {os.getloadavg()}")

@@ -12,6 +12,7 @@ from store_helpers import DOCS, CountingEncoder, fill
 
 from embedstack.encoders.hashing import HashEncoder
 from embedstack.errors import CollectionError, InputError
+from embedstack.store import pg_writes
 from embedstack.store.changes import content_hash
 from embedstack.store.collection import Collection
 from embedstack.store.pg_connect import parse_url
@@ -68,15 +69,33 @@ def test_filtered_queries_return_k_hits_past_ef_search(pg_base_url):
         assert scores == sorted(scores, reverse=True)
 
 
-def test_bulk_copy_reports_progress(pg_url):
+def hnsw_definition(url: str) -> str | None:
+    with admin(url) as conn:
+        row = conn.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexdef LIKE %s",
+            (parse_url(url).collection, "%hnsw%"),
+        ).fetchone()
+    return None if row is None else row[0]
+
+
+def test_bulk_copy_reports_progress_and_builds_the_index_once(pg_url, monkeypatch):
+    monkeypatch.setattr(pg_writes, "BUILD_AFTER_ROWS", 2000)
     enc = HashEncoder(8)
     seen = []
     with Collection.create(pg_url, enc, indexes=()) as col:
+        before = hnsw_definition(pg_url)
         vectors = np.random.default_rng(0).normal(size=(2500, 8)).astype(np.float32)
         ids = [f"v{i}" for i in range(2500)]
         written = col.upsert_vectors(ids, ids, vectors, progress=lambda *a: seen.append(a))
         assert written == 2500 and len(col) == 2500
         assert seen[0] == ("copy", 1000, 2500) and seen[-1] == ("copy", 2500, 2500)
+        assert ("index", 0, None) in seen  # dropped for the load, built once after
+        assert hnsw_definition(pg_url) == before
+        assert col.search_vector(vectors[42], k=1)[0].id == "v42"
+        seen.clear()
+        more = [f"w{i}" for i in range(2500)]
+        col.upsert_vectors(more, more, vectors, progress=lambda *a: seen.append(a))
+        assert ("index", 0, None) not in seen and len(col) == 5000  # not empty: kept
         np.testing.assert_allclose(col.get(["v7"])[0].vector, vectors[7], rtol=1e-6)
         with pytest.raises(InputError, match="holds 8-d vectors"):
             col.upsert_vectors(["x"], ["x"], np.ones((1, 9), dtype=np.float32))

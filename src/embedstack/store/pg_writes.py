@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from embedstack.store.pg_schema import Settings
 
 COPY_REPORT_ROWS = 1000  # rows between two progress reports of a COPY
+# A load of at least this many rows into an empty collection builds the HNSW index once
+# afterwards (pgvector's advice: much faster than growing the graph row by row).
+BUILD_AFTER_ROWS = 5000
+BUILD_MEMORY = "512MB"  # maintenance_work_mem for that build, this transaction only
 _UPDATE = (
     " ON CONFLICT (id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata, "
     "hash = excluded.hash, space = excluded.space, nonzero = excluded.nonzero, "
@@ -234,9 +238,31 @@ class PgWrites:
                     )  # fmt: skip
                     if (n + 1) % COPY_REPORT_ROWS == 0:
                         report(progress, "copy", n + 1, len(ids))
+            rebuild = self._drop_index_if_empty(conn) if len(ids) >= BUILD_AFTER_ROWS else None
             insert = (
                 "INSERT INTO {} (id, text, metadata, hash, space, nonzero, embedding) "
                 "SELECT id, text, metadata, hash, %s, nonzero, embedding FROM embedstack_staging"
             )
             conn.execute(self._sql(insert + (_UPDATE if upsert else "")), (self.space.key(),))
+            if rebuild is not None:
+                report(progress, "index", 0, None)
+                conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (BUILD_MEMORY,))
+                conn.execute(rebuild)
         report(progress, "copy", len(ids), len(ids))
+
+    def _drop_index_if_empty(self, conn: Any) -> str | None:
+        """Drop the HNSW index of an empty collection (locked against other writers;
+        readers still read) and return the server's own statement that re-creates it."""
+        conn.execute(self._sql("LOCK TABLE {} IN EXCLUSIVE MODE"))
+        if conn.execute(self._sql("SELECT EXISTS (SELECT 1 FROM {})")).fetchone()[0]:
+            return None
+        row = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = %s AND indexdef LIKE %s",
+            (self.target.collection, "% USING hnsw %"),
+        ).fetchone()
+        if row is None:
+            return None
+        sql = psycopg().sql
+        conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(row[0])))
+        return str(row[1])
