@@ -63,6 +63,8 @@ def test_filtered_queries_return_k_hits_past_ef_search(pg_base_url):
         col.add(
             texts, ids=[str(i) for i in range(300)], metadata=[{"g": i % 3} for i in range(300)]
         )
+        few = col.search("topic 3", k=10, where={"g": 2})  # k within ef_search: session setting
+        assert len(few) == 10 and all(h.metadata["g"] == 2 for h in few)
         hits = col.search("topic 3", k=50, where={"g": 1})
         assert len(hits) == 50 and all(h.metadata["g"] == 1 for h in hits)
         scores = [h.score for h in hits]

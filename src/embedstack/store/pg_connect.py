@@ -130,6 +130,9 @@ def register_types(conn: Any, target: PgTarget) -> None:
         register_vector(conn)
     except psycopg().ProgrammingError:
         raise CollectionError(missing_extension(target)) from None
+    # Session settings for dense search: one round trip per query afterwards.
+    conn.execute("SELECT set_config('hnsw.ef_search', %s, false)", (str(target.ef_search),))
+    conn.execute("SELECT set_config('hnsw.iterative_scan', 'strict_order', false)")
     if conn.info.transaction_status != 0:  # IDLE: close the implicit transaction
         conn.rollback()
 
@@ -143,13 +146,14 @@ def missing_extension(target: PgTarget) -> str:
 
 
 def open_pool(target: PgTarget, max_size: int = 4) -> Any:
-    """A small pool: a collection is shared by threads (e.g. the server's workers)."""
+    """A small pool of autocommit connections (a collection is shared by threads, e.g.
+    the server's workers); writes open their own transactions."""
     pool_module = require("psycopg_pool", "postgres", "PostgreSQL collections")
     pool = pool_module.ConnectionPool(
         target.conninfo,
         min_size=1,
         max_size=max_size,
-        kwargs={"connect_timeout": 10},
+        kwargs={"connect_timeout": 10, "autocommit": True},
         configure=lambda conn: register_types(conn, target),
         open=False,
     )

@@ -264,11 +264,14 @@ class PostgresCollection(PgWrites):
             "WHERE nonzero AND ({cond}) ORDER BY embedding {op} %s LIMIT %s"
         ).format(op=sql.SQL(operator), table=sql.Identifier(self.target.collection), cond=condition)
         value = self._vector_value(query)
-        with self._pool.connection() as conn, conn.transaction():
-            ef = str(min(1000, max(self.target.ef_search, k)))
-            conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (ef,))
-            conn.execute("SELECT set_config('hnsw.iterative_scan', 'strict_order', true)")
-            rows = conn.execute(text, [value, *params, value, k]).fetchall()
+        with self._pool.connection() as conn:
+            if k <= self.target.ef_search:  # the session's settings (one round trip)
+                rows = conn.execute(text, [value, *params, value, k]).fetchall()
+            else:
+                with conn.transaction():  # widen the candidate list for this query
+                    ef = str(min(1000, k))
+                    conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (ef,))
+                    rows = conn.execute(text, [value, *params, value, k]).fetchall()
         convert = (lambda d: 1.0 - d) if self.manifest.metric == "cosine" else (lambda d: -d)
         return self._hits([(r[0], r[1], r[2], convert(float(r[3]))) for r in rows], "dense")
 
