@@ -10,8 +10,6 @@ search pipeline fuses with dense exactly as it fuses BM25.
 
 from __future__ import annotations
 
-import logging
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -22,12 +20,9 @@ from embedstack.encoders.base import Encoder
 from embedstack.errors import CollectionError, InputError, SpaceMismatchError
 from embedstack.similarity import Metric
 from embedstack.store.changes import Record
-from embedstack.store.flat import check_vectors
 from embedstack.store.manifest import Manifest
 from embedstack.store.pg_connect import PgTarget, connect, open_pool, parse_url
-from embedstack.store.pg_filters import compile_where_pg
 from embedstack.store.pg_schema import (
-    OPERATORS,
     Settings,
     check_table,
     create_tables,
@@ -38,13 +33,13 @@ from embedstack.store.pg_schema import (
     read_entry,
     table_exists,
 )
+from embedstack.store.pg_search import PgSearch
 from embedstack.store.pg_writes import PgWrites
 from embedstack.types import EmbeddingSpace, Hit
 
 if TYPE_CHECKING:
     from embedstack.search.retrievers import Retriever
 
-log = logging.getLogger(__name__)
 LEXICAL = "fts"
 _ASKED_LEXICAL = ("fts", "bm25")  # BM25 is asked for by default; Postgres answers with fts
 
@@ -71,7 +66,7 @@ def _require_space(where: str, space: EmbeddingSpace, encoder: Encoder) -> None:
         raise SpaceMismatchError(f"{where}: {exc}") from None
 
 
-class PostgresCollection(PgWrites):
+class PostgresCollection(PgSearch, PgWrites):
     """Create with `Collection.create(URL)`, reopen with `Collection.open(URL)`."""
 
     def __init__(
@@ -243,87 +238,3 @@ class PostgresCollection(PgWrites):
         from embedstack.search.retrievers import resolve_retriever
 
         return resolve_retriever(cast(Any, self), retriever).search(query, k, where)
-
-    def search_vector(
-        self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
-    ) -> list[Hit]:
-        """Top-k by the HNSW index (iterative scans keep filtered queries at k hits);
-        an all-zero query finds nothing and all-zero rows are never hits."""
-        query = np.asarray(vector, dtype=np.float32).reshape(-1)
-        check_vectors(query[None, :], self.space.dim)
-        if k <= 0:
-            raise InputError(f"k must be positive, got {k}")
-        if not query.any():
-            log.warning("the query vector is all zeros (no known words?): no dense hits")
-            return []
-        condition, params = compile_where_pg(where)
-        operator = OPERATORS[self.manifest.metric][0]
-        sql = self._psql()
-        text = sql.SQL(
-            "SELECT id, text, metadata, embedding {op} %s AS distance FROM {table} "
-            "WHERE nonzero AND ({cond}) ORDER BY embedding {op} %s LIMIT %s"
-        ).format(op=sql.SQL(operator), table=sql.Identifier(self.target.collection), cond=condition)
-        value = self._vector_value(query)
-        with self._pool.connection() as conn:
-            if k <= self.target.ef_search:  # the session's settings (one round trip)
-                rows = conn.execute(text, [value, *params, value, k]).fetchall()
-            else:
-                with conn.transaction():  # widen the candidate list for this query
-                    ef = str(min(1000, k))
-                    conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (ef,))
-                    rows = conn.execute(text, [value, *params, value, k]).fetchall()
-        convert = (lambda d: 1.0 - d) if self.manifest.metric == "cosine" else (lambda d: -d)
-        return self._hits([(r[0], r[1], r[2], convert(float(r[3]))) for r in rows], "dense")
-
-    def search_index(
-        self, name: str, query: str, k: int = 10, where: dict[str, Any] | None = None
-    ) -> list[Hit]:
-        """Top-k by Postgres full-text search: any query term matches (OR), ranked by
-        `ts_rank_cd` (cover density: how many terms, and how close together)."""
-        from embedstack.text.analysis import EmptyQueryWarning
-
-        if name not in self.manifest.indexes:
-            raise CollectionError(
-                f"collection {self.path} has no {name!r} index (it has: "
-                f"{', '.join(self.index_names) or 'none'}); use 'dense' or 'fts'"
-            )
-        if k <= 0:
-            raise InputError(f"k must be positive, got {k}")
-        condition, params = compile_where_pg(where)
-        sql = self._psql()
-        with self._pool.connection() as conn:
-            lexemes = conn.execute(
-                "SELECT tsvector_to_array(to_tsvector(%s::regconfig, %s))",
-                (self.settings.fts_config, query),
-            ).fetchone()[0]
-            if not lexemes:
-                warnings.warn(
-                    f"the query {query!r} has no searchable words (only stop words or "
-                    "punctuation): no full-text hits",
-                    EmptyQueryWarning,
-                    stacklevel=3,
-                )
-                return []
-            tsquery = " | ".join(
-                "'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in lexemes
-            )
-            text = sql.SQL(
-                "SELECT id, text, metadata, ts_rank_cd(tsv, q) AS score "
-                "FROM {table}, to_tsquery('simple', %s) AS q "
-                "WHERE tsv @@ q AND ({cond}) ORDER BY score DESC, seq LIMIT %s"
-            ).format(table=sql.Identifier(self.target.collection), cond=condition)
-            rows = conn.execute(text, [tsquery, *params, k]).fetchall()
-        return self._hits([(r[0], r[1], r[2], float(r[3])) for r in rows], name)
-
-    @staticmethod
-    def _psql() -> Any:
-        from embedstack.store.pg_connect import psycopg
-
-        return psycopg().sql
-
-    @staticmethod
-    def _hits(rows: list[tuple[str, str, dict[str, Any], float]], stage: str) -> list[Hit]:
-        return [
-            Hit(id_, score, text, meta, {stage: {"score": score, "rank": rank}})
-            for rank, (id_, text, meta, score) in enumerate(rows, start=1)
-        ]
