@@ -17,7 +17,7 @@ from embedstack.store.changes import content_hash
 from embedstack.store.collection import Collection
 from embedstack.store.pg_connect import parse_url
 from embedstack.types import Kind
-from pg_server import fresh_collection_url, with_params
+from pg_server import drop_collection, fresh_collection_url, with_params
 
 pytestmark = pytest.mark.service
 
@@ -38,6 +38,12 @@ def test_url_settings_reach_the_hnsw_index_and_the_password_is_hidden(pg_url):
             ).fetchone()[0]
         assert "vector_cosine_ops" in definition
         assert "m='8'" in definition and "ef_construction='32'" in definition
+    cover = with_params(pg_url, collection=name + "_cd", fts_rank="ts_rank_cd")
+    with Collection.create(cover, HashEncoder(16)) as col:
+        assert col.manifest.indexes["fts"] == {"config": "english", "rank": "ts_rank_cd"}
+        col.add(["cats purr", "dogs bark loudly at cats"], ids=["a", "b"])
+        assert [h.id for h in col.search("cats", k=2, retriever="fts")] == ["a", "b"]
+    drop_collection(cover)
     shown = parse_url("postgresql://me:secret@db:5432/kb?collection=kb&sslmode=require")
     assert "secret" not in shown.display and "sslmode=require" in shown.display
 
@@ -118,6 +124,8 @@ def test_bad_urls_and_names(pg_base_url):
     for name in ("Kb", "1kb", "kb;drop", "embedstack_collections", "a" * 64):
         with pytest.raises(InputError, match="bad collection name"):
             parse_url(f"postgresql://u@h/db?collection={name}")
+    with pytest.raises(InputError, match="fts_rank= must be one of ts_rank, ts_rank_cd"):
+        parse_url("postgresql://u@h/db?collection=kb&fts_rank=bm25")
     with pytest.raises(InputError, match="ef_search= must be a whole number"):
         parse_url("postgresql://u@h/db?collection=kb&ef_search=lots")
     with pytest.raises(InputError, match="full-text search"):

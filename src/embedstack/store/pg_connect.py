@@ -18,7 +18,10 @@ from embedstack.errors import CollectionError, InputError
 CATALOG = "embedstack_collections"
 STORAGES = ("vector", "halfvec")
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_OWN = ("collection", "m", "ef_construction", "ef_search", "storage", "fts_config")
+_OWN = ("collection", "m", "ef_construction", "ef_search", "storage", "fts_config", "fts_rank")
+# ts_rank (term frequency) ranks SciFact far better than ts_rank_cd (cover density):
+# nDCG@10 0.604 vs 0.374, see docs/benchmarks.md; both divide by 1 + log(length).
+FTS_RANKS = ("ts_rank", "ts_rank_cd")
 _LIMITS = {"m": (2, 100), "ef_construction": (4, 1000), "ef_search": (1, 1000)}
 
 
@@ -43,6 +46,7 @@ class PgTarget:
     ef_search: int = 40
     storage: str = "vector"
     fts_config: str = "english"
+    fts_rank: str = "ts_rank"
 
     @property
     def display(self) -> str:
@@ -92,6 +96,9 @@ def parse_url(url: str) -> PgTarget:
     fts = own.get("fts_config", "english")
     if not _NAME.fullmatch(fts):
         raise InputError(f"?fts_config= must name a text search configuration, got {fts!r}")
+    rank = own.get("fts_rank", "ts_rank")
+    if rank not in FTS_RANKS:
+        raise InputError(f"?fts_rank= must be one of {', '.join(FTS_RANKS)}, got {rank!r}")
     conninfo = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest, safe="/"), ""))
     return PgTarget(
         conninfo=conninfo,
@@ -101,6 +108,7 @@ def parse_url(url: str) -> PgTarget:
         ef_search=_int(own, "ef_search", 40),
         storage=storage,
         fts_config=fts,
+        fts_rank=rank,
     )
 
 
@@ -123,11 +131,9 @@ def connect(target: PgTarget, **kwargs: Any) -> Any:
 
 def register_types(conn: Any, target: PgTarget) -> None:
     """Teach a connection pgvector's types; a database without the extension is named."""
-    from pgvector.psycopg import register_vector
-
-    require("pgvector", "postgres", "PostgreSQL collections")
+    adapter = require("pgvector.psycopg", "postgres", "PostgreSQL collections")
     try:
-        register_vector(conn)
+        adapter.register_vector(conn)
     except psycopg().ProgrammingError:
         raise CollectionError(missing_extension(target)) from None
     # Session settings for dense search: one round trip per query afterwards.

@@ -4,8 +4,9 @@ Postgres full-text search, both with the same `where` filters as the embedded st
 Dense queries are one round trip on a pooled connection whose session already has
 `hnsw.ef_search` and iterative scans (`strict_order`) set, so a selective filter still
 returns k hits in order. The lexical index `fts` matches a text when any query word
-does and ranks by `ts_rank_cd`; see the README's "Scaling out" for how that differs
-from BM25.
+does and ranks by `ts_rank` (or `ts_rank_cd`, chosen with `?fts_rank=` when the
+collection is made), divided by 1 + log(length); see the README's "Scaling out" for how
+that differs from BM25.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from embedstack.errors import CollectionError, InputError
 from embedstack.store.flat import check_vectors
-from embedstack.store.pg_connect import psycopg
+from embedstack.store.pg_connect import FTS_RANKS, psycopg
 from embedstack.store.pg_filters import compile_where_pg
 from embedstack.store.pg_schema import OPERATORS
 from embedstack.types import EmbeddingSpace, Hit
@@ -83,7 +84,7 @@ class PgSearch:
         self, name: str, query: str, k: int = 10, where: dict[str, Any] | None = None
     ) -> list[Hit]:
         """Top-k by Postgres full-text search: any query term matches (OR), ranked by
-        `ts_rank_cd` (cover density: how many terms, and how close together)."""
+        `ts_rank` (how often the query's words occur) or `ts_rank_cd` (cover density)."""
         from embedstack.text.analysis import EmptyQueryWarning
 
         if name not in self.manifest.indexes:
@@ -93,6 +94,9 @@ class PgSearch:
             )
         if k <= 0:
             raise InputError(f"k must be positive, got {k}")
+        rank = self.manifest.indexes[name].get("rank", "ts_rank")
+        if rank not in FTS_RANKS:
+            raise CollectionError(f"{self.path}: unknown fts rank {rank!r} in the manifest")
         condition, params = compile_where_pg(where)
         sql = psycopg().sql
         with self._pool.connection() as conn:
@@ -112,10 +116,14 @@ class PgSearch:
                 "'" + w.replace("\\", "\\\\").replace("'", "''") + "'" for w in lexemes
             )
             text = sql.SQL(
-                "SELECT id, text, metadata, ts_rank_cd(tsv, q) AS score "
+                "SELECT id, text, metadata, {rank}(tsv, q, 1) AS score "
                 "FROM {table}, to_tsquery('simple', %s) AS q "
                 "WHERE tsv @@ q AND ({cond}) ORDER BY score DESC, seq LIMIT %s"
-            ).format(table=sql.Identifier(self.target.collection), cond=condition)
+            ).format(
+                rank=sql.Identifier(rank),
+                table=sql.Identifier(self.target.collection),
+                cond=condition,
+            )
             rows = conn.execute(text, [tsquery, *params, k]).fetchall()
         return self._hits([(r[0], r[1], r[2], float(r[3])) for r in rows], name)
 

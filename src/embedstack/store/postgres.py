@@ -4,7 +4,7 @@
 processes can read and write one collection at once (each write is one transaction;
 upserts are `INSERT ... ON CONFLICT`). Dense search uses pgvector's HNSW index with
 iterative scans, so filtered queries still return k hits; the lexical index is Postgres
-full-text search (`fts`: a generated tsvector ranked with `ts_rank_cd`), which the
+full-text search (`fts`: a generated tsvector ranked with `ts_rank`), which the
 search pipeline fuses with dense exactly as it fuses BM25.
 """
 
@@ -45,7 +45,7 @@ _ASKED_LEXICAL = ("fts", "bm25")  # BM25 is asked for by default; Postgres answe
 
 
 def _lexical_indexes(
-    indexes: Sequence[str] | Mapping[str, dict[str, Any] | None] | None, settings: Settings
+    indexes: Sequence[str] | Mapping[str, dict[str, Any] | None] | None, target: PgTarget
 ) -> dict[str, dict[str, Any]]:
     """Postgres collections have one secondary index: full-text search ("fts")."""
     names = ["fts"] if indexes is None else list(indexes)
@@ -56,7 +56,7 @@ def _lexical_indexes(
             "lexical index is Postgres full-text search ('fts'); use an embedded collection "
             "(a folder) for SPLADE or ColBERT"
         )
-    return {LEXICAL: {"config": settings.fts_config}} if names else {}
+    return {LEXICAL: {"config": target.fts_config, "rank": target.fts_rank}} if names else {}
 
 
 def _require_space(where: str, space: EmbeddingSpace, encoder: Encoder) -> None:
@@ -104,7 +104,7 @@ class PostgresCollection(PgSearch, PgWrites):
         if metric not in {m.value for m in Metric}:
             raise InputError(f"metric must be one of cosine, dot, euclidean; got {metric!r}")
         settings = Settings.from_target(target)
-        configs = _lexical_indexes(indexes, settings)
+        configs = _lexical_indexes(indexes, target)
         with connect(target) as conn:
             ensure_extension(conn, target, create=True)
             if read_entry(conn, target.collection) is not None:
@@ -200,7 +200,7 @@ class PostgresCollection(PgSearch, PgWrites):
     def rebuild_index(self, name: str, config: Mapping[str, Any] | None = None) -> None:
         """The tsvector is a generated column, always in step: rebuilding reindexes it."""
         if name != LEXICAL:
-            _lexical_indexes([name], self.settings)
+            _lexical_indexes([name], self.target)
         self._fetch("REINDEX TABLE {}", fetch=False)
 
     def compact(self) -> int:
