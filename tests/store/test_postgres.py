@@ -15,6 +15,7 @@ from embedstack.errors import CollectionError, InputError
 from embedstack.store import pg_writes
 from embedstack.store.changes import content_hash
 from embedstack.store.collection import Collection
+from embedstack.store.migrate import migrate_store
 from embedstack.store.pg_connect import parse_url
 from embedstack.types import Kind
 from pg_server import drop_collection, fresh_collection_url, with_params
@@ -59,6 +60,23 @@ def test_halfvec_storage_and_dot_metric(pg_base_url):
         assert not np.array_equal(stored, exact)  # really stored as 16-bit floats
         hit = col.search(DOCS["cat"][0], k=1)[0]
         assert hit.id == "cat" and hit.score == pytest.approx(1.0, abs=2e-3)
+
+
+def test_bit_storage_keeps_signs_and_ranks_by_hamming(pg_base_url, tmp_path):
+    url = fresh_collection_url(pg_base_url, storage="bit")
+    enc = CountingEncoder(64)
+    with Collection.create(tmp_path / "src", enc, indexes=()) as col:
+        fill(col)
+    assert migrate_store(tmp_path / "src", url).verified == 5  # signs compared
+    with Collection.open(url) as col:
+        stored = col.get(["cat"])[0].vector
+        exact = enc.encode([DOCS["cat"][0]], kind=Kind.DOCUMENT)[0]
+        np.testing.assert_array_equal(stored > 0, exact > 0)
+        np.testing.assert_allclose(np.abs(stored), 1 / 8)  # unit sign vector, d = 64
+        hits = col.search(DOCS["cat"][0], k=5)
+        assert hits[0].id == "cat" and hits[0].score == 1.0
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+        assert [h.id for h in col.search("cat", k=5, where={"year": "2022"})] == ["tea"]
 
 
 def test_filtered_queries_return_k_hits_past_ef_search(pg_base_url):

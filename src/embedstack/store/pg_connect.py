@@ -1,7 +1,8 @@
 """A Postgres collection's URL and its connections.
 
 `postgresql://user:password@host:5432/db?collection=kb&m=16&ef_construction=64&ef_search=40
-&storage=halfvec` names the database, the collection (one table) and its HNSW settings;
+&storage=halfvec` names the database, the collection (one table) and its HNSW settings
+(`storage`: vector, halfvec or bit; `fts_config`/`fts_rank`: the full-text index);
 every other query parameter (`host=/socket/dir`, `sslmode=...`) goes to libpq as is.
 """
 
@@ -16,7 +17,7 @@ from embedstack._optional import require
 from embedstack.errors import CollectionError, InputError
 
 CATALOG = "embedstack_collections"
-STORAGES = ("vector", "halfvec")
+STORAGES = ("vector", "halfvec", "bit")
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _OWN = ("collection", "m", "ef_construction", "ef_search", "storage", "fts_config", "fts_rank")
 # ts_rank (term frequency) ranks SciFact far better than ts_rank_cd (cover density):

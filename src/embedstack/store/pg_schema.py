@@ -12,17 +12,58 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from embedstack.errors import CollectionError
 from embedstack.store.manifest import FORMAT_VERSION, Manifest
 from embedstack.store.pg_connect import CATALOG, PgTarget, missing_extension, psycopg
 from embedstack.types import EmbeddingSpace
 
-# (metric, storage) -> (distance operator, HNSW operator class)
+# metric -> (distance operator, HNSW operator class suffix)
 OPERATORS = {
     "cosine": ("<=>", "cosine_ops"),
     "dot": ("<#>", "ip_ops"),
     "euclidean": ("<->", "l2_ops"),
 }
+
+
+def distance(metric: str, storage: str) -> tuple[str, str]:
+    """(operator, HNSW operator class): `bit` storage keeps signs, compared by Hamming."""
+    if storage == "bit":
+        return "<~>", "bit_hamming_ops"
+    operator, ops = OPERATORS[metric]
+    return operator, f"{storage}_{ops}"
+
+
+def similarity(metric: str, storage: str, dim: int, value: float) -> float:
+    """A distance from Postgres as the embedded store's score (larger is better). For
+    `bit`, 1 - 2 * hamming / dim: the cosine of the two sign vectors."""
+    if storage == "bit":
+        return 1.0 - 2.0 * value / dim
+    return 1.0 - value if metric == "cosine" else -value
+
+
+def to_db(storage: str, vector: np.ndarray) -> Any:
+    """A float32 vector as the column stores it."""
+    if storage == "halfvec":
+        from pgvector import HalfVector
+
+        return HalfVector(vector)
+    if storage == "bit":
+        from pgvector import Bit
+
+        return Bit(np.asarray(vector) > 0)
+    return vector
+
+
+def from_db(storage: str, value: Any, dim: int) -> np.ndarray:
+    """A stored vector as float32; `bit` rows come back as unit sign vectors (+-1/sqrt(d))."""
+    if storage == "bit":
+        bits = np.frombuffer(str(value).encode(), dtype=np.uint8) == ord("1")
+        return np.where(bits, 1.0, -1.0).astype(np.float32) / np.float32(np.sqrt(dim))
+    return np.asarray(value.to_numpy(), dtype=np.float32)
+
+
 _COLUMNS = {"seq", "id", "text", "metadata", "hash", "space", "nonzero", "embedding", "tsv"}
 
 
@@ -150,7 +191,7 @@ def create_tables(conn: Any, target: PgTarget, manifest: Manifest, settings: Set
             cfg=sql.Literal(settings.fts_config),
         )
     )
-    ops = sql.SQL(f"{settings.storage}_{OPERATORS[manifest.metric][1]}")
+    ops = sql.SQL(distance(manifest.metric, settings.storage)[1])
     conn.execute(
         sql.SQL(
             "CREATE INDEX ON {} USING hnsw (embedding {}) WITH (m = {}, ef_construction = {})"

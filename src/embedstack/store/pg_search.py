@@ -21,7 +21,7 @@ from embedstack.errors import CollectionError, InputError
 from embedstack.store.flat import check_vectors
 from embedstack.store.pg_connect import FTS_RANKS, psycopg
 from embedstack.store.pg_filters import compile_where_pg
-from embedstack.store.pg_schema import OPERATORS
+from embedstack.store.pg_schema import distance, similarity, to_db
 from embedstack.types import EmbeddingSpace, Hit
 
 if TYPE_CHECKING:
@@ -47,7 +47,6 @@ class PgSearch:
         def path(self) -> str: ...
         @property
         def index_names(self) -> list[str]: ...
-        def _vector_value(self, vector: np.ndarray) -> Any: ...
 
     def search_vector(
         self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
@@ -62,13 +61,14 @@ class PgSearch:
             log.warning("the query vector is all zeros (no known words?): no dense hits")
             return []
         condition, params = compile_where_pg(where)
-        operator = OPERATORS[self.manifest.metric][0]
+        metric, storage = self.manifest.metric, self.settings.storage
+        operator = distance(metric, storage)[0]
         sql = psycopg().sql
         text = sql.SQL(
             "SELECT id, text, metadata, embedding {op} %s AS distance FROM {table} "
             "WHERE nonzero AND ({cond}) ORDER BY embedding {op} %s LIMIT %s"
         ).format(op=sql.SQL(operator), table=sql.Identifier(self.target.collection), cond=condition)
-        value = self._vector_value(query)
+        value = to_db(storage, query)
         with self._pool.connection() as conn:
             if k <= self.target.ef_search:  # the session's settings (one round trip)
                 rows = conn.execute(text, [value, *params, value, k]).fetchall()
@@ -77,8 +77,11 @@ class PgSearch:
                     ef = str(min(1000, k))
                     conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (ef,))
                     rows = conn.execute(text, [value, *params, value, k]).fetchall()
-        convert = (lambda d: 1.0 - d) if self.manifest.metric == "cosine" else (lambda d: -d)
-        return self._hits([(r[0], r[1], r[2], convert(float(r[3]))) for r in rows], "dense")
+        dim = self.space.dim
+        return self._hits(
+            [(r[0], r[1], r[2], similarity(metric, storage, dim, float(r[3]))) for r in rows],
+            "dense",
+        )
 
     def search_index(
         self, name: str, query: str, k: int = 10, where: dict[str, Any] | None = None

@@ -22,6 +22,7 @@ from embedstack.store.backend import EmbedProgress
 from embedstack.store.changes import UpsertReport, check_ids, check_metadata, content_hash
 from embedstack.store.flat import check_vectors
 from embedstack.store.pg_connect import psycopg
+from embedstack.store.pg_schema import to_db
 from embedstack.types import EmbeddingSpace, Kind
 
 if TYPE_CHECKING:
@@ -197,13 +198,6 @@ class PgWrites:
                 progress(start + len(part), len(texts))
         return check_vectors(np.concatenate(parts), self.space.dim)
 
-    def _vector_value(self, vector: np.ndarray) -> Any:
-        if self.settings.storage == "halfvec":
-            from pgvector import HalfVector
-
-            return HalfVector(vector)
-        return vector
-
     def _copy_rows(
         self,
         conn: Any,
@@ -234,7 +228,7 @@ class PgWrites:
                     meta = json.loads(json.dumps(metadata[n]))  # plain JSON types only
                     copy.write_row(
                         (ids[n], texts[n], self._jsonb(meta), hashes[n], nonzero[n],
-                         self._vector_value(vectors[n]))
+                         to_db(self.settings.storage, vectors[n]))
                     )  # fmt: skip
                     if (n + 1) % COPY_REPORT_ROWS == 0:
                         report(progress, "copy", n + 1, len(ids))

@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import numpy as np
-
 from embedstack.encoders.base import Encoder
 from embedstack.errors import CollectionError, InputError, SpaceMismatchError
 from embedstack.similarity import Metric
@@ -27,6 +25,7 @@ from embedstack.store.pg_schema import (
     check_table,
     create_tables,
     ensure_extension,
+    from_db,
     lock_catalog,
     manifest_from_dict,
     not_a_collection,
@@ -221,8 +220,9 @@ class PostgresCollection(PgSearch, PgWrites):
             "SELECT id, text, metadata, embedding FROM {} WHERE id = ANY(%s)", (list(ids),)
         )
         found = {r[0]: r for r in rows}
+        storage, dim = self.settings.storage, self.space.dim
         return [
-            Record(i, found[i][1], found[i][2], np.asarray(found[i][3].to_numpy(), np.float32))
+            Record(i, found[i][1], found[i][2], from_db(storage, found[i][3], dim))
             for i in ids
             if i in found
         ]
