@@ -14,7 +14,8 @@ from embedstack.cli.main import app
 from embedstack.errors import CollectionError, SpaceMismatchError
 from embedstack.store.collection import Collection
 from embedstack.store.migrate import migrate_store
-from pg_server import fresh_collection_url
+from embedstack.store.pg_connect import parse_url
+from pg_server import drop_collection, with_params
 
 pytestmark = pytest.mark.service
 
@@ -62,19 +63,20 @@ def test_an_interrupted_migration_resumes(tmp_path, pg_url):
     assert (again.copied, again.unchanged, again.total) == (3, 2, 5)
 
 
-def test_verification_and_space_refusal(tmp_path, pg_base_url):
+def test_verification_and_space_refusal(tmp_path, pg_url):
     with Collection.create(tmp_path / "src", CountingEncoder(64), indexes=()) as col:
         fill(col)
-    other = fresh_collection_url(pg_base_url)
+    other = pg_url
     with Collection.create(other, CountingEncoder(32), indexes=()):
         pass
     with pytest.raises(SpaceMismatchError, match="dim: 32 != 64"):
         migrate_store(tmp_path / "src", other)
-    extra = fresh_collection_url(pg_base_url)
+    extra = with_params(pg_url, collection=parse_url(pg_url).collection + "_extra")
     with Collection.create(extra, CountingEncoder(64), indexes=()) as col:
         col.add(["a row the source does not have"], ids=["stray"])
     with pytest.raises(CollectionError, match=r"6 rows but .* has 5"):
         migrate_store(tmp_path / "src", extra)
+    drop_collection(extra)
 
 
 def test_cli_index_search_and_migrate_with_a_url(tmp_path, pg_url, monkeypatch):

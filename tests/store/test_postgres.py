@@ -4,6 +4,7 @@ bad input (one-line errors naming the fix), concurrent writer processes."""
 from __future__ import annotations
 
 import multiprocessing
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import psycopg
@@ -18,7 +19,7 @@ from embedstack.store.collection import Collection
 from embedstack.store.migrate import migrate_store
 from embedstack.store.pg_connect import parse_url
 from embedstack.types import Kind
-from pg_server import drop_collection, fresh_collection_url, with_params
+from pg_server import drop_collection, with_params
 
 pytestmark = pytest.mark.service
 
@@ -49,8 +50,8 @@ def test_url_settings_reach_the_hnsw_index_and_the_password_is_hidden(pg_url):
     assert "secret" not in shown.display and "sslmode=require" in shown.display
 
 
-def test_halfvec_storage_and_dot_metric(pg_base_url):
-    url = fresh_collection_url(pg_base_url, storage="halfvec")
+def test_halfvec_storage_and_dot_metric(pg_url):
+    url = with_params(pg_url, storage="halfvec")
     enc = CountingEncoder(64)
     with Collection.create(url, enc, indexes=(), metric="dot") as col:
         fill(col)
@@ -62,8 +63,8 @@ def test_halfvec_storage_and_dot_metric(pg_base_url):
         assert hit.id == "cat" and hit.score == pytest.approx(1.0, abs=2e-3)
 
 
-def test_bit_storage_keeps_signs_and_ranks_by_hamming(pg_base_url, tmp_path):
-    url = fresh_collection_url(pg_base_url, storage="bit")
+def test_bit_storage_keeps_signs_and_ranks_by_hamming(pg_url, tmp_path):
+    url = with_params(pg_url, storage="bit")
     enc = CountingEncoder(64)
     with Collection.create(tmp_path / "src", enc, indexes=()) as col:
         fill(col)
@@ -79,8 +80,8 @@ def test_bit_storage_keeps_signs_and_ranks_by_hamming(pg_base_url, tmp_path):
         assert [h.id for h in col.search("cat", k=5, where={"year": "2022"})] == ["tea"]
 
 
-def test_filtered_queries_return_k_hits_past_ef_search(pg_base_url):
-    url = fresh_collection_url(pg_base_url, ef_search="10")
+def test_filtered_queries_return_k_hits_past_ef_search(pg_url):
+    url = with_params(pg_url, ef_search="10")
     enc = HashEncoder(32)
     texts = [f"document number {i} about topic {i % 7}" for i in range(300)]
     with Collection.create(url, enc, indexes=()) as col:
@@ -136,7 +137,7 @@ def test_parameters_are_bound_never_spliced(pg_url):
     assert Collection.open(pg_url).ids() == [nasty]
 
 
-def test_bad_urls_and_names(pg_base_url):
+def test_bad_urls_and_names(pg_url):
     with pytest.raises(InputError, match=r"add \?collection=NAME"):
         parse_url("postgresql://u@h/db")
     for name in ("Kb", "1kb", "kb;drop", "embedstack_collections", "a" * 64):
@@ -147,7 +148,7 @@ def test_bad_urls_and_names(pg_base_url):
     with pytest.raises(InputError, match="ef_search= must be a whole number"):
         parse_url("postgresql://u@h/db?collection=kb&ef_search=lots")
     with pytest.raises(InputError, match="full-text search"):
-        Collection.create(fresh_collection_url(pg_base_url), HashEncoder(8), indexes=["splade"])
+        Collection.create(pg_url, HashEncoder(8), indexes=["splade"])
 
 
 def test_unreachable_server_is_one_line(tmp_path):
@@ -177,19 +178,24 @@ def test_wrong_dimension_of_an_existing_table(pg_url):
         Collection.open(pg_url)
 
 
-def test_missing_extension_names_create_extension(pg_base_url):
+def test_missing_extension_names_create_extension(pg_url):
     """A role that may not create extensions, in a database without pgvector."""
-    with admin(pg_base_url + "&collection=x") as conn:
+    with admin(pg_url) as conn:
         conn.execute("DROP DATABASE IF EXISTS es_noext")
         conn.execute("DROP ROLE IF EXISTS es_plain")
-        conn.execute("CREATE ROLE es_plain LOGIN")
+        conn.execute("CREATE ROLE es_plain LOGIN PASSWORD 'es_plain'")
         conn.execute("CREATE DATABASE es_noext OWNER es_plain")
-    parts = parse_url(pg_base_url + "&collection=kb").conninfo.split("?", 1)
-    base = parts[0].rsplit("/", 1)[0].replace("postgres:@", "es_plain@")
-    url = f"{base}/es_noext?{parts[1]}&collection=kb"
-    for call in (lambda: Collection.create(url, "hash:8"), lambda: Collection.open(url)):
-        with pytest.raises(CollectionError, match="CREATE EXTENSION vector"):
-            call()
+    parts = urlsplit(pg_url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    url = urlunsplit(parts._replace(netloc=f"es_plain:es_plain@{host}", path="/es_noext"))
+    try:
+        for call in (lambda: Collection.create(url, "hash:8"), lambda: Collection.open(url)):
+            with pytest.raises(CollectionError, match="CREATE EXTENSION vector"):
+                call()
+    finally:
+        with admin(pg_url) as conn:
+            conn.execute("DROP DATABASE es_noext")
+            conn.execute("DROP ROLE es_plain")
 
 
 def _writer(url: str, worker: int, shared: list[str]) -> None:
