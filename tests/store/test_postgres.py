@@ -198,6 +198,27 @@ def test_missing_extension_names_create_extension(pg_url):
             conn.execute("DROP ROLE es_plain")
 
 
+def test_a_text_changed_by_another_writer_mid_upsert_is_not_overwritten_blindly(pg_url):
+    col = Collection.create(pg_url, HashEncoder(16), indexes=())
+    col.add(["first text"], ids=["a"], metadata=[{"v": 1}])
+    lookup, calls = col._lookup, []
+
+    def racing_lookup(ids):
+        found = lookup(ids)
+        if not calls:  # another process rewrites the text right after our read
+            with Collection.open(pg_url) as other:
+                other.upsert(["rewritten"], ids=["a"])
+        calls.append(ids)
+        return found
+
+    col._lookup = racing_lookup
+    report = col.upsert(["first text"], ids=["a"], metadata=[{"v": 2}])
+    assert len(calls) == 2 and report.updated == ["a"]  # redone: the text is ours again
+    record = col.get(["a"])[0]
+    assert (record.text, record.metadata) == ("first text", {"v": 2})
+    col.close()
+
+
 def _writer(url: str, worker: int, shared: list[str]) -> None:
     col = Collection.open(url, HashEncoder(32))
     for step in range(10):

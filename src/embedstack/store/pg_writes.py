@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from embedstack.encoders.base import Encoder, check_texts
-from embedstack.errors import InputError
+from embedstack.errors import CollectionError, InputError
 from embedstack.progress import Progress, report
 from embedstack.store.backend import EmbedProgress
 from embedstack.store.changes import UpsertReport, check_ids, check_metadata, content_hash
@@ -34,6 +34,13 @@ COPY_REPORT_ROWS = 1000  # rows between two progress reports of a COPY
 # afterwards (pgvector's advice: much faster than growing the graph row by row).
 BUILD_AFTER_ROWS = 5000
 BUILD_MEMORY = "512MB"  # maintenance_work_mem for that build, this transaction only
+UPSERT_ATTEMPTS = 3
+
+
+class _TextChangedError(Exception):
+    """A concurrent writer changed a text this upsert judged unchanged."""
+
+
 _UPDATE = (
     " ON CONFLICT (id) DO UPDATE SET text = excluded.text, metadata = excluded.metadata, "
     "hash = excluded.hash, space = excluded.space, nonzero = excluded.nonzero, "
@@ -95,6 +102,24 @@ class PgWrites:
         items = check_texts(texts)
         id_list = check_ids(ids, len(items))
         metas = None if metadata is None else check_metadata(metadata, len(items))
+        for _ in range(UPSERT_ATTEMPTS):
+            try:
+                return self._upsert_once(items, id_list, metas, batch_size, progress)
+            except _TextChangedError:
+                continue  # another process rewrote one of these texts meanwhile: redo
+        raise CollectionError(
+            f"other writers kept changing these ids during {UPSERT_ATTEMPTS} attempts: "
+            "run the upsert again"
+        )
+
+    def _upsert_once(
+        self,
+        items: list[str],
+        id_list: list[str],
+        metas: list[dict[str, Any]] | None,
+        batch_size: int | None,
+        progress: EmbedProgress | None,
+    ) -> UpsertReport:
         existing = self._lookup(id_list)
         result = UpsertReport()
         changed: list[int] = []
@@ -119,11 +144,14 @@ class PgWrites:
                 hashes = [content_hash(t) for t in chosen]
                 batch = ([id_list[i] for i in changed], chosen, new_meta, hashes, vectors)
                 self._copy_rows(conn, batch, upsert=True)
-            if meta_updates:
-                conn.cursor().executemany(
-                    self._sql("UPDATE {} SET metadata = %s WHERE id = %s"),
-                    [(self._jsonb(m), i) for i, m in meta_updates.items()],
+            if meta_updates:  # only if the text is still the one compared above
+                cursor = conn.cursor()
+                cursor.executemany(
+                    self._sql("UPDATE {} SET metadata = %s WHERE id = %s AND hash = %s"),
+                    [(self._jsonb(m), i, existing[i][0]) for i, m in sorted(meta_updates.items())],
                 )
+                if cursor.rowcount != len(meta_updates):
+                    raise _TextChangedError
         return result
 
     def upsert_vectors(
@@ -235,7 +263,8 @@ class PgWrites:
             rebuild = self._drop_index_if_empty(conn) if len(ids) >= BUILD_AFTER_ROWS else None
             insert = (
                 "INSERT INTO {} (id, text, metadata, hash, space, nonzero, embedding) "
-                "SELECT id, text, metadata, hash, %s, nonzero, embedding FROM embedstack_staging"
+                "SELECT id, text, metadata, hash, %s, nonzero, embedding FROM embedstack_staging "
+                "ORDER BY id"  # one lock order for all writers: no deadlocks between upserts
             )
             conn.execute(self._sql(insert + (_UPDATE if upsert else "")), (self.space.key(),))
             if rebuild is not None:
