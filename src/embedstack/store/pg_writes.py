@@ -243,27 +243,38 @@ class PgWrites:
         )
         nonzero = [bool(v.any()) for v in np.asarray(vectors)]
         with conn.transaction():
+            # Row order (`seq`, what ids() follows) is the input order, fixed here, so the
+            # INSERT below is free to lock rows in id order.
+            seqs = sorted(
+                r[0]
+                for r in conn.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, 'seq')) FROM generate_series(1, %s)",
+                    (sql.Identifier(self.target.collection).as_string(conn), len(ids)),
+                )
+            )
             conn.execute(
                 sql.SQL(
                     "CREATE TEMP TABLE embedstack_staging (id text, text text, metadata jsonb, "
-                    "hash text, nonzero boolean, embedding {}) ON COMMIT DROP"
+                    "hash text, nonzero boolean, embedding {}, seq bigint) ON COMMIT DROP"
                 ).format(storage)
             )
             copy_sql = "COPY embedstack_staging FROM STDIN (FORMAT BINARY)"
             with conn.cursor().copy(copy_sql) as copy:
-                copy.set_types(["text", "text", "jsonb", "text", "bool", self.settings.storage])
+                types = ["text", "text", "jsonb", "text", "bool", self.settings.storage, "int8"]
+                copy.set_types(types)
                 for n in range(len(ids)):
                     meta = json.loads(json.dumps(metadata[n]))  # plain JSON types only
                     copy.write_row(
                         (ids[n], texts[n], self._jsonb(meta), hashes[n], nonzero[n],
-                         to_db(self.settings.storage, vectors[n]))
+                         to_db(self.settings.storage, vectors[n]), seqs[n])
                     )  # fmt: skip
                     if (n + 1) % COPY_REPORT_ROWS == 0:
                         report(progress, "copy", n + 1, len(ids))
             rebuild = self._drop_index_if_empty(conn) if len(ids) >= BUILD_AFTER_ROWS else None
             insert = (
-                "INSERT INTO {} (id, text, metadata, hash, space, nonzero, embedding) "
-                "SELECT id, text, metadata, hash, %s, nonzero, embedding FROM embedstack_staging "
+                "INSERT INTO {} (id, text, metadata, hash, space, nonzero, embedding, seq) "
+                "SELECT id, text, metadata, hash, %s, nonzero, embedding, seq "
+                "FROM embedstack_staging "
                 "ORDER BY id"  # one lock order for all writers: no deadlocks between upserts
             )
             conn.execute(self._sql(insert + (_UPDATE if upsert else "")), (self.space.key(),))
