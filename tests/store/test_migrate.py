@@ -101,6 +101,9 @@ def test_cli_index_search_and_migrate_with_a_url(tmp_path, pg_url, monkeypatch):
         )
         assert found.exit_code == 0, found.output
         assert json.loads(found.stdout)[0]["id"].endswith("fish.txt")
+    clusters = runner.invoke(app, ["cluster", "--in", pg_url, "--k", "2", "--json"])
+    assert clusters.exit_code == 0, clusters.output
+    assert sum(c["size"] for c in json.loads(clusters.stdout)["clusters"]) == 5
     moved = runner.invoke(app, ["migrate-store", pg_url, str(tmp_path / "copy"), "--json"])
     assert moved.exit_code == 0, moved.output
     assert json.loads(moved.stdout)["copied"] == 5
