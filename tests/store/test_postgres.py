@@ -169,6 +169,17 @@ def test_missing_collection_and_foreign_table(pg_url):
             call()
 
 
+def test_a_tampered_catalogue_is_refused(pg_url):
+    Collection.create(pg_url, HashEncoder(16), indexes=()).close()
+    with admin(pg_url) as conn:
+        conn.execute(
+            "UPDATE embedstack_collections SET settings = settings || %s WHERE name = %s",
+            ('{"storage": "vector(3); DROP TABLE x"}', parse_url(pg_url).collection),
+        )
+    with pytest.raises(CollectionError, match="not an embedstack collection"):
+        Collection.open(pg_url)
+
+
 def test_wrong_dimension_of_an_existing_table(pg_url):
     Collection.create(pg_url, HashEncoder(16), indexes=()).close()
     name = parse_url(pg_url).collection

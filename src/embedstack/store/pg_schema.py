@@ -9,6 +9,7 @@ composed with `psycopg.sql` (identifiers quoted, numbers validated), never with 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from embedstack.errors import CollectionError
 from embedstack.store.manifest import FORMAT_VERSION, Manifest
-from embedstack.store.pg_connect import CATALOG, PgTarget, missing_extension, psycopg
+from embedstack.store.pg_connect import CATALOG, STORAGES, PgTarget, missing_extension, psycopg
 from embedstack.types import EmbeddingSpace
 
 # metric -> (distance operator, HNSW operator class suffix)
@@ -75,6 +76,13 @@ class Settings:
     m: int = 16
     ef_construction: int = 64
     fts_config: str = "english"
+
+    def __post_init__(self) -> None:
+        """Settings become SQL text (type names, ops): only known values pass."""
+        ints = all(type(v) is int for v in (self.m, self.ef_construction))
+        name = re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", str(self.fts_config))
+        if self.storage not in STORAGES or not ints or name is None:
+            raise TypeError(f"invalid collection settings {self!r}")
 
     @classmethod
     def from_target(cls, target: PgTarget) -> Settings:

@@ -142,7 +142,10 @@ class PostgresCollection(PgSearch, PgWrites):
                     f"`embedstack index YOUR_FILES --into '{target.display}'`"
                 )
             manifest = manifest_from_dict(entry[0], target.display)
-            settings = Settings(**entry[1])
+            try:
+                settings = Settings(**entry[1])
+            except TypeError:
+                raise not_a_collection(target, f"its catalogue settings are {entry[1]!r}") from None
             check_table(conn, target, manifest, settings)
         enc = None
         if encoder is not None:
