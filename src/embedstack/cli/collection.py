@@ -19,10 +19,10 @@ from embedstack.cli.explain import (
 )
 from embedstack.cli.output import console, dumps, embedding_progress, err, hit_json, print_hits
 from embedstack.errors import InputError
+from embedstack.store.backend import as_location, collection_exists
 from embedstack.store.collection import Collection
 from embedstack.store.indexes import index_configs
 from embedstack.store.ingest import upsert_in_batches
-from embedstack.store.manifest import MANIFEST
 from embedstack.store.prune import prune_missing
 from embedstack.text.loaders import Fields, LoadResult, load_documents
 
@@ -55,7 +55,11 @@ def index(
     paths: list[Path] = typer.Argument(
         ..., help="Files or folders: .txt/.md (one document each), .jsonl, .csv."
     ),
-    into: Path = typer.Option(..., "--into", help="Collection folder (created if missing)."),
+    into: str = typer.Option(
+        ...,
+        "--into",
+        help="Collection folder, or a postgresql://...?collection=NAME URL (created if missing).",
+    ),
     model: str | None = typer.Option(
         None, "--model", help="Model for a new collection [default: $EMBEDSTACK_MODEL or minilm]."
     ),
@@ -126,10 +130,13 @@ def index(
       embedstack index ./notes --into ./notes.es --splade ./models/splade-v3
 
       embedstack index ./notes --into ./notes.es --colbert ./models/colbertv2.0
+
+      embedstack index ./notes --into 'postgresql://me@localhost/kb?collection=notes'
     """
     if max_file_mb <= 0 or batch < 1:
         raise InputError("--max-file-mb must be positive and --batch at least 1")
-    existing = Collection.open(into, model) if (into / MANIFEST).exists() else None
+    where = as_location(into)
+    existing = Collection.open(where, model) if collection_exists(where) else None
     fields = Fields(text=text_field, id=id_field, csv_column=csv_column)
     result = load_documents(paths, fields, max_bytes=int(max_file_mb * 1e6))
     if not result.documents and not (prune and existing is not None):
@@ -143,7 +150,7 @@ def index(
         existing
         if existing is not None  # an empty collection is falsy in older versions
         else Collection.create(
-            into, model, indexes={**index_configs(None if bm25 else ()), **wanted}
+            where, model, indexes={**index_configs(None if bm25 else ()), **wanted}
         )
     )
     docs = result.documents
@@ -164,10 +171,11 @@ def index(
         pruned = prune_missing(collection, paths, result) if prune else []
         ensure_model_indexes(collection, wanted)
         total = len(collection)
+    shown = str(collection.path)  # a folder, or the URL without its password
     _report_skipped(result)
     if as_json:
         summary = {
-            "collection": str(into),
+            "collection": shown,
             "documents": len(docs),
             "files": result.files,
             **report.to_dict(),
@@ -180,13 +188,13 @@ def index(
     if report.embedded == 0:
         console.print(
             f"nothing to embed: all {len(docs)} documents are unchanged "
-            f"({len(report.metadata_only)} metadata updates); {total} in {escape(str(into))}",
+            f"({len(report.metadata_only)} metadata updates); {total} in {escape(shown)}",
             soft_wrap=True,
         )
     else:
         console.print(
             f"indexed {len(docs)} documents from {result.files} files into "
-            f"{escape(str(into))}: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{escape(shown)}: {len(report.added)} added, {len(report.updated)} updated, "
             f"{len(report.unchanged)} unchanged; embedded {report.embedded}; {total} in total",
             soft_wrap=True,
         )
@@ -199,7 +207,7 @@ def index(
 
 def search(
     query: str | None = typer.Argument(None, help="What to look for."),
-    in_: Path = typer.Option(..., "--in", help="Collection folder."),
+    in_: str = typer.Option(..., "--in", help="Collection folder or postgresql:// URL."),
     image: Path | None = typer.Option(
         None, "--image", help="Query by image (image collections from `index-images`)."
     ),
@@ -244,7 +252,10 @@ def search(
         raise InputError("give a query text, or --image PATH for an image collection")
     _check_query(query)
     explanation = None
-    with Collection.open(in_) as collection, warnings.catch_warnings(record=True) as caught:
+    with (
+        Collection.open(as_location(in_)) as collection,
+        warnings.catch_warnings(record=True) as caught,
+    ):
         warnings.simplefilter("always")
         explanation = pipeline_search(
             collection, query, k=k, where=filters, retriever=retriever, rerank=rerank,

@@ -91,7 +91,7 @@ def label_command(
         console.print(f"[cyan]{escape(result.id)}[/]  {escape(shown)}", soft_wrap=True)
 
 
-def image_search(image: Path, in_: Path, k: int, where: dict | None, as_json: bool) -> None:
+def image_search(image: Path, in_: str | Path, k: int, where: dict | None, as_json: bool) -> None:
     """`embedstack search --image`: nearest images to a query image."""
     from embedstack.apps.images import search_by_image
 

@@ -163,6 +163,10 @@ class Pipeline:
         parsed = PipelineSpec.parse(spec, **settings)
         parsed.check()
         names = parsed.retriever_names()
+        # A Postgres collection's lexical index is full-text search ("fts"), not BM25.
+        available = collection.index_names
+        if "bm25" in names and "bm25" not in available and "fts" in available:
+            names = ["fts" if name == "bm25" else name for name in names]
         retrievers: dict[str, Retriever] = {
             name: DenseRetriever(collection)
             if name == "dense"

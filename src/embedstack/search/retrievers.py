@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from embedstack.errors import CollectionError, InputError
-from embedstack.store.reads import check_query
+from embedstack.store.backend import check_query
 from embedstack.types import Hit
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from embedstack.encoders.base import Encoder
 from embedstack.errors import CollectionError, InputError, SpaceMismatchError, StorageError
 from embedstack.similarity import Metric
 from embedstack.sqlite import classify
+from embedstack.store.backend import is_database_url
 from embedstack.store.changes import Record, UpsertReport
 from embedstack.store.checksums import verify_tree
 from embedstack.store.flat import FlatVectors
@@ -49,9 +50,6 @@ from embedstack.store.reads import CollectionReads, vectors_hint
 from embedstack.store.records import DATABASE, RecordStore
 from embedstack.store.writes import CollectionWrites
 from embedstack.types import EmbeddingSpace
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Collection", "Record", "UpsertReport"]
 log = logging.getLogger(__name__)
@@ -99,7 +97,15 @@ class Collection(CollectionReads, CollectionWrites):
         `EMBEDSTACK_MODEL` or the default model). `indexes` None means the default
         secondary indexes (BM25 when installed); `()` means none; names use each index's
         default settings, and a mapping gives settings per index, e.g.
-        `{"bm25": None, "colbert": {"model": "path/to/colbert"}}`."""
+        `{"bm25": None, "colbert": {"model": "path/to/colbert"}}`. A `postgresql://` URL
+        makes a PostgreSQL collection instead (see `store/postgres.py`)."""
+        if is_database_url(path):
+            from embedstack.store.postgres import PostgresCollection
+
+            made = PostgresCollection.create(
+                str(path), encoder, indexes=indexes, exist_ok=exist_ok, metric=metric
+            )
+            return cast(Collection, made)  # same public interface: CollectionBackend
         from embedstack.atomic import remove
 
         folder = Path(path)
@@ -133,6 +139,10 @@ class Collection(CollectionReads, CollectionWrites):
         """Open an existing collection; nothing on disk is changed. Without an encoder,
         it is rebuilt from the manifest's model spec when first needed; a given one must
         match the space."""
+        if is_database_url(path):
+            from embedstack.store.postgres import PostgresCollection
+
+            return cast(Collection, PostgresCollection.open(str(path), encoder))
         folder = Path(path)
         manifest = Manifest.read(folder)
         enc = None

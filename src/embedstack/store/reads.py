@@ -8,7 +8,6 @@ damaged vector: it is refused, never returned (JSON has no NaN).
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,26 +16,18 @@ import numpy as np
 
 from embedstack.errors import InputError, StorageError
 from embedstack.similarity import topk
+from embedstack.store.backend import TextSearch
 from embedstack.store.changes import Record
 from embedstack.store.flat import FlatVectors, check_vectors
-from embedstack.text.analysis import EmptyQueryWarning
-from embedstack.types import Hit, Kind
+from embedstack.types import Hit
 
 if TYPE_CHECKING:
-    from embedstack.encoders.base import Encoder
     from embedstack.store.indexes import SecondaryIndex
     from embedstack.store.manifest import Manifest
     from embedstack.store.records import RecordStore
     from embedstack.types import EmbeddingSpace
 
 log = logging.getLogger(__name__)
-
-
-def check_query(query: str) -> str:
-    """A query must be text (a list or bytes here is a caller's bug, said plainly)."""
-    if not isinstance(query, str):
-        raise InputError(f"query must be a string, got {type(query).__name__}")
-    return query
 
 
 T = TypeVar("T")
@@ -50,7 +41,7 @@ def vectors_hint(folder: Path) -> str:
     )
 
 
-class CollectionReads:
+class CollectionReads(TextSearch):
     """The read half of `Collection`."""
 
     if TYPE_CHECKING:
@@ -61,8 +52,6 @@ class CollectionReads:
 
         @property
         def space(self) -> EmbeddingSpace: ...
-        @property
-        def encoder(self) -> Encoder: ...
         def _read(self, work: Callable[[], T]) -> T: ...
         def _rows_where(self, where: dict[str, Any]) -> np.ndarray: ...
         def _alive_rows(self) -> np.ndarray: ...
@@ -82,43 +71,6 @@ class CollectionReads:
             return [Record(*data[row], vector=vectors[n]) for n, row in enumerate(order)]
 
         return self._read(work)
-
-    def search(
-        self,
-        query: str,
-        k: int = 10,
-        where: dict[str, Any] | None = None,
-        retriever: str | Any = "dense",
-    ) -> list[Hit]:
-        """Top-k hits for `query`, best first. `retriever` is "dense", the name of one of
-        the collection's indexes (e.g. "bm25"), or any object with `search(query, k, where)`
-        (for fused and reranked pipelines see `embedstack.search.Pipeline`)."""
-        if not isinstance(retriever, str):
-            if not callable(getattr(retriever, "search", None)):
-                raise InputError(
-                    f"retriever must be 'dense', an index name or a Retriever, got {retriever!r}"
-                )
-            return list(retriever.search(query, k, where))
-        if retriever == "dense":
-            return self.search_queries([query], k, where)[0]
-        return self.search_index(retriever, check_query(query), k, where)
-
-    def search_queries(
-        self, queries: Sequence[str], k: int = 10, where: dict[str, Any] | None = None
-    ) -> list[list[Hit]]:
-        """Dense hits for each query: all embedded in one encoder call (as queries), then
-        each ranked exactly by `search_vector`. An empty query finds nothing (its vector
-        is the model's "nothing" vector, whose neighbours are arbitrary) and says so."""
-        texts = [check_query(q) for q in queries]
-        wanted = [i for i, q in enumerate(texts) if q.strip()]
-        if len(wanted) < len(texts):
-            warnings.warn("the query is empty: no dense hits", EmptyQueryWarning, stacklevel=3)
-        out: list[list[Hit]] = [[] for _ in texts]
-        if wanted:
-            vectors = self.encoder.encode([texts[i] for i in wanted], kind=Kind.QUERY)
-            for i, vector in zip(wanted, vectors, strict=True):
-                out[i] = self.search_vector(vector, k, where)
-        return out
 
     def search_vector(
         self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None

@@ -1,0 +1,168 @@
+"""The one collection interface that both backends implement, and where a location points.
+
+`Collection.create/open` take a folder (the embedded store) or a PostgreSQL URL
+(`postgresql://user@host/db?collection=kb`, the pgvector store); callers never branch on
+which one they hold. `CollectionBackend` lists what every backend offers, so a new
+backend (or a change to one) is checked against the same contract in the tests.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from embedstack.errors import InputError
+from embedstack.text.analysis import EmptyQueryWarning
+from embedstack.types import EmbeddingSpace, Hit, Kind
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from embedstack.encoders.base import Encoder
+    from embedstack.store.changes import Record, UpsertReport
+    from embedstack.store.manifest import Manifest
+
+URL_SCHEMES = ("postgresql://", "postgres://")
+# progress(done, total): called after each chunk of texts is embedded.
+EmbedProgress = Callable[[int, int], None]
+
+
+def is_database_url(location: object) -> bool:
+    """True for a PostgreSQL URL (a str; a `Path` always means a folder)."""
+    return isinstance(location, str) and location.startswith(URL_SCHEMES)
+
+
+def as_location(value: str | Path) -> str | Path:
+    """A CLI argument as a collection location: a URL stays a string (a `Path` would fold
+    its `//`), anything else is a folder."""
+    return value if is_database_url(value) else Path(value)
+
+
+def collection_exists(location: str | Path) -> bool:
+    """Whether `location` already holds a collection (a folder with a manifest, or a
+    registered Postgres collection)."""
+    if is_database_url(location):
+        from embedstack.store.postgres import PostgresCollection
+
+        return PostgresCollection.exists(str(location))
+    from embedstack.store.manifest import MANIFEST
+
+    return (Path(location) / MANIFEST).is_file()
+
+
+@runtime_checkable
+class CollectionBackend(Protocol):
+    """What `Collection` offers, whichever store holds it."""
+
+    manifest: Manifest
+
+    @property
+    def path(self) -> Any: ...  # the folder, or the URL with its password hidden
+    @property
+    def space(self) -> EmbeddingSpace: ...
+    @property
+    def encoder(self) -> Encoder: ...
+    @property
+    def index_names(self) -> list[str]: ...
+    def __len__(self) -> int: ...
+    def ids(self) -> list[str]: ...
+    def source_paths(self) -> dict[str, str]: ...
+    def get(self, ids: Sequence[str]) -> list[Record]: ...
+    def add(
+        self,
+        texts: Sequence[str],
+        ids: Sequence[str] | None = None,
+        metadata: Sequence[dict[str, Any]] | None = None,
+        *,
+        batch_size: int | None = None,
+        progress: EmbedProgress | None = None,
+    ) -> list[str]: ...
+    def upsert(
+        self,
+        texts: Sequence[str],
+        ids: Sequence[str],
+        metadata: Sequence[dict[str, Any]] | None = None,
+        *,
+        batch_size: int | None = None,
+        progress: EmbedProgress | None = None,
+    ) -> UpsertReport: ...
+    def delete(self, ids: Sequence[str]) -> int: ...
+    def search(
+        self, query: str, k: int = 10, where: dict[str, Any] | None = None, retriever: Any = ...
+    ) -> list[Hit]: ...
+    def search_vector(
+        self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[Hit]: ...
+    def search_index(
+        self, name: str, query: str, k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[Hit]: ...
+    def rebuild_index(self, name: str, config: Mapping[str, Any] | None = None) -> None: ...
+    def compact(self) -> int: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Any: ...
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def check_query(query: str) -> str:
+    """A query must be text (a list or bytes here is a caller's bug, said plainly)."""
+    if not isinstance(query, str):
+        raise InputError(f"query must be a string, got {type(query).__name__}")
+    return query
+
+
+class TextSearch:
+    """Text queries on any backend, written once: dense ones are embedded (as queries, in
+    one batch) and ranked by the backend's `search_vector`; an index name goes to its
+    `search_index`. Both backends inherit it."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def encoder(self) -> Encoder: ...
+
+        def search_vector(
+            self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
+        ) -> list[Hit]: ...
+
+        def search_index(
+            self, name: str, query: str, k: int = 10, where: dict[str, Any] | None = None
+        ) -> list[Hit]: ...
+
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        where: dict[str, Any] | None = None,
+        retriever: str | Any = "dense",
+    ) -> list[Hit]:
+        """Top-k hits for `query`, best first. `retriever` is "dense", the name of one of
+        the collection's indexes (e.g. "bm25"), or any object with `search(query, k, where)`
+        (for fused and reranked pipelines see `embedstack.search.Pipeline`)."""
+        if not isinstance(retriever, str):
+            if not callable(getattr(retriever, "search", None)):
+                raise InputError(
+                    f"retriever must be 'dense', an index name or a Retriever, got {retriever!r}"
+                )
+            return list(retriever.search(query, k, where))
+        if retriever == "dense":
+            return self.search_queries([query], k, where)[0]
+        return self.search_index(retriever, check_query(query), k, where)
+
+    def search_queries(
+        self, queries: Sequence[str], k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[list[Hit]]:
+        """Dense hits for each query: all embedded in one encoder call (as queries), then
+        each ranked exactly by `search_vector`. An empty query finds nothing (its vector
+        is the model's "nothing" vector, whose neighbours are arbitrary) and says so."""
+        texts = [check_query(q) for q in queries]
+        wanted = [i for i, q in enumerate(texts) if q.strip()]
+        if len(wanted) < len(texts):
+            warnings.warn("the query is empty: no dense hits", EmptyQueryWarning, stacklevel=3)
+        out: list[list[Hit]] = [[] for _ in texts]
+        if wanted:
+            vectors = self.encoder.encode([texts[i] for i in wanted], kind=Kind.QUERY)
+            for i, vector in zip(wanted, vectors, strict=True):
+                out[i] = self.search_vector(vector, k, where)
+        return out
