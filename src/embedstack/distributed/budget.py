@@ -110,9 +110,10 @@ def share_limits(encoder: Encoder, limiter: Reserver) -> None:
     core = hosted_core(encoder)
     if core is None:
         return
-    if not hasattr(core, "_limiter"):
+    policy = getattr(core, "policy", None)
+    if policy is None or not hasattr(policy, "limiter"):
         raise EmbedstackError(
             f"{type(core).__name__} has no rate limiter to share; this embedstack "
             "version cannot run hosted encoders in a distributed job"
         )
-    core._limiter = limiter
+    policy.limiter = limiter  # the retry policy paces every request through it

@@ -34,6 +34,7 @@ from embedstack.store.pg_schema import (
     table_exists,
 )
 from embedstack.store.pg_search import PgSearch
+from embedstack.store.pg_state import PgState
 from embedstack.store.pg_writes import PgWrites
 from embedstack.types import EmbeddingSpace
 
@@ -66,7 +67,7 @@ def _require_space(where: str, space: EmbeddingSpace, encoder: Encoder) -> None:
         raise SpaceMismatchError(f"{where}: {exc}") from None
 
 
-class PostgresCollection(TextSearch, PgSearch, PgWrites):
+class PostgresCollection(TextSearch, PgState, PgSearch, PgWrites):
     """Create with `Collection.create(URL)`, reopen with `Collection.open(URL)`."""
 
     def __init__(
