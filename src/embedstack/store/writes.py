@@ -90,9 +90,13 @@ class CollectionWrites(CommitMixin):
     if TYPE_CHECKING:
 
         @property
-        def space(self) -> EmbeddingSpace: ...
+        def space(self) -> EmbeddingSpace:
+            """The collection's embedding space."""
+
         @property
-        def encoder(self) -> Encoder: ...
+        def encoder(self) -> Encoder:
+            """The encoder that embeds new texts."""
+
         def _alive_rows(self) -> np.ndarray: ...
 
     def add(

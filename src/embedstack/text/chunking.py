@@ -59,6 +59,7 @@ class Chunk:
     section_end: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The chunk as a JSON-ready dict."""
         return {
             "id": self.id,
             "source": self.source,
@@ -203,6 +204,7 @@ class Chunker:
         return self._finish(text, source, ranges)
 
     def chunk_file(self, path: str | Path) -> list[Chunk]:
+        """Chunk one file's text; the path becomes the chunks' source."""
         p = Path(path)
         return self.chunk(read_text(p), source=str(path))
 
@@ -330,6 +332,7 @@ class SemanticChunker:
     percentile: float = 25.0
 
     def chunk(self, text: str, source: str = "") -> list[Chunk]:
+        """Chunk one text at topic shifts; ids are `source#0`, `source#1`, ..."""
         ch = self.chunker
         starts = [s for s, _ in ch.tokenizer.spans(text)]
         sections = markdown_sections(text) if ch.markdown else [Section(0, len(text), ())]
