@@ -125,7 +125,7 @@ class RayRun:
             )
 
     def run(self, units: Sequence[Unit], config: JobConfig) -> Iterator[UnitResult]:
-        """Run the units on Ray actors and yield each unit's result as it finishes."""
+        """Run the units on a pool of Ray actors, yielding each unit's result."""
         if not units:
             return
         data = require("ray.data", "distributed", "embed-corpus --ray")

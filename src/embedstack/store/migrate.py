@@ -31,7 +31,7 @@ MODEL_INDEXES = ("splade", "colbert")  # need their model: rebuilt, not copied
 
 @dataclass
 class MigrationReport:
-    """Counts of rows found, copied, already present and verified by a migration."""
+    """Rows in the source, copied, already present, and checked after copying."""
 
     total: int = 0
     copied: int = 0
