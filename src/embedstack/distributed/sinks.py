@@ -91,7 +91,7 @@ class PrecomputedEncoder(Encoder):
         self._table: dict[str, np.ndarray] = {}
 
     def load(self, texts: Sequence[str], vectors: np.ndarray) -> None:
-        """Remember the vectors for these texts so the next encode call returns them."""
+        """Remember the workers' vectors of these texts; encoding them then returns these."""
         self._table = dict(zip(texts, vectors, strict=True))
 
     def _lookup(self, texts: list[str]) -> np.ndarray:

@@ -117,7 +117,7 @@ class CollectionList(BaseModel):
 
 
 class DocumentIn(BaseModel):
-    """One document to write; the server makes an id when none is given."""
+    """One document to write; upsert needs its id (add makes ids when none are given)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -185,7 +185,7 @@ class SearchRequest(BaseModel):
 
 
 class HitOut(BaseModel):
-    """One search hit, with per-stage scores when the pipeline has several."""
+    """One search hit; `stages` keeps each pipeline stage's score and rank."""
 
     id: str
     score: float

@@ -152,7 +152,7 @@ class Collection(CollectionReads, CollectionWrites):
         return cls(folder, manifest, enc)
 
     def close(self) -> None:
-        """Release the store's files and locks."""
+        """Close the collection's record database."""
         self._store.close()
 
     def __enter__(self) -> Collection:

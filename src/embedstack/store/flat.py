@@ -24,7 +24,7 @@ MANIFEST_NAME = "manifest.json"
 
 @dataclass(frozen=True)
 class Segment:
-    """One file of vectors holding rows start..stop."""
+    """One file of vectors, holding rows start (inclusive) to stop (exclusive)."""
 
     name: str
     start: int
