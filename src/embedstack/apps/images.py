@@ -38,6 +38,8 @@ _EXIF_TEXT = {270: "description", 271: "make", 272: "model", 306: "datetime", 31
 
 @dataclass
 class ImageIndexReport:
+    """What indexing a folder of images did: files added, updated, unchanged and skipped."""
+
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -45,6 +47,7 @@ class ImageIndexReport:
     total: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """Counts per outcome plus each skipped file with its reason, for JSON output."""
         return {"added": len(self.added), "updated": len(self.updated),
                 "unchanged": len(self.unchanged), "total": self.total,
                 "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}  # fmt: skip
@@ -57,6 +60,7 @@ def dual_encoder(model_dir: str) -> DualEncoder:
 
 
 def is_image_collection(collection: Collection) -> bool:
+    """True when the collection was built with a text+image model, so it holds images."""
     return dict(collection.space.extra).get("towers") == "text+image"
 
 
@@ -75,6 +79,7 @@ def open_image_collection(path: str | Path) -> tuple[Collection, DualEncoder]:
 
 
 def find_images(root: Path) -> list[Path]:
+    """The image files under root (or root itself if a file), sorted by path."""
     if root.is_file():
         return [root]
     if not root.is_dir():
@@ -238,11 +243,14 @@ def search_by_image(
 
 @dataclass
 class Labelled:
+    """One image with its zero-shot labels, most likely first."""
+
     id: str
     path: str
     labels: list[tuple[str, float]]  # (label, probability), most likely first
 
     def to_dict(self) -> dict[str, Any]:
+        """The image and its labels with probabilities, for JSON output."""
         return {"id": self.id, "path": self.path,
                 "labels": [{"label": lab, "probability": p} for lab, p in self.labels]}  # fmt: skip
 

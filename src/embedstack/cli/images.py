@@ -135,6 +135,7 @@ def ui_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the index-images, label and ui commands to the CLI app."""
     app.command("index-images")(index_images_command)
     app.command("label")(label_command)
     app.command("ui")(ui_command)

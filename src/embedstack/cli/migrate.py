@@ -58,4 +58,5 @@ def migrate_store(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the migrate-store command to the CLI app."""
     app.command("migrate-store")(migrate_store)

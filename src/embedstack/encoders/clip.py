@@ -110,6 +110,7 @@ class DualTextEncoder(Encoder):
         return ids, mask, sum(bool(e.overflowing) for e in encodings)
 
     def hidden_states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Last hidden states of the text tower for padded ids and their mask."""
         n, t = ids.shape
         neg = np.finfo(np.float32).min
         blocked = np.zeros((n, 1, t, t), dtype=bool)
@@ -171,6 +172,7 @@ class DualImageEncoder(ImageEncoder):
         self.session, self.preprocess, self.space = session, preprocess, space
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """Image embeddings for a batch of preprocessed pixel arrays."""
         return np.asarray(self.session.run(["image_embeds"], {"pixel_values": pixels})[0])
 
 
@@ -186,6 +188,7 @@ class DualEncoder:
 
     @property
     def space(self) -> EmbeddingSpace:
+        """The text tower's embedding space, shared by both towers."""
         return self.text.space
 
     def logits(self, image_vectors: np.ndarray, text_vectors: np.ndarray) -> np.ndarray:

@@ -59,17 +59,31 @@ class CollectionBackend(Protocol):
     manifest: Manifest
 
     @property
-    def path(self) -> Any: ...  # the folder, or the URL with its password hidden
+    def path(self) -> Any:
+        """The folder, or the database URL with its password hidden."""
+
     @property
-    def space(self) -> EmbeddingSpace: ...
+    def space(self) -> EmbeddingSpace:
+        """The embedding space every stored vector belongs to."""
+
     @property
-    def encoder(self) -> Encoder: ...
+    def encoder(self) -> Encoder:
+        """The encoder that embeds texts and queries for this collection."""
+
     @property
-    def index_names(self) -> list[str]: ...
+    def index_names(self) -> list[str]:
+        """Names of the secondary indexes (bm25, splade, ...) kept in step."""
+
     def __len__(self) -> int: ...
-    def ids(self) -> list[str]: ...
-    def source_paths(self) -> dict[str, str]: ...
-    def get(self, ids: Sequence[str]) -> list[Record]: ...
+    def ids(self) -> list[str]:
+        """Ids of the live rows, in insertion order."""
+
+    def source_paths(self) -> dict[str, str]:
+        """id -> the file it was indexed from (the `path` metadata the loaders set)."""
+
+    def get(self, ids: Sequence[str]) -> list[Record]:
+        """The stored records for these ids."""
+
     def add(
         self,
         texts: Sequence[str],
@@ -78,7 +92,9 @@ class CollectionBackend(Protocol):
         *,
         batch_size: int | None = None,
         progress: EmbedProgress | None = None,
-    ) -> list[str]: ...
+    ) -> list[str]:
+        """Embed and store new texts; returns their ids."""
+
     def upsert(
         self,
         texts: Sequence[str],
@@ -87,20 +103,36 @@ class CollectionBackend(Protocol):
         *,
         batch_size: int | None = None,
         progress: EmbedProgress | None = None,
-    ) -> UpsertReport: ...
-    def delete(self, ids: Sequence[str]) -> int: ...
+    ) -> UpsertReport:
+        """Add new ids, re-embed changed texts, skip unchanged ones; reports which was which."""
+
+    def delete(self, ids: Sequence[str]) -> int:
+        """Remove rows by id (missing ids are ignored); returns how many were removed."""
+
     def search(
         self, query: str, k: int = 10, where: dict[str, Any] | None = None, retriever: Any = ...
-    ) -> list[Hit]: ...
+    ) -> list[Hit]:
+        """Top-k hits for a text query, by dense search or the named retriever."""
+
     def search_vector(
         self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
-    ) -> list[Hit]: ...
+    ) -> list[Hit]:
+        """Top-k hits for a query vector already in this space."""
+
     def search_index(
         self, name: str, query: str, k: int = 10, where: dict[str, Any] | None = None
-    ) -> list[Hit]: ...
-    def rebuild_index(self, name: str, config: Mapping[str, Any] | None = None) -> None: ...
-    def compact(self) -> int: ...
-    def close(self) -> None: ...
+    ) -> list[Hit]:
+        """Top-k hits from one secondary index (bm25, splade, ...)."""
+
+    def rebuild_index(self, name: str, config: Mapping[str, Any] | None = None) -> None:
+        """Rebuild a secondary index from the stored texts, optionally with new settings."""
+
+    def compact(self) -> int:
+        """Reclaim space left by deleted rows; returns how many were reclaimed."""
+
+    def close(self) -> None:
+        """Release files, connections and locks."""
+
     def __enter__(self) -> Any: ...
     def __exit__(self, *exc: object) -> None: ...
 
@@ -120,15 +152,18 @@ class TextSearch:
     if TYPE_CHECKING:
 
         @property
-        def encoder(self) -> Encoder: ...
+        def encoder(self) -> Encoder:
+            """The encoder that embeds queries."""
 
         def search_vector(
             self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
-        ) -> list[Hit]: ...
+        ) -> list[Hit]:
+            """Top-k hits for a query vector."""
 
         def search_index(
             self, name: str, query: str, k: int = 10, where: dict[str, Any] | None = None
-        ) -> list[Hit]: ...
+        ) -> list[Hit]:
+            """Top-k hits from one secondary index."""
 
     def search(
         self,

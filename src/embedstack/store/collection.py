@@ -152,6 +152,7 @@ class Collection(CollectionReads, CollectionWrites):
         return cls(folder, manifest, enc)
 
     def close(self) -> None:
+        """Close the collection's record database."""
         self._store.close()
 
     def __enter__(self) -> Collection:
@@ -162,10 +163,12 @@ class Collection(CollectionReads, CollectionWrites):
 
     @property
     def space(self) -> EmbeddingSpace:
+        """The embedding space every stored vector belongs to."""
         return self.manifest.space
 
     @property
     def encoder(self) -> Encoder:
+        """The encoder recorded in the manifest, loaded on first use."""
         if self._encoder is None:
             try:
                 self._encoder = rebuild_encoder(self.path, self.manifest)
@@ -176,6 +179,7 @@ class Collection(CollectionReads, CollectionWrites):
 
     @property
     def index_names(self) -> list[str]:
+        """Names of the secondary indexes kept in step with the rows."""
         return list(self.manifest.indexes)
 
     def __len__(self) -> int:
@@ -188,6 +192,7 @@ class Collection(CollectionReads, CollectionWrites):
         return f"Collection({str(self.path)!r}, model={self.space.model!r}, rows={len(self)})"
 
     def ids(self) -> list[str]:
+        """Ids of the live rows, in insertion order."""
         return self._query(self._store.ids)
 
     def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:

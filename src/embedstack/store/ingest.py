@@ -41,6 +41,7 @@ class IngestReport:
 
     @property
     def per_second(self) -> float:
+        """Records embedded per second (0 before any time has passed)."""
         return self.embedded / self.seconds if self.seconds else 0.0
 
 

@@ -31,12 +31,15 @@ MODEL_INDEXES = ("splade", "colbert")  # need their model: rebuilt, not copied
 
 @dataclass
 class MigrationReport:
+    """Rows in the source, copied, already present, and checked after copying."""
+
     total: int = 0
     copied: int = 0
     unchanged: int = 0
     verified: int = 0
 
     def to_dict(self) -> dict[str, int]:
+        """The counts as a JSON-ready dict."""
         return dict(self.__dict__)
 
 

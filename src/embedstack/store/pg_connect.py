@@ -114,6 +114,7 @@ def parse_url(url: str) -> PgTarget:
 
 
 def psycopg() -> Any:
+    """The psycopg module, or an error naming the extra to install."""
     return require("psycopg", "postgres", "PostgreSQL collections")
 
 
@@ -145,6 +146,7 @@ def register_types(conn: Any, target: PgTarget) -> None:
 
 
 def missing_extension(target: PgTarget) -> str:
+    """The error text for a database without pgvector, with how to enable it."""
     return (
         f"the pgvector extension is not enabled in {target.display}: run "
         "`CREATE EXTENSION vector;` in that database as a superuser (install pgvector on the "

@@ -86,10 +86,12 @@ class Settings:
 
     @classmethod
     def from_target(cls, target: PgTarget) -> Settings:
+        """The storage and index settings a connection URL asks for."""
         return cls(target.storage, target.m, target.ef_construction, target.fts_config)
 
 
 def manifest_from_dict(data: dict[str, Any], where: str) -> Manifest:
+    """A Manifest from its stored JSON, refusing versions newer than this code."""
     try:
         version = int(data["format_version"])
         if version > FORMAT_VERSION:
@@ -110,6 +112,7 @@ def manifest_from_dict(data: dict[str, Any], where: str) -> Manifest:
 
 
 def ensure_extension(conn: Any, target: PgTarget, create: bool) -> None:
+    """Make sure pgvector is enabled, creating it if allowed, else a clear error."""
     pg = psycopg()
     if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'").fetchone():
         return
@@ -135,10 +138,12 @@ def read_entry(conn: Any, name: str) -> tuple[dict[str, Any], dict[str, Any]] | 
 
 
 def table_exists(conn: Any, name: str) -> bool:
+    """True when a table (or other relation) of that name exists."""
     return conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is not None
 
 
 def not_a_collection(target: PgTarget, why: str) -> CollectionError:
+    """The error for a table that exists but is not an embedstack collection."""
     return CollectionError(
         f"table {target.collection!r} in {target.display} is not an embedstack collection "
         f"({why}): choose another ?collection= name, or drop that table if it is yours to drop"

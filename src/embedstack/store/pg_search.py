@@ -42,11 +42,16 @@ class PgSearch:
         _pool: Any
 
         @property
-        def space(self) -> EmbeddingSpace: ...
+        def space(self) -> EmbeddingSpace:
+            """The collection's embedding space."""
+
         @property
-        def path(self) -> str: ...
+        def path(self) -> str:
+            """The URL with its password hidden."""
+
         @property
-        def index_names(self) -> list[str]: ...
+        def index_names(self) -> list[str]:
+            """Names of the collection's secondary indexes."""
 
     def search_vector(
         self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None

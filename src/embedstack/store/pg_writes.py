@@ -57,9 +57,12 @@ class PgWrites:
         _pool: Any
 
         @property
-        def space(self) -> EmbeddingSpace: ...
+        def space(self) -> EmbeddingSpace:
+            """The collection's embedding space."""
+
         @property
-        def encoder(self) -> Encoder: ...
+        def encoder(self) -> Encoder:
+            """The encoder that embeds new texts."""
 
     def add(
         self,

@@ -82,6 +82,7 @@ class PostgresCollection(TextSearch, PgState, PgSearch, PgWrites):
     # -- lifecycle -----------------------------------------------------------------------
     @classmethod
     def exists(cls, url: str) -> bool:
+        """True when the URL names a collection already registered in that database."""
         target = parse_url(url)
         with connect(target) as conn:
             return read_entry(conn, target.collection) is not None
@@ -156,6 +157,7 @@ class PostgresCollection(TextSearch, PgState, PgSearch, PgWrites):
         return cls(target, manifest, settings, enc)
 
     def close(self) -> None:
+        """Close the connection pool."""
         self._pool.close()
 
     def __enter__(self) -> PostgresCollection:
@@ -166,14 +168,17 @@ class PostgresCollection(TextSearch, PgState, PgSearch, PgWrites):
 
     @property
     def path(self) -> str:
+        """The URL with its password hidden."""
         return self.target.display
 
     @property
     def space(self) -> EmbeddingSpace:
+        """The embedding space every stored vector belongs to."""
         return self.manifest.space
 
     @property
     def encoder(self) -> Encoder:
+        """The encoder recorded in the manifest, loaded on first use."""
         if self._encoder is None:
             from embedstack.store.opening import rebuild_encoder
 
@@ -182,6 +187,7 @@ class PostgresCollection(TextSearch, PgState, PgSearch, PgWrites):
 
     @property
     def index_names(self) -> list[str]:
+        """Names of the secondary indexes kept in step with the rows."""
         return list(self.manifest.indexes)
 
     def __len__(self) -> int:
@@ -191,6 +197,7 @@ class PostgresCollection(TextSearch, PgState, PgSearch, PgWrites):
         return f"PostgresCollection({self.path!r}, model={self.space.model!r})"
 
     def ids(self) -> list[str]:
+        """Ids of the live rows, in insertion order."""
         return [r[0] for r in self._fetch("SELECT id FROM {} ORDER BY seq")]
 
     def source_paths(self) -> dict[str, str]:

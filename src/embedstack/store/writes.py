@@ -90,9 +90,13 @@ class CollectionWrites(CommitMixin):
     if TYPE_CHECKING:
 
         @property
-        def space(self) -> EmbeddingSpace: ...
+        def space(self) -> EmbeddingSpace:
+            """The collection's embedding space."""
+
         @property
-        def encoder(self) -> Encoder: ...
+        def encoder(self) -> Encoder:
+            """The encoder that embeds new texts."""
+
         def _alive_rows(self) -> np.ndarray: ...
 
     def add(
@@ -197,8 +201,7 @@ class CollectionWrites(CommitMixin):
         return report
 
     def delete(self, ids: Sequence[str]) -> int:
-        """Remove rows by id (missing ids are ignored); returns how many were removed.
-        Their vectors stay on disk as tombstones until `compact()`."""
+        """Remove rows by id (missing ids ignored); returns how many. Tombstoned until compact()."""
         if isinstance(ids, str):
             raise TypeError("ids must be a list of strings, not a single string: wrap it as [id]")
         with self._writing() as write:
@@ -207,8 +210,7 @@ class CollectionWrites(CommitMixin):
         return len(rows)
 
     def compact(self) -> int:
-        """Rewrite the vectors without tombstones and rebuild the indexes; returns the
-        number of dead rows reclaimed."""
+        """Rewrite vectors without tombstones, rebuild the indexes; returns dead rows reclaimed."""
         with self._writing() as write:
             alive, total = self._alive_rows(), self._vectors.total
             if len(alive) == total and len(self._vectors.segments) <= 1:
