@@ -8,12 +8,14 @@ backend (or a change to one) is checked against the same contract in the tests.
 
 from __future__ import annotations
 
+import json
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from embedstack.errors import InputError
+from embedstack.progress import Progress
 from embedstack.text.analysis import EmptyQueryWarning
 from embedstack.types import EmbeddingSpace, Hit, Kind
 
@@ -25,8 +27,6 @@ if TYPE_CHECKING:
     from embedstack.store.manifest import Manifest
 
 URL_SCHEMES = ("postgresql://", "postgres://")
-# progress(done, total): called after each chunk of texts is embedded.
-EmbedProgress = Callable[[int, int], None]
 
 
 def is_database_url(location: object) -> bool:
@@ -91,7 +91,7 @@ class CollectionBackend(Protocol):
         metadata: Sequence[dict[str, Any]] | None = None,
         *,
         batch_size: int | None = None,
-        progress: EmbedProgress | None = None,
+        progress: Progress | None = None,
     ) -> list[str]:
         """Embed and store new texts; returns their ids."""
 
@@ -102,7 +102,7 @@ class CollectionBackend(Protocol):
         metadata: Sequence[dict[str, Any]] | None = None,
         *,
         batch_size: int | None = None,
-        progress: EmbedProgress | None = None,
+        progress: Progress | None = None,
     ) -> UpsertReport:
         """Add new ids, re-embed changed texts, skip unchanged ones; reports which was which."""
 
@@ -201,3 +201,13 @@ class TextSearch:
             for i, vector in zip(wanted, vectors, strict=True):
                 out[i] = self.search_vector(vector, k, where)
         return out
+
+
+def check_setting(key: str, value: object) -> None:
+    """A collection setting is a JSON-able dict: refuse anything else before a write."""
+    if not isinstance(value, dict):
+        raise InputError(f"a setting is a dict, got {type(value).__name__}")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"setting {key!r} is not JSON-serialisable: {exc}") from None

@@ -4,11 +4,10 @@ ids. Settings live in one shared `embedstack_settings` table keyed by collection
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from embedstack.errors import InputError
+from embedstack.store.backend import check_setting
 from embedstack.store.pg_connect import psycopg
 from embedstack.store.pg_filters import compile_where_pg
 
@@ -45,12 +44,7 @@ class PgState:
 
     def set_setting(self, key: str, value: dict[str, Any]) -> None:
         """Store a JSON-able dict under `key`, in one transaction."""
-        if not isinstance(value, dict):
-            raise InputError(f"a setting is a dict, got {type(value).__name__}")
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"setting {key!r} is not JSON-serialisable: {exc}") from None
+        check_setting(key, value)
         sql = psycopg().sql
         table = sql.Identifier(SETTINGS)
         with self._pool.connection() as conn, conn.transaction():

@@ -18,7 +18,6 @@ import numpy as np
 from embedstack.encoders.base import Encoder, check_texts
 from embedstack.errors import CollectionError, InputError
 from embedstack.progress import Progress, report
-from embedstack.store.backend import EmbedProgress
 from embedstack.store.changes import UpsertReport, check_ids, check_metadata, content_hash
 from embedstack.store.flat import check_vectors
 from embedstack.store.pg_connect import psycopg
@@ -71,7 +70,7 @@ class PgWrites:
         metadata: Sequence[dict[str, Any]] | None = None,
         *,
         batch_size: int | None = None,
-        progress: EmbedProgress | None = None,
+        progress: Progress | None = None,
     ) -> list[str]:
         """Embed and store new texts; an id already stored is refused (use `upsert`)."""
         items = check_texts(texts)
@@ -98,7 +97,7 @@ class PgWrites:
         metadata: Sequence[dict[str, Any]] | None = None,
         *,
         batch_size: int | None = None,
-        progress: EmbedProgress | None = None,
+        progress: Progress | None = None,
     ) -> UpsertReport:
         """Insert or replace by id; only changed texts are embedded; metadata None keeps
         the stored metadata of existing ids."""
@@ -121,7 +120,7 @@ class PgWrites:
         id_list: list[str],
         metas: list[dict[str, Any]] | None,
         batch_size: int | None,
-        progress: EmbedProgress | None,
+        progress: Progress | None,
     ) -> UpsertReport:
         existing = self._lookup(id_list)
         result = UpsertReport()
@@ -216,7 +215,7 @@ class PgWrites:
             )
 
     def _embed(
-        self, texts: list[str], batch_size: int | None, progress: EmbedProgress | None
+        self, texts: list[str], batch_size: int | None, progress: Progress | None
     ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.space.dim), dtype=np.float32)
@@ -225,8 +224,7 @@ class PgWrites:
         for start in range(0, len(texts), chunk):
             part = texts[start : start + chunk]
             parts.append(self.encoder.encode(part, kind=Kind.DOCUMENT, batch_size=batch_size))
-            if progress is not None:
-                progress(start + len(part), len(texts))
+            report(progress, "embedding", start + len(part), len(texts))
         return check_vectors(np.concatenate(parts), self.space.dim)
 
     def _copy_rows(

@@ -19,6 +19,7 @@ import numpy as np
 from embedstack.encoders.base import Encoder, check_texts
 from embedstack.errors import InputError, StorageError
 from embedstack.progress import Progress, report
+from embedstack.store.backend import check_setting
 from embedstack.store.changes import (
     ChangeSet,
     UpsertReport,
@@ -297,12 +298,7 @@ class CollectionWrites(CommitMixin):
 
     def set_setting(self, key: str, value: dict[str, Any]) -> None:
         """Store a JSON-able dict under `key`, committed like any other write."""
-        if not isinstance(value, dict):
-            raise InputError(f"a setting is a dict, got {type(value).__name__}")
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"setting {key!r} is not JSON-serialisable: {exc}") from None
+        check_setting(key, value)
         with self._writing() as write:
             self._store.set_setting(key, value)
             write.changed = True
