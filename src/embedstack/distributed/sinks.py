@@ -6,12 +6,11 @@ readers skip. Collection: workers write staged shards (plus text and metadata) i
 state folder and the driver, the collection's single writer, loads each one with the
 existing `embed_corpus` upsert, one atomic commit per unit. The collection is reached
 only through `Collection.open/create`, so any backend behind them (an embedded folder,
-a `postgresql://` URL once that backend exists) works unchanged.
+a `postgresql://` URL) works unchanged.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from embedstack import atomic
 from embedstack._optional import require
 from embedstack.encoders.base import Encoder
 from embedstack.errors import EmbedstackError, InputError
+from embedstack.store.backend import as_location, collection_exists, is_database_url
 from embedstack.store.collection import Collection
 from embedstack.store.ingest import embed_corpus
 from embedstack.store.manifest import MANIFEST
@@ -37,7 +37,7 @@ STATE_DIR = "_embed_corpus"
 
 def is_url(dest: str) -> bool:
     """True when the destination is a PostgreSQL URL rather than a folder."""
-    return dest.startswith(("postgresql://", "postgres://"))
+    return is_database_url(dest)
 
 
 def resolve_format(dest: str, fmt: str | None) -> str:
@@ -67,19 +67,10 @@ def state_folder(dest: str, fmt: str, state: str | Path | None) -> Path:
 
 def existing_spec(dest: str, fmt: str) -> str | None:
     """The model spec of an existing collection at `dest`, else None."""
-    if fmt != "collection" or not (is_url(dest) or (Path(dest) / MANIFEST).exists()):
+    if fmt != "collection" or not collection_exists(as_location(dest)):
         return None
-    _check_backend(dest)
-    with Collection.open(dest) as collection:
+    with Collection.open(as_location(dest)) as collection:
         return collection.manifest.model_spec
-
-
-def _check_backend(dest: str) -> None:
-    if is_url(dest) and importlib.util.find_spec("embedstack.store.postgres") is None:
-        raise InputError(
-            f"{dest}: this embedstack version has no PostgreSQL backend yet; "
-            "write to a collection folder or to Parquet shards instead"
-        )
 
 
 class PrecomputedEncoder(Encoder):
@@ -171,14 +162,14 @@ class CollectionSink:
     staged = True
 
     def __init__(self, dest: str, spec: str, state: str | Path | None) -> None:
-        _check_backend(dest)
         self.state_dir = state_folder(dest, self.format, state)
-        exists = is_url(dest) or (Path(dest) / MANIFEST).exists()
-        collection = Collection.open(dest) if exists else Collection.create(dest, spec)
+        where = as_location(dest)
+        exists = collection_exists(where)
+        collection = Collection.open(where) if exists else Collection.create(where, spec)
         self.space = collection.space
         self._encoder = PrecomputedEncoder(collection.space)
         collection.close()
-        self.collection = Collection.open(dest, encoder=self._encoder)
+        self.collection = Collection.open(where, encoder=self._encoder)
         self.out_dir = self.state_dir / "staging"
         self.out_dir.mkdir(parents=True, exist_ok=True)
 
