@@ -26,10 +26,12 @@ from embedstack.errors import CollectionError, InputError, SpaceMismatchError
 from embedstack.similarity import Metric, topk
 from embedstack.store.changes import Record, UpsertReport
 from embedstack.store.files import remove
-from embedstack.store.flat import VECTORS_DIR, FlatVectors, check_vectors
+from embedstack.store.flat import VECTORS_DIR, FlatVectors
 from embedstack.store.indexes import SecondaryIndex, index_configs, load_index, new_index
 from embedstack.store.manifest import MANIFEST, Manifest
+from embedstack.store.own_vectors import OwnVectors, check_own_vectors, require_encoder
 from embedstack.store.records import DATABASE, RecordStore
+from embedstack.store.vecindex import create_vector_config
 from embedstack.store.writes import INDEXES_DIR, CollectionWrites
 from embedstack.types import EmbeddingSpace, Hit
 
@@ -115,7 +117,7 @@ def _check_leftovers(folder: Path) -> None:
         )
 
 
-class Collection(CollectionWrites):
+class Collection(CollectionWrites, OwnVectors):
     """Create with `Collection.create`, reopen with `Collection.open`."""
 
     def __init__(self, path: Path, manifest: Manifest, encoder: Encoder | None) -> None:
@@ -143,12 +145,23 @@ class Collection(CollectionWrites):
         indexes: Sequence[str] | Mapping[str, dict[str, Any] | None] | None = None,
         exist_ok: bool = False,
         metric: str = "cosine",
+        dim: int | None = None,
+        ann: str = "exact",
+        storage: str = "float32",
+        rescore: str | None = None,
+        ann_settings: dict[str, Any] | None = None,
     ) -> Collection:
         """Make a new collection folder. `encoder` is an Encoder or a model spec (None:
         `EMBEDSTACK_MODEL` or the default model). `indexes` None means the default
         secondary indexes (BM25 when installed); `()` means none; names use each index's
         default settings, and a mapping gives settings per index, e.g.
-        `{"bm25": None, "colbert": {"model": "path/to/colbert"}}`."""
+        `{"bm25": None, "colbert": {"model": "path/to/colbert"}}`.
+
+        Without an encoder but with `dim`, the collection holds your own vectors (add them
+        with `add(ids=..., vectors=...)`). `ann` ("exact" or "hnsw"), `storage` ("float32",
+        "float16", "int8", "binary"), `rescore` ("none", "float32", "int8") and
+        `ann_settings` (e.g. `{"dims": 256, "connectivity": 32}`) choose the vector index
+        (store/vecindex.py)."""
         folder = Path(path)
         if (folder / MANIFEST).exists():
             if exist_ok:
@@ -157,12 +170,16 @@ class Collection(CollectionWrites):
         _check_leftovers(folder)
         if metric not in {m.value for m in Metric}:
             raise InputError(f"metric must be one of cosine, dot, euclidean; got {metric!r}")
-        enc, spec = _resolve_encoder(encoder)
-        configs = index_configs(indexes)
+        own = encoder is None and dim is not None
+        enc, spec = (None, "") if own else _resolve_encoder(encoder)
+        space, configs = create_vector_config(
+            enc, dim, index_configs(() if own and indexes is None else indexes), metric,
+            ann=ann, storage=storage, rescore=rescore, settings=ann_settings,
+        )  # fmt: skip
         from embedstack import __version__
 
         manifest = Manifest(
-            space=enc.space,
+            space=space,
             model_spec=spec,
             metric=metric,
             indexes={name: new_index(name, config).config() for name, config in configs.items()},
@@ -203,6 +220,7 @@ class Collection(CollectionWrites):
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
+            require_encoder(self.manifest.model_spec, self.path)
             self._encoder = _rebuild_encoder(self.path, self.manifest)
         return self._encoder
 
@@ -319,14 +337,19 @@ class Collection(CollectionWrites):
         return resolve_retriever(self, retriever).search(query, k, where)
 
     def search_vector(
-        self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
+        self,
+        vector: np.ndarray,
+        k: int = 10,
+        where: dict[str, Any] | None = None,
+        exact: bool = False,
     ) -> list[Hit]:
-        """Exact top-k by the collection's metric; `where` filters before ranking.
+        """Top-k by the collection's metric; `where` filters before ranking. Through the
+        collection's vector index (HNSW, compressed codes) if it has one, unless `exact`:
+        the float32 scan, the reference. Filtered searches give k hits if k rows match.
 
         All-zero vectors carry no meaning (e.g. a static encoder's out-of-vocabulary-only
         text): a zero query finds nothing, and zero rows are never returned as hits."""
-        query = np.asarray(vector, dtype=np.float32).reshape(-1)
-        check_vectors(query[None, :], self.space.dim)
+        query = check_own_vectors(vector, self.space.dim, ["query"]).reshape(-1)
         if k <= 0:
             raise InputError(f"k must be positive, got {k}")
         if not query.any():
@@ -335,6 +358,9 @@ class Collection(CollectionWrites):
         with self._lock:
             self._refresh()
             rows = self._rows_where(where) if where else self._alive_rows()
+            found = None if exact else self._search_vector_index(query, k, rows, bool(where))
+            if found is not None:
+                return self._hits(found[0], found[1], "dense")
             full = not where and len(rows) == self._vectors.total
             values = self._vectors.scores(query, self._metric, None if full else rows)
             ids, top = self._top_nonzero(values, None if full else rows, k)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,6 +32,9 @@ INDEX_TYPES: dict[str, str | type] = {
     "bm25": "embedstack.store.bm25:BM25Index",
     "colbert": "embedstack.store.colbert:ColbertIndex",
     "splade": "embedstack.store.sparse:SpladeIndex",
+    # Vector indexes (takes_vectors = True): fed rows and vectors, not texts.
+    "hnsw": "embedstack.store.hnsw:HnswIndex",
+    "compressed": "embedstack.store.vecindex:CompressedIndex",
 }
 
 # Built for every new text collection unless turned off (when the module is installed).
@@ -53,6 +56,41 @@ class SecondaryIndex(Protocol):
     def search(
         self, query: str, k: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    """A secondary index over the collection's vectors (HNSW, compressed codes): `add`
+    takes `(rows, vectors)`, and search goes through store/vector_search.py."""
+
+    name: str
+    takes_vectors: bool
+
+    def config(self) -> dict[str, Any]: ...
+
+    def add(self, rows: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    def delete(self, rows: np.ndarray) -> None: ...
+
+    def save(self, directory: Path) -> None: ...
+
+
+def is_vector_index(name: str) -> bool:
+    return bool(getattr(index_class(name), "takes_vectors", False))
+
+
+def feed_index(
+    index: SecondaryIndex | VectorIndex,
+    rows: np.ndarray,
+    texts: Callable[[], list[str]],
+    vectors: Callable[[], np.ndarray],
+) -> None:
+    """Add rows to any index: a vector index gets their vectors, the others their texts
+    (each fetched only when needed)."""
+    if getattr(index, "takes_vectors", False):
+        index.add(rows, vectors())  # type: ignore[arg-type]
+    else:
+        index.add(rows, texts())  # type: ignore[arg-type]
 
 
 def _target(name: str) -> str | type:
