@@ -32,7 +32,8 @@ def _usearch() -> Any:
 class HnswIndex(VectorIndexBase):
     """`connectivity` (M), `expansion_add` (ef_construction) and `expansion_search`
     (ef_search) are usearch's HNSW knobs; below `exact_below` live rows the collection
-    scans exactly instead (as fast, and exact)."""
+    scans exactly instead (as fast, and exact). `threads` builds with that many threads
+    (0: all; 1: the same graph on every run, for reproducible results)."""
 
     name = "hnsw"
 
@@ -42,6 +43,7 @@ class HnswIndex(VectorIndexBase):
         expansion_add: int = 128,
         expansion_search: int = 64,
         exact_below: int = 10_000,
+        threads: int = 0,
         **settings: Any,
     ) -> None:
         super().__init__(**settings)
@@ -49,6 +51,7 @@ class HnswIndex(VectorIndexBase):
         self.expansion_add = int(expansion_add)
         self.expansion_search = int(expansion_search)
         self.exact_below = int(exact_below)
+        self.threads = int(threads)  # 0: all cores; 1 builds the same graph every time
         self.scale: float | None = None  # int8 graph of dot/euclidean: 1 / max |value|
         self._graph: Any = None
 
@@ -59,6 +62,7 @@ class HnswIndex(VectorIndexBase):
             "expansion_add": self.expansion_add,
             "expansion_search": self.expansion_search,
             "exact_below": self.exact_below,
+            "threads": self.threads,
         }
 
     def __len__(self) -> int:
@@ -94,7 +98,7 @@ class HnswIndex(VectorIndexBase):
             if self._graph is None:
                 ndim = codes.shape[1] * (8 if self.settings.storage == "binary" else 1)
                 self._graph = self._new_graph(ndim)
-            self._graph.add(np.asarray(rows, dtype=np.uint64), codes)
+            self._graph.add(np.asarray(rows, dtype=np.uint64), codes, threads=self.threads)
         super().add(rows, vectors)
 
     def delete(self, rows: np.ndarray) -> None:
