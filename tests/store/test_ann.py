@@ -27,7 +27,9 @@ def queries_near(x: np.ndarray, n: int, seed: int = 1) -> np.ndarray:
     rng = np.random.default_rng(seed)
     base = x[rng.choice(len(x), n, replace=False)]
     noise = rng.standard_normal(base.shape)
-    noise *= 0.15 * np.linalg.norm(base, axis=1, keepdims=True) / np.linalg.norm(noise, axis=1)[:, None]
+    noise *= (
+        0.15 * np.linalg.norm(base, axis=1, keepdims=True) / np.linalg.norm(noise, axis=1)[:, None]
+    )
     return (base + noise).astype(np.float32)
 
 
@@ -189,14 +191,14 @@ def test_encoder_collection_takes_vectors_of_its_space(tmp_path):
 
 def test_bad_input_is_named(tmp_path):
     col = Collection.create(tmp_path / "c", dim=4, ann="hnsw")
-    with pytest.raises(InputError, match="3 dimensions.*4-dimensional"):
+    with pytest.raises(InputError, match=r"3 dimensions.*4-dimensional"):
         col.add(ids=["a"], vectors=np.ones((1, 3)))
     bad = np.ones((3, 4))
     bad[1, 2], bad[2, 0] = np.nan, np.inf
-    with pytest.raises(InputError, match="2 vector.*NaN or infinity: b, c"):
+    with pytest.raises(InputError, match=r"2 vector.*NaN or infinity: b, c"):
         col.add(ids=["a", "b", "c"], vectors=bad)
     assert len(col) == 0
-    with pytest.raises(InputError, match="5 dimensions.*4-dimensional"):
+    with pytest.raises(InputError, match=r"5 dimensions.*4-dimensional"):
         col.search_vector(np.ones(5), 3)
     with pytest.raises(InputError, match="float32, float16, int8, binary"):
         Collection.create(tmp_path / "d", dim=4, storage="int4")

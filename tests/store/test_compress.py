@@ -77,11 +77,11 @@ def test_seal_detects_truncation_and_bit_flips(tmp_path):
     with pytest.raises(CollectionError, match="does not describe a compressed index"):
         verify(tmp_path, "compressed", "rebuild me")
     (tmp_path / "a.bin").write_bytes(b"x" * 999 + b"y")
-    with pytest.raises(CollectionError, match="fails its checksum.*rebuild me"):
+    with pytest.raises(CollectionError, match=r"fails its checksum.*rebuild me"):
         verify(tmp_path, "hnsw", "rebuild me")
     (tmp_path / "a.bin").write_bytes(b"x" * 10)
     with pytest.raises(CollectionError, match="truncated"):
         verify(tmp_path, "hnsw", "rebuild me")
     (tmp_path / "SEAL.json").unlink()
-    with pytest.raises(CollectionError, match="SEAL.json is missing"):
+    with pytest.raises(CollectionError, match=r"SEAL.json is missing"):
         verify(tmp_path, "hnsw", "rebuild me")

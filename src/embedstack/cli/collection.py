@@ -22,12 +22,20 @@ from embedstack.cli.explain import (
     pipeline_search,
     print_explanation,
 )
+from embedstack.cli.vectors import (
+    ANN_HELP,
+    RESCORE_HELP,
+    STORAGE_HELP,
+    index_vectors,
+    vector_inputs,
+)
 from embedstack.errors import InputError
 from embedstack.search.pipeline import PRESETS as PIPELINE_PRESETS
 from embedstack.store.collection import Collection
 from embedstack.store.indexes import index_configs
 from embedstack.store.manifest import MANIFEST
 from embedstack.store.prune import prune_missing
+from embedstack.store.vector_files import VectorFields
 from embedstack.store.writes import Progress as ProgressCallback
 from embedstack.text.loaders import Fields, LoadResult, load_documents
 from embedstack.types import Hit
@@ -94,14 +102,18 @@ def ensure_model_indexes(collection: Collection, wanted: dict[str, dict[str, Any
 
 def index(
     paths: list[Path] = typer.Argument(
-        ..., help="Files or folders: .txt/.md (one document each), .jsonl, .csv."
+        ...,
+        help="Files or folders: .txt/.md (one document each), .jsonl, .csv; or vector "
+        "files (.npy, .npz, .parquet) for a collection of your own vectors.",
     ),
     into: Path = typer.Option(..., "--into", help="Collection folder (created if missing)."),
     model: str | None = typer.Option(
         None, "--model", help="Model for a new collection [default: $EMBEDSTACK_MODEL or minilm]."
     ),
     text_field: str = typer.Option("text", "--text-field", help="JSONL field with the text."),
-    id_field: str = typer.Option("id", "--id-field", help="JSONL field / CSV column with the id."),
+    id_field: str = typer.Option(
+        "id", "--id-field", "--ids-field", help="JSONL field / CSV or Parquet column with the id."
+    ),
     csv_column: str | None = typer.Option(
         None, "--csv-column", help="CSV column with the text [default: --text-field]."
     ),
@@ -135,6 +147,12 @@ def index(
         "longer contain them (documents from other sources are kept).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+    vector_field: str = typer.Option(
+        "vector", "--vector-field", help="Parquet column / .npz array with the vectors."
+    ),
+    ann: str = typer.Option("exact", "--ann", help=ANN_HELP),
+    storage: str = typer.Option("float32", "--storage", help=STORAGE_HELP),
+    rescore: str | None = typer.Option(None, "--rescore", help=RESCORE_HELP),
 ) -> None:
     """Index files into a collection; unchanged documents are not embedded again.
 
@@ -149,7 +167,15 @@ def index(
       embedstack index ./notes --into ./notes.es --splade ./models/splade-v3
 
       embedstack index ./notes --into ./notes.es --colbert ./models/colbertv2.0
+
+      embedstack index vectors.npy --into ./vecs.es --ann hnsw --storage binary
     """
+    if vector_inputs(paths):
+        fields = VectorFields(ids=id_field, vector=vector_field, text=text_field)
+        return index_vectors(
+            paths, into, fields=fields, ann=ann, storage=storage, rescore=rescore,
+            rebuild_indexes=rebuild_indexes, as_json=as_json,
+        )  # fmt: skip
     existing = Collection.open(into, model) if (into / MANIFEST).exists() else None
     result = load_documents(paths, Fields(text=text_field, id=id_field, csv_column=csv_column))
     if not result.documents and not (prune and existing is not None):
