@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "embedstack.cli.tune",
     "embedstack.cli.distill",
     "embedstack.cli.tour",
+    "embedstack.cli.compress",
 )
 
 err_console = Console(stderr=True)

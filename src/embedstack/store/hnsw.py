@@ -139,9 +139,12 @@ class HnswIndex(VectorIndexBase):
         return 1.0 - distances
 
     def _own_bytes(self) -> float:
-        if self._graph is None or len(self._graph) == 0:
+        """The vector at its storage precision plus the base-layer links (2 M u32 slots)
+        and the key: usearch's own `memory_usage` also counts reserved capacity."""
+        if self._graph is None:
             return 0.0
-        return float(self._graph.memory_usage) / len(self._graph)
+        width = {"float32": 4.0, "float16": 2.0, "int8": 1.0, "binary": 0.125}
+        return self._graph.ndim * width[self.settings.storage] + 2 * self.connectivity * 4 + 8
 
     def save(self, directory: Path) -> None:
         if self._graph is not None:
