@@ -116,7 +116,7 @@ def systems(x: np.ndarray, root: Path, with_chroma: bool) -> dict[str, tuple[Sea
         index.add(np.arange(len(x), dtype=np.uint64), x)
         index.save(str(root / "raw.usearch"))
         size = (root / "raw.usearch").stat().st_size / 2**20
-        return (lambda q: index.search(q, K).keys.tolist()), size
+        return (lambda q: index.search(q, K, threads=1).keys.tolist()), size
 
     def faiss_hnsw() -> tuple[Searcher, float]:
         import faiss
@@ -243,11 +243,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-chroma", action="store_true")
     parser.add_argument("--scifact", action="store_true", help="also SciFact MiniLM vectors")
+    parser.add_argument("--only-scifact", action="store_true", help="skip the synthetic set")
     args = parser.parse_args()
-    x, q = clustered(args.n, args.dim, args.queries)
-    run("clustered synthetic", x, q, args.rounds, not args.no_chroma)
-    filtered(x, q[:100])
-    if args.scifact:
+    if not args.only_scifact:
+        x, q = clustered(args.n, args.dim, args.queries)
+        run("clustered synthetic", x, q, args.rounds, not args.no_chroma)
+        filtered(x, q[:100])
+    if args.scifact or args.only_scifact:
         docs, qs = scifact_vectors(args.queries)
         run("SciFact MiniLM", docs, qs, args.rounds, not args.no_chroma)
 

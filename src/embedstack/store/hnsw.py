@@ -120,7 +120,7 @@ class HnswIndex(VectorIndexBase):
         share = 1.0 if allowed is None else max(len(allowed) / total, 1e-6)
         ask = min(total, int(np.ceil(count / share * 1.5)))
         while True:
-            found = self._graph.search(code, ask)
+            found = self._graph.search(code, ask, threads=1)  # one query: no thread pool
             rows = np.asarray(found.keys, dtype=np.int64)
             distances = np.asarray(found.distances, dtype=np.float32)
             if allowed is not None:
