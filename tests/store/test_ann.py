@@ -146,6 +146,16 @@ def test_add_upsert_delete_update_the_graph_without_rebuild(tmp_path, monkeypatc
     assert added == [1, 1]  # only the changed rows reached the graph
 
 
+def test_compact_rebuilds_the_graph_from_the_kept_vectors(tmp_path):
+    col, x = make(tmp_path, n=600, ann="hnsw", storage="int8")
+    col.delete([f"d{i}" for i in range(0, 600, 2)])
+    assert col.compact() == 300
+    again = Collection.open(tmp_path / "c")
+    for i in (1, 301, 599):
+        assert ids(again.search_vector(x[i], 1)) == [f"d{i}"]
+    assert not {h.id for h in again.search_vector(x[4], 20)} & {"d4", "d0"}
+
+
 def test_binary_rescore_ordering_equals_exact_on_easy_data(tmp_path):
     # Easy: tight clusters of ~50 rows, so 32 sign bits find the right cluster and the
     # float32 rescoring of 200 candidates orders it exactly.

@@ -204,6 +204,6 @@ def require_encoder(manifest_spec: str, path: object) -> None:
     if not manifest_spec:
         raise CollectionError(
             f"{path} holds your own vectors and has no encoder: search it with "
-            "search_vector(vector, k) (CLI: pass a query vector), or create the collection "
+            "search_vector(vector, k), or create the collection "
             "with a model to search by text"
         )
