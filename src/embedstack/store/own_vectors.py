@@ -84,7 +84,6 @@ class OwnVectors:
         self,
         ids: Sequence[str] | None,
         vectors: np.ndarray | None,
-        metadata: Sequence[dict[str, Any]] | None,
         texts: Sequence[str] | None,
         space: EmbeddingSpace | None,
     ) -> tuple[list[str], np.ndarray, list[str]]:
@@ -119,7 +118,7 @@ class OwnVectors:
         space: EmbeddingSpace | None = None,
     ) -> list[str]:
         """Store precomputed vectors under new ids (an existing id is refused)."""
-        id_list, arr, text_list = self._own_inputs(ids, vectors, metadata, texts, space)
+        id_list, arr, text_list = self._own_inputs(ids, vectors, texts, space)
         metas = check_metadata(metadata, len(id_list))
         hashes = [vector_hash(t, v) for t, v in zip(text_list, arr, strict=True)]
         with self._writing() as write:
@@ -143,14 +142,14 @@ class OwnVectors:
     ) -> UpsertReport:
         """Insert or replace rows by id; rows whose text and vector are unchanged are kept
         (only their metadata is updated when it differs)."""
-        id_list, arr, text_list = self._own_inputs(ids, vectors, metadata, texts, space)
+        id_list, arr, text_list = self._own_inputs(ids, vectors, texts, space)
         metas = None if metadata is None else check_metadata(metadata, len(id_list))
         report = UpsertReport()
         with self._writing() as write:
             existing = self._store.lookup(id_list)
             changes, picked = ChangeSet(), []
             for i, id_ in enumerate(id_list):
-                meta, digest, old = (metas[i] if metas else None), "", existing.get(id_)
+                meta, old = (metas[i] if metas else None), existing.get(id_)
                 digest = vector_hash(text_list[i], arr[i])
                 if old is not None and old[1] == digest:
                     if meta is not None and meta != json.loads(old[2]):
