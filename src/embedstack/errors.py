@@ -37,3 +37,11 @@ class MissingExtraError(EmbedstackError, ImportError):
 
 class ProviderError(EmbedstackError):
     """A hosted embedding API failed or answered something unusable."""
+
+
+class StorageError(CollectionError):
+    """A database or data file is missing, damaged, or written by a newer embedstack."""
+
+
+class BusyError(CollectionError):
+    """Another process is writing and did not finish within the wait allowed."""

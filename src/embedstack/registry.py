@@ -78,6 +78,7 @@ _LOADERS = {
     "transformer": "embedstack.encoders.onnx:load_local",
     "static": "embedstack.encoders.static:load_static",
     "hosted": "embedstack.encoders.hosted:load_hosted",
+    "dual": "embedstack.encoders.clip:load_text_tower",  # CLIP/SigLIP: the text tower
 }
 
 
@@ -142,6 +143,10 @@ def _load_local(spec: str, **options: Any) -> Encoder:
     path = Path(spec).expanduser()
     if path.exists():
         kind = "static" if path.is_file() or _looks_static(path) else "transformer"
+        if kind == "transformer":
+            from embedstack.encoders.clip_config import is_dual_encoder_dir
+
+            kind = "dual" if is_dual_encoder_dir(path) else kind
         return _loader(kind)(str(path), **options)
     if spec.count("/") == 1 and not spec.startswith((".", "/", "~")):  # a hub id: org/name
         return _loader("transformer")(spec, **options)

@@ -9,7 +9,7 @@ from store_helpers import DOCS, fill
 from embedstack import registry
 from embedstack.encoders.hashing import HashEncoder
 from embedstack.errors import CollectionError, EmbedstackError, InputError, SpaceMismatchError
-from embedstack.store import writes
+from embedstack.store import commit
 from embedstack.store.collection import Collection
 from embedstack.store.flat import check_vectors
 from embedstack.store.records import RecordStore
@@ -25,6 +25,7 @@ def test_round_trip_reopen_rebuilds_encoder_from_manifest(tmp_path, counting_enc
     assert manifest["space"]["dim"] == 64 and manifest["format_version"] == 1
     with Collection.open(path) as col:
         assert len(col) == 5 and col.ids() == list(DOCS)
+        assert col.get(["dog"])[0].id == "dog"  # a read maps the segments
         assert isinstance(col._vectors.segments[0].array, np.memmap)
         after = col.get(["dog", "missing", "cat"])
         assert [r.id for r in after] == ["dog", "cat"]
@@ -38,7 +39,7 @@ def test_round_trip_reopen_rebuilds_encoder_from_manifest(tmp_path, counting_enc
 
 
 def test_add_appends_a_segment_and_leaves_old_files_alone(tmp_path, counting_encoder, monkeypatch):
-    monkeypatch.setattr(writes, "SMALL_SEGMENT_ROWS", 5)
+    monkeypatch.setattr(commit, "SMALL_SEGMENT_ROWS", 5)
     col = Collection.create(tmp_path / "c", counting_encoder, indexes=())
     fill(col)
     first = sorted((tmp_path / "c" / "vectors").iterdir())
@@ -149,11 +150,11 @@ def test_missing_and_corrupt_files_name_the_file_and_the_fix(tmp_path, counting_
     (path / "manifest.json").write_text(manifest)
     segment = next((path / "vectors").iterdir())
     segment.write_bytes(segment.read_bytes()[:100])
-    with pytest.raises(CollectionError, match=f"{segment.name}.*re-index"):
-        Collection.open(path)
+    with pytest.raises(CollectionError, match=f"{segment.name} is damaged.*--rebuild-vectors"):
+        Collection.open(path).search("cat", k=1)
     segment.unlink()
-    with pytest.raises(CollectionError, match=f"{segment.name} is missing"):
-        Collection.open(path)
+    with pytest.raises(CollectionError, match=f"{segment.name} is missing.*--rebuild-vectors"):
+        Collection.open(path).search("cat", k=1)
 
 
 def test_bad_vectors_are_refused(tmp_path, counting_encoder):
@@ -231,7 +232,7 @@ def test_a_collection_without_manifest_is_never_wiped(tmp_path, counting_encoder
     assert (path / "store.sqlite").exists() and any((path / "vectors").iterdir())
     # What a create that crashed before its manifest leaves behind is reused.
     (tmp_path / "half").mkdir()
-    RecordStore(tmp_path / "half" / "store.sqlite").close()
+    RecordStore(tmp_path / "half" / "store.sqlite", create=True).close()
     assert len(Collection.create(tmp_path / "half", counting_encoder, indexes=())) == 0
     with pytest.raises(InputError, match="metric must be one of"):
         Collection.create(tmp_path / "m", counting_encoder, metric="manhattan")
@@ -256,7 +257,7 @@ def test_two_handles_see_each_others_writes(tmp_path, counting_encoder):
 
 
 def test_small_appends_are_merged_into_one_segment(tmp_path, counting_encoder, monkeypatch):
-    monkeypatch.setattr(writes, "SMALL_SEGMENT_ROWS", 4)
+    monkeypatch.setattr(commit, "SMALL_SEGMENT_ROWS", 4)
     col = Collection.create(tmp_path / "c", counting_encoder, indexes=())
     texts = [
         f"note number {word}" for word in ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]

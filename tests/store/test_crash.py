@@ -93,8 +93,9 @@ def test_failure_between_writes_keeps_the_old_state(
 
 SCRIPT = """
 import os, sys
+from embedstack import atomic
 from tiny_index import KeywordIndex
-from embedstack.store import flat, indexes, records, writes
+from embedstack.store import commit, indexes, records
 from embedstack.store.collection import Collection
 
 indexes.INDEX_TYPES["kw"] = KeywordIndex
@@ -102,11 +103,11 @@ col = Collection.open(sys.argv[1], "hash:64")
 die = lambda *a, **k: os._exit(3)
 point = sys.argv[2]
 if point == "mid-segment":
-    flat.os.replace = die  # the temp file is written, never renamed
+    atomic.os.replace = die  # the temp file is written, never renamed
 elif point == "before-commit":
     records.RecordStore.bump_generation = die
 elif point == "after-commit":
-    writes.remove = die  # committed, superseded index folder not yet removed
+    commit.remove = die  # committed, superseded index folder not yet removed
 col.upsert(["the cat came back", "The cat sat on the warm mat by the fire"], ids=["new", "cat"])
 """
 
@@ -136,6 +137,8 @@ def test_killed_process_leaves_a_readable_collection(tmp_path, counting_encoder,
         assert col.search("came back", k=1, retriever="kw")[0].id == "new"
     else:
         assert after == before
-    assert len(files(path)) < len(leftovers)  # the orphans were removed on open
+    assert files(path) == leftovers  # opening and reading change nothing on disk
+    col.delete(["no such id"])  # the next write cleans up under the write lock
+    assert len(files(path)) < len(leftovers)
     assert len(list((path / "indexes").iterdir())) == 1
     assert len(list((path / "vectors").iterdir())) == len(col._vectors.segments)

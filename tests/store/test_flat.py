@@ -21,11 +21,11 @@ def test_segments_score_and_take_across_files(tmp_path):
     parts = [rng.standard_normal((n, 8)).astype(np.float32) for n in (3, 5, 2)]
     listing, start = [], 0
     for part in parts:
-        path = flat.new_segment_path()
-        flat.write_segment(path, part)
-        listing.append((path.name, start, len(part)))
+        path = flat.new_segment_path("w1")
+        checksum = flat.write_segment(path, part)
+        listing.append((path.name, start, len(part), checksum))
         start += len(part)
-    flat.load(listing)
+    flat.load(listing, "fix it")
     everything = np.concatenate(parts)
     assert flat.total == 10 and isinstance(flat.segments[0].array, np.memmap)
     query = rng.standard_normal(8).astype(np.float32)

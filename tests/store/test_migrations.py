@@ -1,21 +1,58 @@
 import sqlite3
 
+import pytest
+
+from embedstack.errors import StorageError
 from embedstack.store import migrations
 from embedstack.store.records import RecordStore
 
 
 def test_migrations_run_once_in_order(tmp_path, monkeypatch):
     path = tmp_path / "store.sqlite"
-    RecordStore(path).close()
+    RecordStore(path, create=True).close()
     RecordStore(path).close()  # reopening applies nothing twice
     conn = sqlite3.connect(path)
-    assert [r[0] for r in conn.execute("SELECT number FROM _migrations")] == [1]
+    assert [r[0] for r in conn.execute("SELECT number FROM _migrations")] == [1, 3]
     conn.close()
 
-    added = "ALTER TABLE records ADD COLUMN created TEXT"
-    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, added))
+    added = {**migrations.MIGRATIONS, 2: "CREATE TABLE settings (key TEXT PRIMARY KEY)"}
+    added[9] = "ALTER TABLE records ADD COLUMN created TEXT"
+    monkeypatch.setattr(migrations, "MIGRATIONS", added)
+    from embedstack.store import records
+
+    monkeypatch.setattr(records, "MIGRATIONS", added)
     store = RecordStore(path)  # an old database is brought up to date on open
     columns = [r[1] for r in store.conn.execute("PRAGMA table_info(records)")]
     assert "created" in columns
-    assert migrations.applied(store.conn) == 2
+    # A lower number merged later still runs: every missing number is applied.
+    assert [r[0] for r in store.conn.execute("SELECT number FROM _migrations")] == [1, 2, 3, 9]
+    assert migrations.applied(store.conn) == 9
     store.close()
+
+
+def test_a_newer_schema_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "store.sqlite"
+    RecordStore(path, create=True).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO _migrations VALUES (99, 'later')")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(StorageError, match=r"newer embedstack \(schema migration 99.*upgrade"):
+        RecordStore(path)
+    assert path.read_bytes() == before
+
+
+def test_an_old_database_is_migrated_only_when_needed(tmp_path, monkeypatch):
+    """Opening an up-to-date database takes no write lock (a reader never waits)."""
+    path = tmp_path / "store.sqlite"
+    RecordStore(path, create=True).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process is writing
+    try:
+        store = RecordStore(path)  # does not wait for the lock, does not fail
+        assert store.count() == 0
+        store.close()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.text import Text
 
 from embedstack.cli.explain import (
     EXPLAIN_HELP,
@@ -22,6 +17,7 @@ from embedstack.cli.explain import (
     pipeline_search,
     print_explanation,
 )
+from embedstack.cli.output import console, dumps, embedding_progress, err, hit_json, print_hits
 from embedstack.cli.vectors import (
     ANN_HELP,
     RESCORE_HELP,
@@ -33,50 +29,14 @@ from embedstack.errors import InputError
 from embedstack.search.pipeline import PRESETS as PIPELINE_PRESETS
 from embedstack.store.collection import Collection
 from embedstack.store.indexes import index_configs
+from embedstack.store.ingest import upsert_in_batches
 from embedstack.store.manifest import MANIFEST
 from embedstack.store.prune import prune_missing
 from embedstack.store.vector_files import VectorFields
-from embedstack.store.writes import Progress as ProgressCallback
 from embedstack.text.loaders import Fields, LoadResult, load_documents
-from embedstack.types import Hit
 
-console = Console()
-err = Console(stderr=True)
-
-
-@contextmanager
-def embedding_progress(enabled: bool = True) -> Iterator[ProgressCallback | None]:
-    """A rich progress bar fed by `Collection.add/upsert(progress=...)` (on stderr)."""
-    if not enabled:
-        yield None
-        return
-    columns = (
-        TextColumn("embedding"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("embed", total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-def hit_json(hit: Hit) -> dict[str, Any]:
-    return {"id": hit.id, "score": hit.score, "text": hit.text, "metadata": hit.metadata}
-
-
-def print_hits(hits: list[Hit], title: str) -> None:
-    """One line per hit: rank, score, id, the start of the text (cut to the terminal)."""
-    console.print(f"[bold]{escape(title)}[/]", soft_wrap=True)
-    for rank, hit in enumerate(hits, start=1):
-        line = Text(f"{rank:>3}. {hit.score:7.4f}  ")
-        line.append(hit.id, style="cyan")
-        line.append("  " + " ".join(hit.text.split()))
-        console.print(line, no_wrap=True, overflow="ellipsis")
+__all__ = ["console", "embedding_progress", "err", "hit_json", "index", "print_hits", "search"]
+MAX_WHERE_DEPTH = 100  # JSON levels; the store allows 32 levels of $and/$or
 
 
 def _report_skipped(result: LoadResult) -> None:
@@ -146,6 +106,24 @@ def index(
         help="Delete documents from files under the given PATHs that no longer exist or no "
         "longer contain them (documents from other sources are kept).",
     ),
+    rebuild_vectors: bool = typer.Option(
+        False,
+        "--rebuild-vectors",
+        help="Re-embed the stored texts of vector files that are missing or fail their "
+        "checksum (repairs a damaged collection in place).",
+    ),
+    max_file_mb: float = typer.Option(
+        10.0,
+        "--max-file-mb",
+        help="Largest .txt/.md file, or JSONL/CSV record text, to index (MB); larger "
+        "ones are skipped with a message.",
+    ),
+    batch: int = typer.Option(
+        1024,
+        "--batch",
+        help="Commit at least every this many documents (and about every 30 s), so an "
+        "interrupted run resumes where it stopped.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
     vector_field: str = typer.Option(
         "vector", "--vector-field", help="Parquet column / .npz array with the vectors."
@@ -171,13 +149,16 @@ def index(
       embedstack index vectors.npy --into ./vecs.es --ann hnsw --storage binary
     """
     if vector_inputs(paths):
-        fields = VectorFields(ids=id_field, vector=vector_field, text=text_field)
+        vector_fields = VectorFields(ids=id_field, vector=vector_field, text=text_field)
         return index_vectors(
-            paths, into, fields=fields, ann=ann, storage=storage, rescore=rescore,
+            paths, into, fields=vector_fields, ann=ann, storage=storage, rescore=rescore,
             rebuild_indexes=rebuild_indexes, as_json=as_json,
         )  # fmt: skip
+    if max_file_mb <= 0 or batch < 1:
+        raise InputError("--max-file-mb must be positive and --batch at least 1")
     existing = Collection.open(into, model) if (into / MANIFEST).exists() else None
-    result = load_documents(paths, Fields(text=text_field, id=id_field, csv_column=csv_column))
+    fields = Fields(text=text_field, id=id_field, csv_column=csv_column)
+    result = load_documents(paths, fields, max_bytes=int(max_file_mb * 1e6))
     if not result.documents and not (prune and existing is not None):
         _report_skipped(result)
         raise InputError(
@@ -185,18 +166,26 @@ def index(
             f"({len(result.skipped)} skipped, {result.ignored} of other types)"
         )
     wanted = model_indexes(splade, colbert)
-    collection = existing or Collection.create(
-        into, model, indexes={**index_configs(None if bm25 else ()), **wanted}
+    collection = (
+        existing
+        if existing is not None  # an empty collection is falsy in older versions
+        else Collection.create(
+            into, model, indexes={**index_configs(None if bm25 else ()), **wanted}
+        )
     )
     docs = result.documents
     with collection, embedding_progress(not as_json) as progress:
+        if rebuild_vectors:
+            collection.rebuild_vectors(progress=progress)
         if rebuild_indexes:
             for name in collection.index_names:
                 collection.rebuild_index(name)
-        report = collection.upsert(
+        report = upsert_in_batches(
+            collection,
             [d.text for d in docs],
             [d.id for d in docs],
             [d.metadata for d in docs],
+            max_batch=batch,
             progress=progress,
         )
         pruned = prune_missing(collection, paths, result) if prune else []
@@ -213,7 +202,7 @@ def index(
             "total": total,
             "skipped": [{"where": s.where, "reason": s.reason} for s in result.skipped],
         }
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(dumps(summary))
         return
     if report.embedded == 0:
         console.print(
@@ -236,8 +225,11 @@ def index(
 
 
 def search(
-    query: str = typer.Argument(..., help="What to look for."),
+    query: str | None = typer.Argument(None, help="What to look for."),
     in_: Path = typer.Option(..., "--in", help="Collection folder."),
+    image: Path | None = typer.Option(
+        None, "--image", help="Query by image (image collections from `index-images`)."
+    ),
     k: int = typer.Option(10, "-k", "--k", help="Number of results."),
     retriever: str = typer.Option(
         "dense",
@@ -267,13 +259,17 @@ def search(
       embedstack search "rotate keys" --in ./notes.es --retriever hybrid --rerank ./ce --explain
 
       embedstack search "rotate keys" --in ./notes.es --retriever bm25 --rerank-colbert ./colbert
+
+      embedstack search --image query.jpg --in ./photos.es
     """
-    filters = None
-    if where:
-        try:
-            filters = json.loads(where)
-        except ValueError as exc:
-            raise InputError(f'--where must be JSON such as \'{{"lang": "en"}}\': {exc}') from None
+    filters = _parse_where(where) if where else None
+    if image is not None:
+        from embedstack.cli.images import image_search
+
+        return image_search(image, in_, k, filters, as_json)
+    if query is None:
+        raise InputError("give a query text, or --image PATH for an image collection")
+    _check_query(query)
     explanation = None
     with Collection.open(in_) as collection, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -289,15 +285,58 @@ def search(
     for warning in caught:  # e.g. a BM25 query made only of stop words
         err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
     if as_json and explain and explanation is not None:
-        typer.echo(json.dumps(explanation.to_dict(), ensure_ascii=False, indent=2))
+        typer.echo(dumps(explanation.to_dict()))
     elif as_json:
-        typer.echo(json.dumps([hit_json(h) for h in hits], ensure_ascii=False, indent=2))
+        typer.echo(dumps([hit_json(h) for h in hits]))
     elif not hits:
         console.print("no results")
     elif explain and explanation is not None:
         print_explanation(explanation, console)
     else:
         print_hits(hits, f"{retriever} results for {query!r}")
+
+
+def _check_query(query: str) -> None:
+    """A query from the shell may hold bytes that are not UTF-8 (Python keeps them as
+    lone surrogates); tokenizers cannot take them, so say what is wrong."""
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            f"the query holds a byte that is not UTF-8 text at position {exc.start} "
+            f"({query[exc.start : exc.end].encode('utf-8', 'surrogateescape')!r}); "
+            "check your terminal's encoding or retype the query"
+        ) from None
+
+
+def _parse_where(where: str) -> dict[str, Any]:
+    try:
+        filters = json.loads(where)
+    except RecursionError:
+        filters = None  # nested too deep for the JSON parser: refused below
+    except ValueError as exc:
+        raise InputError(f'--where must be JSON such as \'{{"lang": "en"}}\': {exc}') from None
+    if filters is None or _depth(filters) > MAX_WHERE_DEPTH:
+        raise InputError(
+            f"--where nests more than {MAX_WHERE_DEPTH} levels deep: flatten the filter "
+            '(one "$and"/"$or" list takes any number of conditions)'
+        )
+    if not isinstance(filters, dict):
+        raise InputError(f'--where must be a JSON object such as \'{{"lang": "en"}}\', got {where}')
+    return filters
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, without recursion (any depth is safe to measure)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sqlite3
 from typing import Any
 
 import typer
@@ -33,6 +34,9 @@ COMMAND_MODULES = (
     "embedstack.cli.tune",
     "embedstack.cli.distill",
     "embedstack.cli.tour",
+    "embedstack.cli.images",
+    "embedstack.cli.corpus",
+    "embedstack.cli.drift",
     "embedstack.cli.compress",
 )
 
@@ -46,14 +50,37 @@ class _FriendlyErrors(TyperGroup):
         try:
             return super().invoke(ctx)
         except (EmbedstackError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-            if (ctx.obj and ctx.obj.get("debug")) or os.environ.get("EMBEDSTACK_DEBUG") == "1":
+            if _debug(ctx):
                 raise
-            # escape: messages like "pip install 'embedstack[hub]'" must not be read as markup;
-            # soft_wrap: the error stays one line however narrow the terminal.
-            err_console.print(
-                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-            )
+            _one_line(str(exc))
             raise typer.Exit(code=1) from None
+        except sqlite3.Error as exc:  # the store turns these into errors; a safety net
+            if _debug(ctx):
+                raise
+            _one_line(f"database error ({exc}); run with --debug for details")
+            raise typer.Exit(code=1) from None
+        except EOFError as exc:
+            # click prints a bare "Aborted." for EOFError: say what ended early instead.
+            if _debug(ctx):
+                raise RuntimeError(f"unexpected end of data: {exc}") from exc
+            _one_line(f"unexpected end of data ({exc}); run with --debug for details")
+            raise typer.Exit(code=1) from None
+        except KeyboardInterrupt:
+            _one_line(
+                "interrupted: every committed batch is kept; run the same command again to resume"
+            )
+            raise typer.Exit(code=130) from None
+
+
+def _debug(ctx: Any) -> bool:
+    """--debug (known once the root callback ran) or EMBEDSTACK_DEBUG=1."""
+    return bool(ctx.obj and ctx.obj.get("debug")) or os.environ.get("EMBEDSTACK_DEBUG") == "1"
+
+
+def _one_line(message: str) -> None:
+    # escape: messages like "pip install 'embedstack[hub]'" must not be read as markup;
+    # soft_wrap: the error stays one line however narrow the terminal.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 app = typer.Typer(

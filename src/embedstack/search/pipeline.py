@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from embedstack.atomic import write_bytes as atomic_write_bytes
 from embedstack.errors import CollectionError, InputError
 from embedstack.search.fusion import (
     RRF,
@@ -27,7 +28,6 @@ from embedstack.search.fusion import (
 )
 from embedstack.search.rerank import Reranker, reranker_from_config
 from embedstack.search.retrievers import DenseRetriever, IndexRetriever, Retriever
-from embedstack.store.files import atomic_write_bytes
 from embedstack.types import Hit
 
 if TYPE_CHECKING:

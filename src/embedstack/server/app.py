@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from embedstack import __version__
 from embedstack.encoders.base import Encoder
-from embedstack.errors import EmbedstackError, ModelNotFoundError
+from embedstack.errors import BusyError, EmbedstackError, ModelNotFoundError, StorageError
 from embedstack.registry import load_encoder
 from embedstack.server import collections as collection_routes
 from embedstack.server.errors import ApiError, error_body
@@ -43,7 +43,7 @@ from embedstack.types import Kind
 
 log = logging.getLogger(__name__)
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422)
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 500, 503)
 }
 
 
@@ -144,6 +144,9 @@ def create_app(
         )
 
     app.include_router(collection_routes.router)
+    from embedstack.server.ui import install_ui  # the browser page at /ui/
+
+    install_ui(app, settings.collections_dir, settings.reranker)
 
     # Added innermost first: BodyLimit -> CORS (preflights need no key) -> ApiKeyAuth -> app.
     app.add_middleware(ApiKeyAuth, keys=settings.api_keys)
@@ -197,6 +200,17 @@ def _install_error_handlers(app: FastAPI, metrics: ServerMetrics) -> None:
     @app.exception_handler(ModelNotFoundError)
     async def model_missing(request: Request, exc: ModelNotFoundError) -> JSONResponse:
         return reply(404, str(exc), "invalid_request_error", "model_not_found")
+
+    @app.exception_handler(BusyError)
+    async def busy(request: Request, exc: BusyError) -> JSONResponse:
+        response = reply(503, str(exc), "server_error", "busy")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.exception_handler(StorageError)
+    async def damaged(request: Request, exc: StorageError) -> JSONResponse:
+        log.error("damaged collection data on %s: %s", request.url.path, exc)
+        return reply(500, str(exc), "server_error", "storage_damaged")
 
     @app.exception_handler(EmbedstackError)
     async def library_error(request: Request, exc: EmbedstackError) -> JSONResponse:

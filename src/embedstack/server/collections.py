@@ -52,7 +52,7 @@ class CollectionRegistry:
                 "this server has no collections folder; start it with --collections DIR",
                 code="collections_disabled",
             )
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):  # match() would accept a trailing newline
             raise ApiError(400, f"invalid collection name {name!r}", param="name")
         return self.root / name
 

@@ -19,6 +19,7 @@ Scalar = str | int | float | bool | None
 _RANGE = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _OPERATORS = ("$eq", "$ne", "$in", "$nin", *_RANGE, "$exists")
 _LOGICAL = ("$and", "$or")
+MAX_DEPTH = 32  # nesting of $and/$or: deeper filters are refused, not a RecursionError
 
 
 def _valid() -> str:
@@ -96,7 +97,7 @@ def _condition(field: str, op: str, value: Any) -> tuple[str, list[Any]]:
     raise InputError(f"unknown filter operator {op!r} for {field!r}: {_valid()}")
 
 
-def _logical(op: str, subfilters: Any) -> tuple[str, list[Any]]:
+def _logical(op: str, subfilters: Any, depth: int) -> tuple[str, list[Any]]:
     if not isinstance(subfilters, list) or not subfilters:
         raise InputError(
             f"{op} needs a non-empty list of filters such as "
@@ -107,19 +108,24 @@ def _logical(op: str, subfilters: Any) -> tuple[str, list[Any]]:
     for sub in subfilters:
         if not isinstance(sub, dict):
             raise InputError(f"each filter in {op} must be a dict, got {sub!r}")
-        sql, values = _compile(sub)
+        sql, values = _compile(sub, depth + 1)
         parts.append(f"({sql})")
         params.extend(values)
     joiner = " AND " if op == "$and" else " OR "
     return joiner.join(parts), params
 
 
-def _compile(where: dict[str, Any]) -> tuple[str, list[Any]]:
+def _compile(where: dict[str, Any], depth: int = 0) -> tuple[str, list[Any]]:
+    if depth > MAX_DEPTH:
+        raise InputError(
+            f"the filter nests $and/$or more than {MAX_DEPTH} levels deep: "
+            "flatten it (a list inside one $and/$or takes any number of conditions)"
+        )
     parts: list[str] = []
     params: list[Any] = []
     for field, spec in where.items():
         if field in _LOGICAL:
-            conditions = [_logical(field, spec)]
+            conditions = [_logical(field, spec, depth)]
         elif isinstance(spec, dict):
             if not spec:
                 raise InputError(f"empty operator dict for {field!r}: {_valid()}")

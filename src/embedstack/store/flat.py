@@ -7,18 +7,19 @@ their segment (the SQLite `records` table no longer points at them) until `compa
 
 from __future__ import annotations
 
-import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from embedstack.errors import CollectionError, InputError
+from embedstack.atomic import write_npy
+from embedstack.errors import InputError, StorageError
 from embedstack.similarity import Metric
-from embedstack.store.files import fsync_dir
+from embedstack.store.checksums import file_checksum, verify_file
 
 VECTORS_DIR = "vectors"
+MANIFEST_NAME = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -76,47 +77,67 @@ class FlatVectors:
     def total(self) -> int:
         return self.segments[-1].stop if self.segments else 0
 
-    def load(self, listing: list[tuple[str, int, int]]) -> None:
-        """Memory-map the segments the database lists as (name, start, count)."""
+    def load(self, listing: list[tuple[str, int, int, str | None]], fix: str) -> None:
+        """Memory-map the segments the database lists as (name, start, count, checksum).
+        A segment already mapped is reused (segments never change); a new one is
+        verified against its checksum first. `fix` says how to repair a damaged one."""
+        mapped = {seg.name: seg for seg in self.segments}
         segments = []
         expected_start = 0
-        for name, start, count in sorted(listing, key=lambda s: s[1]):
-            path = self.dir / name
-            fix = "the collection is damaged: re-index it into a new folder"
-            if not path.is_file():
-                raise CollectionError(f"vector file {path} is missing; {fix}")
-            try:
-                array = np.load(path, mmap_mode="r", allow_pickle=False)
-            except (OSError, ValueError) as exc:
-                raise CollectionError(f"vector file {path} is unreadable ({exc}); {fix}") from exc
-            if (
-                array.shape != (count, self.dim)
-                or array.dtype != np.float32
-                or start != (expected_start)
-            ):
-                raise CollectionError(
-                    f"vector file {path} has shape {array.shape} {array.dtype}, expected "
-                    f"({count}, {self.dim}) float32 at row {start}; {fix}"
+        for name, start, count, checksum in sorted(listing, key=lambda s: s[1]):
+            seg = mapped.get(name)
+            if seg is None or seg.start != start:
+                seg = Segment(name, start, self._open(self.dir / name, count, checksum, fix))
+            if start != expected_start:
+                raise StorageError(
+                    f"vector file {self.dir / name} starts at row {start}, expected "
+                    f"{expected_start}: the database is inconsistent; {fix}"
                 )
-            segments.append(Segment(name, start, array))
+            segments.append(seg)
             expected_start = start + count
         self.segments = segments
 
-    def new_segment_path(self) -> Path:
-        """A fresh file name for the next segment (register it for cleanup, then write)."""
-        return self.dir / f"seg-{uuid.uuid4().hex[:16]}.npy"
+    def _open(self, path: Path, count: int, checksum: str | None, fix: str) -> np.ndarray:
+        if not path.is_file():
+            raise StorageError(f"vector file {path} is missing; {fix}")
+        verify_file(path, checksum, fix)
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:  # EOFError: a 0-byte file
+            problem = "empty (0 bytes)" if path.stat().st_size == 0 else f"unreadable ({exc})"
+            raise StorageError(f"vector file {path} is {problem}; {fix}") from exc
+        if array.ndim == 2 and array.dtype == np.float32 and array.shape[0] == count:
+            if array.shape[1] != self.dim:
+                raise StorageError(
+                    f"{MANIFEST_NAME} says the vectors are {self.dim}-d, but {path} holds "
+                    f"{array.shape[1]}-d vectors: the manifest was edited or damaged "
+                    f'(its "dim" should be {array.shape[1]})'
+                )
+            return array
+        raise StorageError(
+            f"vector file {path} has shape {array.shape} {array.dtype}, expected "
+            f"({count}, {self.dim}) float32; {fix}"
+        )
 
-    def write_segment(self, path: Path, vectors: np.ndarray) -> None:
-        """Write a segment durably; it is not part of the collection until the database
-        commit lists it."""
+    def healthy(self, name: str, count: int, checksum: str | None) -> bool:
+        """Whether a listed segment opens and matches its checksum."""
+        try:
+            self._open(self.dir / name, count, checksum, "")
+        except StorageError:
+            return False
+        return True
+
+    def new_segment_path(self, write_id: str) -> Path:
+        """A fresh file name for the next segment; it carries the id of the write that
+        creates it, so cleanup after a crash can tell exactly which files to remove."""
+        return self.dir / f"seg-{write_id}-{uuid.uuid4().hex[:6]}.npy"
+
+    def write_segment(self, path: Path, vectors: np.ndarray) -> str:
+        """Write a segment durably and return its checksum; it is not part of the
+        collection until the database commit lists it."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as fh:
-            np.save(fh, np.ascontiguousarray(vectors, dtype=np.float32), allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        fsync_dir(self.dir)
+        write_npy(path, np.ascontiguousarray(vectors, dtype=np.float32))
+        return file_checksum(path)
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """Vectors of the given row ids, in that order."""

@@ -164,17 +164,26 @@ def new_index(name: str, config: dict[str, Any] | None = None) -> SecondaryIndex
     return cls(**(config or {}))
 
 
-def load_index(name: str, directory: Path, config: dict[str, Any]) -> SecondaryIndex:
+def rebuild_hint(name: str, folder: Path) -> str:
+    """How to repair a missing or damaged index: it is rebuilt from the stored texts."""
+    return (
+        f"repair it with `embedstack index YOUR_FILES --into {folder} --rebuild-indexes` "
+        f"(rebuilds it from the stored texts), or in Python "
+        f"`Collection.open({str(folder)!r}).rebuild_index({name!r})`"
+    )
+
+
+def load_index(name: str, directory: Path, config: dict[str, Any], folder: Path) -> SecondaryIndex:
+    """Load a saved index of the collection at `folder`; refuse with the repair command."""
     if not directory.is_dir():
         raise CollectionError(
-            f"index folder {directory} is missing; the collection is damaged: "
-            "re-index it into a new folder"
+            f"the {name} index folder {directory} is missing; {rebuild_hint(name, folder)}"
         )
     try:
         return index_class(name).load(directory, config)
     except CollectionError:
         raise
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError) as exc:
         raise CollectionError(
-            f"index {name!r} in {directory} is unreadable ({exc}); re-index the collection"
+            f"the {name} index in {directory} is unreadable ({exc}); {rebuild_hint(name, folder)}"
         ) from exc

@@ -15,11 +15,12 @@ import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from embedstack.errors import InputError
+from embedstack.progress import Progress, report
+from embedstack.store.changes import UpsertReport
 from embedstack.store.collection import Collection
 
 log = logging.getLogger(__name__)
@@ -67,31 +68,6 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[list[tuple[str, st
         yield chunk
 
 
-def _progress_bar(enabled: bool, total: int | None) -> Any:
-    if not enabled:
-        return nullcontext(None)
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = [
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    ]
-    return Progress(*columns, console=Console(stderr=True), transient=False)
-
-
 def embed_corpus(
     records: Iterable[Record],
     collection: Collection,
@@ -101,7 +77,7 @@ def embed_corpus(
     workers: int = 1,
     encoder_options: dict[str, Any] | None = None,
     total: int | None = None,
-    progress: bool = True,
+    progress: Progress | bool | None = None,
     on_chunk: Callable[[IngestReport], None] | None = None,
 ) -> IngestReport:
     """Embed `records` (str, `(id, text[, metadata])` or `{"id", "text", ...}` dicts;
@@ -109,8 +85,10 @@ def embed_corpus(
 
     `workers` > 1 embeds each chunk in that many processes, each loading the collection's
     model spec with `encoder_options` (e.g. `{"precision": "int8"}`). `total` (or
-    `len(records)`) gives the progress bar its ETA.
+    `len(records)`) gives `progress` (called as `(stage, done, total)`) its total.
     """
+    if isinstance(progress, bool):  # older callers passed True/False for a bar
+        progress = None
     if chunk_size < 1:
         raise InputError(f"chunk_size must be at least 1, got {chunk_size}")
     if total is None and hasattr(records, "__len__"):
@@ -123,31 +101,56 @@ def embed_corpus(
             collection.manifest.model_spec, workers, **(encoder_options or {})
         )
         target = Collection.open(collection.path, encoder=parallel)
-    report = IngestReport()
+    counts = IngestReport()
     start = time.perf_counter()
     try:
-        with _progress_bar(progress, total) as bar:
-            task = bar.add_task("embedding", total=total, rate="") if bar else None
-            for chunk in _chunks(records, chunk_size):
-                ids, texts, metadata = (list(column) for column in zip(*chunk, strict=True))
-                result = target.upsert(texts, ids, metadata, batch_size=batch_size)
-                report.read += len(chunk)
-                report.skipped += len(result.unchanged) + len(result.metadata_only)
-                report.embedded += len(result.added) + len(result.updated)
-                report.chunks += 1
-                report.seconds = time.perf_counter() - start
-                if bar is not None:
-                    rate = f"{report.read / report.seconds:,.0f} docs/s"
-                    bar.update(task, completed=report.read, rate=rate)
-                if on_chunk is not None:
-                    on_chunk(report)
+        for chunk in _chunks(records, chunk_size):
+            ids, texts, metadata = (list(column) for column in zip(*chunk, strict=True))
+            result = target.upsert(texts, ids, metadata, batch_size=batch_size)
+            counts.read += len(chunk)
+            counts.skipped += len(result.unchanged) + len(result.metadata_only)
+            counts.embedded += len(result.added) + len(result.updated)
+            counts.chunks += 1
+            counts.seconds = time.perf_counter() - start
+            report(progress, "embedding", counts.read, total)
+            if on_chunk is not None:
+                on_chunk(counts)
     finally:
         if parallel is not None:
             parallel.close()
     log.info(
         "embedded %d, skipped %d already stored, in %.1fs",
-        report.embedded,
-        report.skipped,
-        report.seconds,
+        counts.embedded,
+        counts.skipped,
+        counts.seconds,
     )
-    return report
+    return counts
+
+
+def upsert_in_batches(
+    collection: Collection,
+    texts: list[str],
+    ids: list[str],
+    metadata: list[dict[str, Any]],
+    *,
+    max_batch: int = 1024,
+    seconds: float = 30.0,
+    progress: Progress | None = None,
+) -> UpsertReport:
+    """`collection.upsert` committed batch by batch, so a killed run keeps what it
+    finished and a rerun embeds only the rest. A batch closes after `max_batch`
+    documents or about `seconds` of work, whichever comes first: the batch size adapts
+    to the measured time per document (unchanged documents cost almost nothing)."""
+    total = UpsertReport()
+    size, done = min(32, max_batch), 0
+    while done < len(texts):
+        stop = min(done + size, len(texts))
+        began = time.perf_counter()
+        part = collection.upsert(texts[done:stop], ids[done:stop], metadata[done:stop])
+        for name in ("added", "updated", "metadata_only", "unchanged"):
+            getattr(total, name).extend(getattr(part, name))
+        per_doc = (time.perf_counter() - began) / (stop - done)
+        size = max(1, min(max_batch, int(seconds / per_doc) if per_doc > 0 else max_batch))
+        done = stop
+        report(progress, "embedding", done, len(texts))
+    return total

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from embedstack.atomic import write_json
 from embedstack.errors import CollectionError
-from embedstack.store.files import atomic_write_bytes
 from embedstack.types import EmbeddingSpace
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+METRICS = ("cosine", "dot", "euclidean")
 
 
 def _reindex_hint(folder: Path) -> str:
@@ -49,8 +50,7 @@ class Manifest:
         }
 
     def write(self, folder: Path) -> None:
-        blob = json.dumps(self.to_dict(), indent=2, sort_keys=True).encode() + b"\n"
-        atomic_write_bytes(folder / MANIFEST, blob)
+        write_json(folder / MANIFEST, self.to_dict())
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
@@ -73,10 +73,16 @@ class Manifest:
                     f"{path} has format version {version}, newer than this embedstack "
                     f"understands ({FORMAT_VERSION}): upgrade embedstack"
                 )
+            metric = str(data.get("metric", "cosine"))
+            if metric not in METRICS:
+                raise CollectionError(
+                    f'{path} has "metric": {metric!r}, which embedstack does not know; '
+                    f"use one of {', '.join(METRICS)} (the metric the collection was made with)"
+                )
             return cls(
                 space=EmbeddingSpace.from_dict(data["space"]),
                 model_spec=str(data["model_spec"]),
-                metric=str(data.get("metric", "cosine")),
+                metric=metric,
                 indexes={str(k): dict(v) for k, v in data.get("indexes", {}).items()},
                 library_version=str(data.get("library_version", "")),
                 format_version=version,

@@ -1,16 +1,19 @@
-"""SQLite schema changes as numbered migrations (the way simonw's llm does it).
+"""SQLite schema changes of a collection database as numbered migrations.
 
-Append a new entry to `MIGRATIONS` to change the schema; never edit an applied one.
-Each migration runs inside the caller's transaction and is recorded in `_migrations`.
+Add a new numbered entry to `MIGRATIONS` to change the schema; never edit an applied
+one. `embedstack.sqlite.open_database` applies every number the database lacks, in
+order, under the write lock, and refuses a database that records a number unknown here.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-MIGRATIONS: tuple[str, ...] = (
+from embedstack.sqlite import applied_migrations
+
+MIGRATIONS: dict[int, str] = {
     # 1: rows, the vector segments that hold them, and where each secondary index lives.
-    """
+    1: """
     CREATE TABLE records (
         row INTEGER PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
@@ -33,25 +36,26 @@ MIGRATIONS: tuple[str, ...] = (
     );
     INSERT INTO state (key, value) VALUES ('generation', 0);
     """,
-)
+    # 3: crash safety. `writes` is the write journal: a write is recorded (and committed)
+    # before it creates any file, and every file it creates carries its id, so cleanup
+    # after a crash deletes exactly the files of unfinished writes. `trash` lists files
+    # a commit superseded, deleted after the commit (again after a crash). Checksums of
+    # vector segments and index folders detect damage on disk. (No 2 here: another
+    # branch adds it; migrations apply by number, whatever the order of merging.)
+    3: """
+    CREATE TABLE IF NOT EXISTS writes (
+        id TEXT PRIMARY KEY,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        started REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS trash (name TEXT PRIMARY KEY);
+    ALTER TABLE segments ADD COLUMN checksum TEXT;
+    ALTER TABLE index_state ADD COLUMN checksum TEXT;
+    """,
+}
 
 
 def applied(conn: sqlite3.Connection) -> int:
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations (number INTEGER PRIMARY KEY, applied_at TEXT)"
-    )
-    row = conn.execute("SELECT MAX(number) FROM _migrations").fetchone()
-    return int(row[0] or 0)
-
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the migrations not yet applied; returns how many ran. Call in a transaction."""
-    done = applied(conn)
-    for number, sql in enumerate(MIGRATIONS[done:], start=done + 1):
-        for statement in sql.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(
-            "INSERT INTO _migrations (number, applied_at) VALUES (?, datetime('now'))", (number,)
-        )
-    return len(MIGRATIONS) - done
+    """The highest migration number recorded in the database (0 for none)."""
+    return max(applied_migrations(conn), default=0)

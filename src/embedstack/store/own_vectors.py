@@ -108,7 +108,7 @@ class OwnVectors:
             raise InputError(f"got {len(text_list)} texts for {len(id_list)} vectors")
         return id_list, arr, text_list
 
-    def add_vectors(
+    def add_own_vectors(
         self,
         ids: Sequence[str] | None,
         vectors: np.ndarray | None,
@@ -131,7 +131,7 @@ class OwnVectors:
             self._stage(ChangeSet(id_list, text_list, metas, hashes, arr), write)
         return id_list
 
-    def upsert_vectors(
+    def upsert_own_vectors(
         self,
         ids: Sequence[str] | None,
         vectors: np.ndarray | None,

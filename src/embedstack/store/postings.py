@@ -15,7 +15,6 @@ modified in place.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import uuid
@@ -26,8 +25,22 @@ from typing import Any
 
 import numpy as np
 
-from embedstack.errors import CollectionError, InputError
+from embedstack.errors import InputError
+from embedstack.store.index_files import index_error, load_json, load_npy, save_json, save_npy
+from embedstack.store.ranking import allowed_mask, top_k
 
+__all__ = [
+    "PostingStore",
+    "Segment",
+    "allowed_mask",
+    "check_rows",
+    "index_error",
+    "load_json",
+    "load_npy",
+    "save_json",
+    "save_npy",
+    "top_k",
+]
 log = logging.getLogger(__name__)
 
 _SEGMENT_ARRAYS = ("indptr", "rows", "values", "doc_rows", "doc_indptr", "doc_terms")
@@ -309,44 +322,6 @@ class PostingStore:
         return store
 
 
-def save_npy(path: Path, array: np.ndarray) -> None:
-    """Atomic .npy write: temp file, fsync, rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        np.save(handle, array, allow_pickle=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def save_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, ensure_ascii=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def load_npy(path: Path, fail: Callable, copy: bool = False) -> np.ndarray:
-    if not path.exists():
-        fail(path, "missing")
-    try:
-        array = np.load(path, mmap_mode=None if copy else "r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        fail(path, f"unreadable ({exc})")
-    return np.array(array) if copy else array
-
-
-def load_json(path: Path, fail: Callable) -> Any:
-    if not path.exists():
-        fail(path, "missing")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        fail(path, f"not valid JSON ({exc})")
-
-
 def check_rows(rows: np.ndarray | list[int], what: str) -> np.ndarray:
     rows = np.asarray(rows)
     if rows.ndim != 1 or (len(rows) and not np.issubdtype(rows.dtype, np.integer)):
@@ -357,48 +332,3 @@ def check_rows(rows: np.ndarray | list[int], what: str) -> np.ndarray:
     if len(np.unique(rows)) != len(rows):
         raise InputError(f"{what}: the same row id appears twice in one call")
     return rows
-
-
-def index_error(index: str, rebuild: str) -> Callable:
-    """A `fail(path, problem)` callback raising the CollectionError users should see."""
-
-    def fail(path: Path, problem: str) -> None:
-        raise CollectionError(
-            f"the {index} index file {path} is {problem}. Rebuild the index: {rebuild}"
-        )
-
-    return fail
-
-
-def allowed_mask(allowed: np.ndarray, size: int) -> np.ndarray:
-    """A row mask from allowed row ids or a boolean mask (the collection's `where`)."""
-    allowed = np.asarray(allowed)
-    if allowed.dtype == bool:
-        mask = np.zeros(size, dtype=bool)
-        mask[: min(size, len(allowed))] = allowed[:size]
-        return mask
-    mask = np.zeros(size, dtype=bool)
-    allowed = allowed.astype(np.int64)
-    mask[allowed[(allowed >= 0) & (allowed < size)]] = True
-    return mask
-
-
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best rows with a positive score, best first, ties broken by smaller row id."""
-    if k < len(scores):
-        # Selecting the k smallest of -scores is several times faster than the k largest
-        # of scores when most scores are tied at zero (numpy's introselect).
-        part = np.argpartition(-scores, k - 1)[:k]
-        cutoff = scores[part].min()
-        if cutoff > 0:
-            rows = part
-            if np.count_nonzero(scores == cutoff) > np.count_nonzero(scores[part] == cutoff):
-                # Rows tied with the k-th score but left out must not lose to larger row ids.
-                rows = np.union1d(part[scores[part] > cutoff], np.flatnonzero(scores == cutoff))
-        else:
-            rows = part[scores[part] > 0]
-    else:
-        rows = np.flatnonzero(scores > 0)
-    picked = scores[rows]
-    order = np.lexsort((rows, -picked))[:k]
-    return rows[order], picked[order].astype(np.float32)

@@ -9,20 +9,24 @@ part of the collection. A crash at any moment leaves the previous state readable
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from embedstack.errors import CollectionError
+from embedstack.sqlite import open_database, read_transaction, write_transaction
 from embedstack.store.filters import compile_where
-from embedstack.store.migrations import migrate
+from embedstack.store.migrations import MIGRATIONS
 
 DATABASE = "store.sqlite"
 _CHUNK = 500  # ids per `IN (...)` query, well under SQLite's variable limit
+HOST = socket.gethostname()
 
 
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -31,42 +35,51 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
 
 
 class RecordStore:
-    """Thin typed wrapper over the collection database (one connection)."""
+    """Thin typed wrapper over the collection database (one connection).
 
-    def __init__(self, path: Path) -> None:
+    Opening never creates the database unless `create` is set: a collection whose
+    database went missing is refused, not silently replaced by an empty one."""
+
+    def __init__(self, path: Path, *, create: bool = False, hint: str = "") -> None:
         self.path = path
-        try:
-            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self.conn.execute("PRAGMA busy_timeout = 10000")
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = FULL")
-            with self.transaction():
-                migrate(self.conn)
-        except sqlite3.DatabaseError as exc:
-            raise CollectionError(
-                f"database {path} is unreadable ({exc}); the collection is damaged: "
-                "re-index it into a new folder"
-            ) from exc
+        self.conn: sqlite3.Connection = open_database(path, MIGRATIONS, create=create, hint=hint)
 
     def close(self) -> None:
         self.conn.close()
 
-    @contextmanager
-    def transaction(self, busy_ms: int | None = None) -> Iterator[None]:
-        """`BEGIN IMMEDIATE`: takes the write lock so one writer works at a time."""
-        if busy_ms is not None:
-            self.conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        finally:
-            if busy_ms is not None:
-                self.conn.execute("PRAGMA busy_timeout = 10000")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+    def reading(self) -> AbstractContextManager[None]:
+        """One read snapshot; never blocks a writer and is never blocked by one."""
+        return read_transaction(self.conn)
+
+    def writing(
+        self, timeout: float | None = None, on_wait: Callable[[], None] | None = None
+    ) -> AbstractContextManager[None]:
+        """The write lock (`BEGIN IMMEDIATE`) until commit; see `sqlite.write_transaction`."""
+        return write_transaction(self.conn, timeout=timeout, on_wait=on_wait)
+
+    # -- write journal -------------------------------------------------------------------
+    def begin_write(self, write_id: str) -> None:
+        """Record (committed, inside the caller's transaction) that a write started."""
+        self.conn.execute(
+            "INSERT INTO writes (id, pid, host, started) VALUES (?, ?, ?, ?)",
+            (write_id, os.getpid(), HOST, time.time()),
+        )
+
+    def end_write(self, write_id: str) -> None:
+        self.conn.execute("DELETE FROM writes WHERE id = ?", (write_id,))
+
+    def writes(self) -> list[tuple[str, int, str]]:
+        """Unfinished writes as (id, pid, host), oldest first."""
+        return list(self.conn.execute("SELECT id, pid, host FROM writes ORDER BY started"))
+
+    def add_trash(self, names: Sequence[str]) -> None:
+        self.conn.executemany("INSERT OR IGNORE INTO trash VALUES (?)", [(n,) for n in names])
+
+    def trash(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT name FROM trash ORDER BY name")]
+
+    def clear_trash(self, names: Sequence[str]) -> None:
+        self.conn.executemany("DELETE FROM trash WHERE name = ?", [(n,) for n in names])
 
     # -- state ---------------------------------------------------------------------------
     def generation(self) -> int:
@@ -77,28 +90,36 @@ class RecordStore:
     def bump_generation(self) -> None:
         self.conn.execute("UPDATE state SET value = value + 1 WHERE key = 'generation'")
 
-    def segments(self) -> list[tuple[str, int, int]]:
-        return list(self.conn.execute("SELECT name, start, count FROM segments ORDER BY start"))
+    def segments(self) -> list[tuple[str, int, int, str | None]]:
+        """(name, start, count, checksum) of every vector segment, in row order."""
+        sql = "SELECT name, start, count, checksum FROM segments ORDER BY start"
+        return list(self.conn.execute(sql))
 
-    def add_segment(self, name: str, start: int, count: int) -> None:
-        self.conn.execute("INSERT INTO segments VALUES (?, ?, ?)", (name, start, count))
+    def add_segment(self, name: str, start: int, count: int, checksum: str | None) -> None:
+        self.conn.execute(
+            "INSERT INTO segments (name, start, count, checksum) VALUES (?, ?, ?, ?)",
+            (name, start, count, checksum),
+        )
 
     def remove_segment(self, name: str) -> None:
         self.conn.execute("DELETE FROM segments WHERE name = ?", (name,))
 
-    def replace_segments(self, name: str | None, count: int) -> None:
+    def replace_segments(self, name: str | None, count: int, checksum: str | None) -> None:
         self.conn.execute("DELETE FROM segments")
         if name is not None:
-            self.add_segment(name, 0, count)
+            self.add_segment(name, 0, count, checksum)
 
-    def index_dirs(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT name, directory FROM index_state"))
+    def index_dirs(self) -> dict[str, tuple[str, str | None]]:
+        """index name -> (folder, checksums JSON)."""
+        rows = self.conn.execute("SELECT name, directory, checksum FROM index_state")
+        return {name: (directory, checksum) for name, directory, checksum in rows}
 
-    def set_index_dir(self, name: str, directory: str) -> None:
+    def set_index_dir(self, name: str, directory: str, checksum: str | None) -> None:
         self.conn.execute(
-            "INSERT INTO index_state VALUES (?, ?) "
-            "ON CONFLICT(name) DO UPDATE SET directory = excluded.directory",
-            (name, directory),
+            "INSERT INTO index_state (name, directory, checksum) VALUES (?, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET directory = excluded.directory, "
+            "checksum = excluded.checksum",
+            (name, directory, checksum),
         )
 
     # -- rows ----------------------------------------------------------------------------

@@ -1,26 +1,24 @@
-"""Writes to a collection: add, upsert, delete, compact, each one atomic.
+"""Writes to a collection: add, upsert, delete, compact, rebuild an index; each atomic.
 
-A write takes the SQLite write lock, writes new vector and index files under fresh names
-(fsynced), and commits one transaction that lists them. On any failure before the
-commit the new files are removed and in-memory state is dropped, so the previous commit
-stays the truth; files left by a hard crash are orphans that `Collection.open` removes.
+Each write first works out what changes from a read snapshot and embeds the new texts
+without holding any lock, then takes the write lock and plans again against the state
+it now sees (another process may have written meanwhile: anything still missing is
+embedded then, which is rare) and commits through `store/commit.py`.
 """
 
 from __future__ import annotations
 
 import json
-import threading
+import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from embedstack.encoders.base import Encoder, check_texts
-from embedstack.errors import InputError
+from embedstack.errors import InputError, StorageError
+from embedstack.progress import Progress, report
 from embedstack.store.changes import (
     ChangeSet,
     UpsertReport,
@@ -28,51 +26,74 @@ from embedstack.store.changes import (
     check_metadata,
     content_hash,
 )
-from embedstack.store.files import fsync_tree, remove
-from embedstack.store.flat import FlatVectors, check_vectors
-from embedstack.store.indexes import SecondaryIndex, feed_index, new_index
-from embedstack.types import EmbeddingSpace, Kind
+from embedstack.store.commit import SMALL_SEGMENT_ROWS, CommitMixin
+from embedstack.store.flat import check_vectors
+from embedstack.store.indexes import feed_index, new_index
+from embedstack.types import Kind
 
 if TYPE_CHECKING:
-    from embedstack.store.manifest import Manifest
-    from embedstack.store.records import RecordStore
+    from embedstack.types import EmbeddingSpace
 
-INDEXES_DIR = "indexes"
-SMALL_SEGMENT_ROWS = 4096
-# progress(done, total): called after each chunk of texts is embedded.
-Progress = Callable[[int, int], None]
-
-
-@dataclass
-class _Write:
-    new_files: list[Path] = field(default_factory=list)
-    superseded: list[Path] = field(default_factory=list)
-    index_dirs: dict[str, str] = field(default_factory=dict)
-    changed: bool = False
+__all__ = ["SMALL_SEGMENT_ROWS", "CollectionWrites", "Progress"]
+log = logging.getLogger(__name__)
+EMBED_CHUNK = 128  # texts embedded between progress reports
+# Characters of a text handed to an encoder that embeds at most `max_tokens` tokens: no
+# token spans this many characters on average in real text, and a 50 MB one-line file
+# is not tokenised whole only to keep its first few hundred tokens.
+CHARS_PER_TOKEN = 256
 
 
-class CollectionWrites:
+def _stored_meta(id_: str, raw: str) -> dict[str, Any]:
+    try:
+        meta: dict[str, Any] = json.loads(raw)
+    except ValueError:
+        raise StorageError(
+            f"the stored metadata of id {id_!r} is not valid JSON: the collection's "
+            "database is damaged; restore store.sqlite from a backup"
+        ) from None
+    return meta
+
+
+def plan_upsert(
+    items: list[str],
+    ids: list[str],
+    metas: list[dict[str, Any]] | None,
+    existing: dict[str, tuple[int, str, str]],
+) -> tuple[UpsertReport, ChangeSet]:
+    """What an upsert changes given the stored (row, hash, metadata) of its ids."""
+    report_, changes = UpsertReport(), ChangeSet()
+    for i, id_ in enumerate(ids):
+        meta, digest, old = (metas[i] if metas else None), content_hash(items[i]), existing.get(id_)
+        if old is not None and old[1] == digest:
+            if meta is not None and meta != _stored_meta(id_, old[2]):
+                report_.metadata_only.append(id_)
+                changes.metadata_updates[id_] = meta
+            else:
+                report_.unchanged.append(id_)
+            continue
+        if old is None:
+            report_.added.append(id_)
+        else:
+            report_.updated.append(id_)
+            changes.deleted_rows.append(old[0])
+            meta = _stored_meta(id_, old[2]) if meta is None else meta
+        changes.ids.append(id_)
+        changes.texts.append(items[i])
+        changes.metadata.append(meta or {})
+        changes.hashes.append(digest)
+    return report_, changes
+
+
+class CollectionWrites(CommitMixin):
     """The write half of `Collection` (kept apart so each module stays one concept)."""
 
     if TYPE_CHECKING:
-        path: Path
-        manifest: Manifest
-        _store: RecordStore
-        _vectors: FlatVectors
-        _indexes: dict[str, SecondaryIndex]
-        _index_dirs: dict[str, str]
-        _generation: int
-        _lock: threading.RLock
 
         @property
         def space(self) -> EmbeddingSpace: ...
         @property
         def encoder(self) -> Encoder: ...
-        @property
-        def index_names(self) -> list[str]: ...
-        def _refresh(self) -> None: ...
         def _alive_rows(self) -> np.ndarray: ...
-        def _index(self, name: str) -> SecondaryIndex: ...
 
     def add(
         self,
@@ -89,23 +110,27 @@ class CollectionWrites:
         the collection is refused (use `upsert` to replace). With `vectors`, store those
         instead of embedding (texts optional; see store/own_vectors.py)."""
         if vectors is not None or texts is None:
-            return self.add_vectors(ids, vectors, metadata, texts=texts, space=space)  # type: ignore[attr-defined]
+            return self.add_own_vectors(ids, vectors, metadata, texts=texts, space=space)  # type: ignore[attr-defined]
         items = check_texts(texts)
         id_list = check_ids(
             ids if ids is not None else [uuid.uuid4().hex for _ in items], len(items)
         )
         metas = check_metadata(metadata, len(items))
-        with self._writing() as write:
-            clash = self._store.lookup(id_list)
-            if clash:
-                raise InputError(
-                    f"{len(clash)} id(s) already in the collection (e.g. {next(iter(clash))!r}): "
-                    "use upsert to replace them"
-                )
-            vectors = self._embed(items, batch_size, progress)
-            changes = ChangeSet(id_list, items, metas, [content_hash(t) for t in items], vectors)
-            self._stage(changes, write)
+        self._refuse_existing(self._query(lambda: self._store.lookup(id_list)))
+        hashes = [content_hash(t) for t in items]
+        vectors = self._embed(items, hashes, {}, batch_size, progress)
+        with self._writing(progress) as write:
+            self._refuse_existing(self._store.lookup(id_list))
+            self._stage(ChangeSet(id_list, items, metas, hashes, vectors), write)
         return id_list
+
+    @staticmethod
+    def _refuse_existing(clash: dict[str, Any]) -> None:
+        if clash:
+            raise InputError(
+                f"{len(clash)} id(s) already in the collection (e.g. {next(iter(clash))!r}): "
+                "use upsert to replace them"
+            )
 
     def upsert(
         self,
@@ -122,40 +147,64 @@ class CollectionWrites:
         metadata None keeps the stored metadata of existing ids. With `vectors`, rows
         whose vector, text or metadata changed are replaced (store/own_vectors.py)."""
         if vectors is not None or texts is None:
-            return self.upsert_vectors(ids, vectors, metadata, texts=texts, space=space)  # type: ignore[attr-defined]
+            return self.upsert_own_vectors(ids, vectors, metadata, texts=texts, space=space)  # type: ignore[attr-defined]
         if ids is None:
             raise InputError("upsert needs ids: one per text")
         items = check_texts(texts)
         id_list = check_ids(ids, len(items))
         metas = None if metadata is None else check_metadata(metadata, len(items))
-        report = UpsertReport()
+        existing = self._query(lambda: self._store.lookup(id_list))
+        _, planned = plan_upsert(items, id_list, metas, existing)
+        vectors = self._embed(planned.texts, planned.hashes, {}, batch_size, progress)
+        done = dict(zip(planned.hashes, vectors, strict=True))
+        with self._writing(progress) as write:
+            result, changes = plan_upsert(items, id_list, metas, self._store.lookup(id_list))
+            changes.vectors = self._embed(changes.texts, changes.hashes, done, batch_size, None)
+            self._stage(changes, write)
+        return result
+
+    def upsert_vectors(
+        self,
+        vectors: np.ndarray,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metadata: Sequence[dict[str, Any]] | None = None,
+        hashes: Sequence[str] | None = None,
+    ) -> UpsertReport:
+        """Insert or replace rows whose vectors were made elsewhere in this collection's
+        space (e.g. images by a dual encoder's image tower; queries still go through
+        `encoder`). `texts` feed the lexical indexes; `hashes` (default: of the texts)
+        decide what changed. Unchanged rows keep their vectors; only metadata updates."""
+        items = check_texts(texts)
+        id_list = check_ids(ids, len(items))
+        metas = check_metadata(metadata, len(items))
+        digests = list(hashes) if hashes is not None else [content_hash(t) for t in items]
+        matrix = check_vectors(np.asarray(vectors, dtype=np.float32), self.space.dim)
+        if len(digests) != len(items) or matrix.shape[0] != len(items):
+            raise InputError(
+                f"got {matrix.shape[0]} vectors and {len(digests)} hashes for {len(items)} rows"
+            )
+        report, changes, keep = UpsertReport(), ChangeSet(), []
         with self._writing() as write:
             existing = self._store.lookup(id_list)
-            changes = ChangeSet()
             for i, id_ in enumerate(id_list):
-                meta, digest, old = (
-                    (metas[i] if metas else None),
-                    content_hash(items[i]),
-                    existing.get(id_),
-                )
-                if old is not None and old[1] == digest:
-                    if meta is not None and meta != json.loads(old[2]):
+                old = existing.get(id_)
+                if old is not None and old[1] == digests[i]:
+                    if metas[i] != json.loads(old[2]):
                         report.metadata_only.append(id_)
-                        changes.metadata_updates[id_] = meta
+                        changes.metadata_updates[id_] = metas[i]
                     else:
                         report.unchanged.append(id_)
                     continue
-                if old is None:
-                    report.added.append(id_)
-                else:
-                    report.updated.append(id_)
+                (report.added if old is None else report.updated).append(id_)
+                if old is not None:
                     changes.deleted_rows.append(old[0])
-                    meta = json.loads(old[2]) if meta is None else meta
                 changes.ids.append(id_)
                 changes.texts.append(items[i])
-                changes.metadata.append(meta or {})
-                changes.hashes.append(digest)
-            changes.vectors = self._embed(changes.texts, batch_size, progress)
+                changes.metadata.append(metas[i])
+                changes.hashes.append(digests[i])
+                keep.append(i)
+            changes.vectors = matrix[keep]
             self._stage(changes, write)
         return report
 
@@ -177,13 +226,10 @@ class CollectionWrites:
             if len(alive) == total and len(self._vectors.segments) <= 1:
                 return 0
             write.superseded += [self._vectors.dir / s.name for s in self._vectors.segments]
-            segment = None
+            self._store.replace_segments(None, 0, None)
             if len(alive):
-                segment = self._vectors.new_segment_path()
-                write.new_files += [segment, segment.with_name(segment.name + ".tmp")]
-                self._vectors.write_segment(segment, self._vectors.take(alive))
+                self._write_segment(self._vectors.take(alive), 0, write)
             self._store.renumber(alive)
-            self._store.replace_segments(segment.name if segment else None, len(alive))
             texts = self._store.texts_in_row_order()
             for index_name in self.index_names:
                 index = new_index(index_name, self.manifest.indexes[index_name])
@@ -198,15 +244,24 @@ class CollectionWrites:
     def rebuild_index(self, name: str, config: dict[str, Any] | None = None) -> None:
         """Build one secondary index afresh from the stored texts: repairs a missing or
         damaged index, applies new settings, or adds an index the collection did not
-        have (e.g. `rebuild_index("splade", {"model": "path/to/splade"})`)."""
+        have (e.g. `rebuild_index("splade", {"model": "path/to/splade"})`). The index is
+        built from a read snapshot without the lock, and again under it only if another
+        write changed the rows meanwhile."""
         settings = dict(self.manifest.indexes.get(name, {}) if config is None else config)
-        index = new_index(name, settings)
-        with self._writing() as write:
-            rows = self._alive_rows()
+
+        def build() -> tuple[int, Any]:
+            index = new_index(name, settings)
+            rows = self._store.alive_rows()
             if len(rows):
                 data = self._store.fetch_rows(rows.tolist())
                 texts = [data[int(r)][1] for r in rows]
                 feed_index(index, rows, lambda: texts, lambda: self._vectors.take(rows))
+            return self._store.generation(), index
+
+        seen, index = self._query(build)
+        with self._writing() as write:
+            if self._store.generation() != seen:
+                index = build()[1]
             self._save_index(name, index, write)
             write.changed = True
         if self.manifest.indexes.get(name) != index.config():
@@ -214,92 +269,82 @@ class CollectionWrites:
             self.manifest.write(self.path)
         self._indexes[name] = index
 
+    def rebuild_vectors(self, progress: Progress | None = None) -> int:
+        """Re-embed the stored texts of every vector file that is missing, unreadable or
+        fails its checksum, and commit the repaired files; returns how many rows were
+        re-embedded. Healthy files are left alone."""
+
+        def plan() -> tuple[int, list[tuple[str, int, int]], np.ndarray, list[str]]:
+            damaged = [
+                (name, start, count)
+                for name, start, count, checksum in self._store.segments()
+                if not self._vectors.healthy(name, count, checksum)
+            ]
+            alive = self._store.alive_rows()
+            inside = np.zeros(len(alive), dtype=bool)
+            for _, start, count in damaged:
+                inside |= (alive >= start) & (alive < start + count)
+            rows = alive[inside]
+            data = self._store.fetch_rows(rows.tolist())
+            return self._store.generation(), damaged, rows, [data[int(r)][1] for r in rows]
+
+        seen, damaged, rows, texts = self._query(plan)
+        hashes = [content_hash(t) for t in texts]
+        vectors = self._embed(texts, hashes, {}, None, progress)
+        done = dict(zip(hashes, vectors, strict=True))
+        with self._writing(progress, refresh=False) as write:
+            if self._store.generation() != seen:
+                _, damaged, rows, texts = plan()
+                hashes = [content_hash(t) for t in texts]
+                vectors = self._embed(texts, hashes, done, None, None)
+            for name, start, count in damaged:
+                block = np.zeros((count, self.space.dim), dtype=np.float32)
+                mine = (rows >= start) & (rows < start + count)
+                block[rows[mine] - start] = vectors[mine]
+                self._store.remove_segment(name)
+                self._write_segment(block, start, write)
+                write.superseded.append(self._vectors.dir / name)
+            write.changed = bool(damaged)
+        return len(rows)
+
     def _embed(
-        self, texts: list[str], batch_size: int | None, progress: Progress | None
+        self,
+        texts: list[str],
+        hashes: list[str],
+        done: dict[str, np.ndarray],
+        batch_size: int | None,
+        progress: Progress | None,
     ) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.space.dim), dtype=np.float32)
-        chunk = max(128, batch_size or 0)
-        parts = []
-        for start in range(0, len(texts), chunk):
-            part = texts[start : start + chunk]
-            parts.append(self.encoder.encode(part, kind=Kind.DOCUMENT, batch_size=batch_size))
-            if progress is not None:
-                progress(start + len(part), len(texts))
-        return np.concatenate(parts)
-
-    @contextmanager
-    def _writing(self) -> Iterator[_Write]:
-        """One write: lock, stage new files, commit; on any failure remove the new files
-        and forget in-memory state, so the previous commit stays the truth."""
-        write = _Write()
-        with self._lock:
-            try:
-                with self._store.transaction():
-                    self._refresh()
-                    yield write
-                    if write.changed:
-                        self._store.bump_generation()
-            except BaseException:
-                for path in write.new_files:
-                    remove(path)
-                self._indexes.clear()
-                self._generation = -1
-                raise
-            for path in write.superseded:
-                remove(path)
-            self._index_dirs.update(write.index_dirs)
-            self._refresh()
-
-    def _stage(self, changes: ChangeSet, write: _Write) -> None:
-        if not changes:
-            return
-        start = self._vectors.total
-        rows = np.arange(start, start + len(changes.ids), dtype=np.int64)
-        if changes.deleted_rows:
-            self._store.delete_rows(changes.deleted_rows)
-        if changes.ids:
-            vectors = check_vectors(np.asarray(changes.vectors), self.space.dim)
-            if vectors.shape[0] != len(changes.ids):
-                raise InputError(f"{vectors.shape[0]} vectors for {len(changes.ids)} texts")
-            self._append_vectors(vectors, start, write)
-            self._store.insert(rows, changes.ids, changes.texts, changes.metadata, changes.hashes)
-        if changes.metadata_updates:
-            self._store.update_metadata(changes.metadata_updates)
-        if changes.ids or changes.deleted_rows:
-            for name in self.index_names:
-                index = self._index(name)
-                if changes.deleted_rows:
-                    index.delete(np.asarray(changes.deleted_rows, dtype=np.int64))
-                if changes.ids:
-                    feed_index(index, rows, lambda: changes.texts, lambda: vectors)
-                self._save_index(name, index, write)
-        write.changed = True
-
-    def _append_vectors(self, vectors: np.ndarray, start: int, write: _Write) -> None:
-        """Write new rows as a segment. A small append is merged with a small last
-        segment (rewriting at most `SMALL_SEGMENT_ROWS` rows), so adding one text at a
-        time does not leave thousands of files to open and scan. Row ids do not change."""
-        last = self._vectors.segments[-1] if self._vectors.segments else None
-        if last is not None and last.array.shape[0] + len(vectors) <= SMALL_SEGMENT_ROWS:
-            vectors = np.concatenate([np.asarray(last.array), vectors])
-            start = last.start
-            self._store.remove_segment(last.name)
-            write.superseded.append(self._vectors.dir / last.name)
-        segment = self._vectors.new_segment_path()
-        write.new_files += [segment, segment.with_name(segment.name + ".tmp")]
-        self._vectors.write_segment(segment, vectors)
-        self._store.add_segment(segment.name, start, len(vectors))
-
-    def _save_index(self, name: str, index: SecondaryIndex, write: _Write) -> None:
-        directory = f"{name}-{uuid.uuid4().hex[:12]}"
-        path = self.path / INDEXES_DIR / directory
-        path.mkdir(parents=True)
-        write.new_files.append(path)
-        index.save(path)
-        fsync_tree(path)
-        old = self._index_dirs.get(name)
-        if old:
-            write.superseded.append(self.path / INDEXES_DIR / old)
-        self._store.set_index_dir(name, directory)
-        write.index_dirs[name] = directory
+        """Vectors of `texts`, reusing `done` (content hash -> vector) and embedding each
+        distinct new text once, in chunks that report progress."""
+        out = np.zeros((len(texts), self.space.dim), dtype=np.float32)
+        todo: dict[str, list[int]] = {}
+        for i, digest in enumerate(hashes):
+            if digest in done:
+                out[i] = done[digest]
+            else:
+                todo.setdefault(digest, []).append(i)
+        first = [positions[0] for positions in todo.values()]
+        limit = (self.space.max_tokens or 0) * CHARS_PER_TOKEN
+        chunk = max(EMBED_CHUNK, batch_size or 0)
+        for start in range(0, len(first), chunk):
+            part = first[start : start + chunk]
+            batch = [texts[i][:limit] if limit else texts[i] for i in part]
+            cut = sum(len(texts[i]) > len(b) for i, b in zip(part, batch, strict=True))
+            if cut:
+                log.warning(
+                    "%d text(s) longer than %d characters: only their start is tokenised "
+                    "(the model embeds at most %d tokens)",
+                    cut,
+                    limit,
+                    self.space.max_tokens,
+                )
+            vectors = check_vectors(
+                self.encoder.encode(batch, kind=Kind.DOCUMENT, batch_size=batch_size),
+                self.space.dim,
+            )
+            for i, vector in zip(part, vectors, strict=True):
+                for j in todo[hashes[i]]:
+                    out[j] = vector
+            report(progress, "embedding", start + len(part), len(first))
+        return out

@@ -86,9 +86,12 @@ def _decode(path: Path, data: bytes) -> str:
         ) from None
 
 
-def _jsonl(path: Path, text: str, fields: Fields, result: LoadResult) -> list[Document]:
+def _jsonl(
+    path: Path, text: str, fields: Fields, result: LoadResult, first_line: int = 1
+) -> list[Document]:
+    """Documents of JSONL `text`; `first_line` numbers a slice of a file (shard units)."""
     docs = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=first_line):
         if not line.strip():
             continue
         where = f"{path.as_posix()}:{number}"
@@ -137,9 +140,21 @@ def _read(path: Path, fields: Fields, result: LoadResult) -> list[Document]:
     return [Document(path.as_posix(), text, {"path": path.as_posix()})]
 
 
-def load_documents(paths: Iterable[str | Path], fields: Fields | None = None) -> LoadResult:
+def _too_large(size: int, limit: int | None) -> str | None:
+    if limit is None or size <= limit:
+        return None
+    return (
+        f"{size / 1e6:.1f} MB is over the limit of {limit / 1e6:g} MB per document; "
+        "raise it with `embedstack index --max-file-mb N` (or split the text into files)"
+    )
+
+
+def load_documents(
+    paths: Iterable[str | Path], fields: Fields | None = None, max_bytes: int | None = None
+) -> LoadResult:
     """Read every supported file under `paths`. Ids: the file path for .txt/.md; the id
-    field/column for .jsonl/.csv (else `path:line`). A repeated id is skipped."""
+    field/column for .jsonl/.csv (else `path:line`). A repeated id is skipped, and so is
+    a .txt/.md file or a record text over `max_bytes` (bounded memory and time)."""
     fields = fields or Fields()
     result = LoadResult()
     seen: dict[str, str] = {}
@@ -153,6 +168,10 @@ def load_documents(paths: Iterable[str | Path], fields: Fields | None = None) ->
                 result.ignored += 1
             continue
         try:
+            if path.suffix.lower() in PLAIN and (
+                reason := _too_large(path.stat().st_size, max_bytes)
+            ):
+                raise _SkipError(reason)
             docs = _read(path, fields, result)
         except (_SkipError, OSError) as exc:
             log.info("skipped %s: %s", path, exc)
@@ -160,6 +179,9 @@ def load_documents(paths: Iterable[str | Path], fields: Fields | None = None) ->
             continue
         result.files += 1
         for doc in docs:
+            if reason := _too_large(len(doc.text), max_bytes):
+                result.skipped.append(Skipped(doc.metadata["path"], f"id {doc.id!r}: {reason}"))
+                continue
             if doc.id in seen:
                 result.skipped.append(
                     Skipped(
