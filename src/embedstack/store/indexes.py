@@ -76,7 +76,15 @@ class VectorIndex(Protocol):
 
 
 def is_vector_index(name: str) -> bool:
-    return bool(getattr(index_class(name), "takes_vectors", False))
+    """Whether `name` is a vector index; asked on every search, so answered from a cache
+    of the registered classes."""
+    target = INDEX_TYPES.get(name)
+    if target not in _VECTOR_KIND:
+        _VECTOR_KIND[target] = bool(getattr(index_class(name), "takes_vectors", False))
+    return _VECTOR_KIND[target]
+
+
+_VECTOR_KIND: dict[Any, bool] = {}
 
 
 def feed_index(

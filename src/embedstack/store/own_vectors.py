@@ -42,6 +42,8 @@ def check_own_vectors(vectors: Any, dim: int, ids: Sequence[str] | None = None) 
             f"dimension mismatch: the vectors have {got} dimensions (shape {arr.shape}), "
             f"but this collection holds {dim}-dimensional vectors"
         )
+    if np.isfinite(arr).all():  # the common case, checked without building index lists
+        return arr
     bad = np.flatnonzero(~np.isfinite(arr).all(axis=1))
     if len(bad):
         names = [ids[i] if ids is not None else f"#{i}" for i in bad[:10]]
