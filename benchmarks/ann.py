@@ -220,7 +220,7 @@ def filtered(x: np.ndarray, q: np.ndarray) -> None:
 
 
 def scifact_vectors(queries: int) -> tuple[np.ndarray, np.ndarray]:
-    from embedstack.eval.cache import VectorCache
+
     from embedstack.eval.datasets import load_beir
     from embedstack.registry import load_encoder
     from embedstack.types import Kind
@@ -229,9 +229,9 @@ def scifact_vectors(queries: int) -> tuple[np.ndarray, np.ndarray]:
     data = next(p for p in (root.parent / "shared/data/scifact",
                             root.parents[1] / "shared/data/scifact") if p.exists())  # fmt: skip
     dataset = load_beir(data)
-    encoder, cache = load_encoder("minilm"), VectorCache()
-    docs = cache.embed(encoder, [d.full_text for d in dataset.corpus.values()], Kind.DOCUMENT)
-    qs = cache.embed(encoder, list(dataset.queries.values())[:queries], Kind.QUERY)
+    encoder = load_encoder("minilm", cache=True)  # embedded once, then read from the cache
+    docs = encoder.encode([d.full_text for d in dataset.corpus.values()], kind=Kind.DOCUMENT)
+    qs = encoder.encode(list(dataset.queries.values())[:queries], kind=Kind.QUERY)
     return docs, qs
 
 

@@ -29,7 +29,7 @@ class RandomEncoder(Encoder):
         self.space = EmbeddingSpace(model=f"random:{dim}", dim=dim)
         self.rng = np.random.default_rng(0)
 
-    def _encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+    def encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
         return self.rng.standard_normal((len(texts), self.dim)).astype(np.float32)
 
 

@@ -12,7 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
-from embedstack.apps.dedup import Deduplicator, calibrate_dedup, pairwise_pr
+from embedstack.apps.dedup import Deduplicator
+from embedstack.apps.dedup_calibrate import calibrate_dedup, pairwise_pr
 from embedstack.registry import load_encoder
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "data" / "dedup_captions.jsonl"

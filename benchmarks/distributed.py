@@ -7,7 +7,7 @@ Writes SciFact abstract sentences (cycled, unique ids) as JSONL shards, then tim
 interleaved rounds (median of `--repeats`):
 
 - plain encoder: `load_encoder(model).encode(texts)` in this process (the peer: no job);
-- parallel encoder: the existing `ParallelEncoder(model, 2)` process pool, same texts;
+- parallel encoder: the existing `load_parallel(model, 2)` process pool, same texts;
 - embed-corpus local: `embed_shards` in this process (units, Parquet writes, manifest);
 - embed-corpus ray 1 / ray 2: the same job on a local Ray cluster with 1 and 2 actors.
 
@@ -80,8 +80,7 @@ def main() -> None:
     import ray
 
     from embedstack.distributed import embed_shards
-    from embedstack.encoders.parallel import ParallelEncoder
-    from embedstack.registry import load_encoder
+    from embedstack.registry import load_encoder, load_parallel
 
     options = {"precision": args.precision} if args.precision else {}
     texts = sentences(args.docs)
@@ -100,7 +99,7 @@ def main() -> None:
     write_shards(src, texts)
     encoder = load_encoder(args.model, **options)
     encoder.encode(["warm up"])
-    parallel = ParallelEncoder(args.model, 2, **options)
+    parallel = load_parallel(args.model, 2, **options)
     parallel.encode(["warm up"] * 4)
     runs = 0
 

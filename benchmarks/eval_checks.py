@@ -18,12 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from embedstack.eval.cache import VectorCache
 from embedstack.eval.datasets import load_beir, load_sts
 from embedstack.eval.metrics import correlation, evaluate
+from embedstack.eval.options import EvalOptions
 from embedstack.eval.runner import evaluate_retrieval, evaluate_sts
-from embedstack.registry import load_encoder
-from embedstack.search.presets import PresetOptions
 from embedstack.similarity import topk
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"  # as in CI; see --data
@@ -36,12 +34,12 @@ def ours(data: Path, model: str | None, pooling: str | None) -> dict[str, tuple[
     scifact = evaluate_retrieval(
         load_beir(data / "scifact", "test"),
         "dense",
-        PresetOptions(model=model, encoder_options=options, cache=VectorCache()),
+        EvalOptions(model=model, encoder_options=options),
     )
     sci_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    encoder = load_encoder(model, **options)
-    sts = evaluate_sts(load_sts(data / "stsb" / "sts-test.tsv"), encoder, VectorCache())
+    encoder = EvalOptions(model=model, encoder_options=options).encoder()
+    sts = evaluate_sts(load_sts(data / "stsb" / "sts-test.tsv"), encoder)
     return {
         "scifact ndcg@10": (scifact.metrics["ndcg@10"], sci_seconds),
         "stsb spearman x100": (sts.spearman * 100, time.perf_counter() - start),

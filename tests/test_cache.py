@@ -18,11 +18,11 @@ class CountingEncoder(HashEncoder):
         self.seen: list[str] = []
         self.fail_after = fail_after
 
-    def _encode_batch(self, texts, kind):
+    def encode_batch(self, texts, kind):
         if self.fail_after is not None and len(self.seen) + len(texts) > self.fail_after:
             raise EmbedstackError("simulated crash")
         self.seen.extend(texts)
-        return super()._encode_batch(texts, kind)
+        return super().encode_batch(texts, kind)
 
 
 def test_roundtrip_keys_by_space_kind_and_text(tmp_path):
@@ -158,3 +158,31 @@ def test_load_encoder_cache_option_wraps_local_encoders(tmp_path):
     again.encode(texts)
     assert again.cache.stats().hits == 2 and again.cache.stats().misses == 0
     assert cached.space == plain.space
+
+
+def test_a_cache_file_from_before_the_sqlite_helper_is_adopted(tmp_path):
+    """Older caches kept their schema version in PRAGMA user_version; the shared SQLite
+    helper adopts them, so no cached vector is lost (or paid for again) on upgrade."""
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE embeddings (space TEXT NOT NULL, kind TEXT NOT NULL, hash TEXT NOT NULL,"
+        " dim INTEGER NOT NULL, vector BLOB NOT NULL, created REAL NOT NULL,"
+        " PRIMARY KEY (space, kind, hash)) WITHOUT ROWID"
+    )
+    from embedstack.encoders.cache import text_hash
+
+    row = ("s", "query", text_hash("a"), 2, np.array([1, 2], np.float32).tobytes(), 0.0)
+    db.execute("INSERT INTO embeddings VALUES (?, ?, ?, ?, ?, ?)", row)
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+    got = EmbeddingCache(path).get_many("s", "query", ["a"])[0]
+    np.testing.assert_array_equal(got, [1, 2])
+
+
+def test_a_damaged_cache_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "bad.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(EmbedstackError, match="delete the file to start a fresh cache"):
+        EmbeddingCache(path)

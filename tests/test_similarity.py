@@ -31,3 +31,33 @@ def test_topk_matches_full_sort_with_ties_by_index():
     assert list(topk(values[:3], 10)[0]) == sorted(range(3), key=lambda i: (-values[i], i))
     with pytest.raises(InputError):
         topk(values, 0)
+
+
+def test_topk_ties_go_to_the_lower_index():
+    idx, top = topk(np.array([1.0] * 10 + [2.0]), 3)
+    assert idx.tolist() == [10, 0, 1]
+    assert top.tolist() == [2.0, 1.0, 1.0]
+
+
+def test_topk_smaller_k_is_a_prefix_of_larger_k():
+    values = np.array([1.0] * 10 + [2.0])
+    three, five = topk(values, 3)[0], topk(values, 5)[0]
+    assert five.tolist()[:3] == three.tolist() == [10, 0, 1]
+    assert five.tolist() == [10, 0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_topk_random_ties_equal_a_stable_full_sort(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    values = rng.integers(0, int(rng.integers(1, 6)), size=n).astype(np.float32)
+    expected = sorted(range(n), key=lambda i: (-values[i], i))
+    for k in (1, 2, 7, n, n + 3):
+        assert topk(values, k)[0].tolist() == expected[:k]
+
+
+def test_topk_puts_nan_last_and_refuses_2d():
+    idx, _ = topk(np.array([np.nan, 1.0, np.nan, 3.0]), 3)
+    assert idx.tolist() == [3, 1, 0]
+    with pytest.raises(InputError, match="1-d"):
+        topk(np.ones((2, 2)), 1)

@@ -13,7 +13,8 @@ from typing import Protocol
 class Progress(Protocol):
     """Called as work advances: `stage` names the step, `total` is None when unknown."""
 
-    def __call__(self, stage: str, done: int, total: int | None) -> None: ...
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        """Report that `done` of `total` units of `stage` are finished."""
 
 
 def report(progress: Progress | None, stage: str, done: int, total: int | None) -> None:

@@ -10,6 +10,8 @@ from embedstack.errors import InputError
 
 
 class Metric(str, Enum):
+    """How vectors are compared; scores are always larger-is-better."""
+
     COSINE = "cosine"
     DOT = "dot"
     EUCLIDEAN = "euclidean"
@@ -66,18 +68,33 @@ def scores(
 def topk(row_scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of the k largest values of a 1-d array, best first.
 
-    Uses `np.argpartition` (O(n)) then sorts only the k winners; ties go to the lower index.
+    Ties go to the lower index, so the answer for k is always a prefix of the answer for
+    any larger k. `np.argpartition` (O(n)) finds the k-th value; every index above it and
+    the lowest-index ones equal to it are kept, then only those winners are sorted. NaN
+    ranks below every number.
     """
     if k <= 0:
         raise InputError(f"k must be positive, got {k}")
     row_scores = np.asarray(row_scores)
+    if row_scores.ndim != 1:
+        raise InputError(f"topk needs a 1-d array of scores, got shape {row_scores.shape}")
     n = row_scores.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=row_scores.dtype)
     k = min(k, n)
-    idx = np.argpartition(-row_scores, k - 1)[:k] if k < n else np.arange(n)
-    order = np.lexsort((idx, -row_scores[idx]))
-    idx = idx[order]
+    if k < n:
+        kth = row_scores[np.argpartition(-row_scores, k - 1)[:k]].min()
+        if np.isnan(kth):  # fewer than k numbers: all of them, then the NaNs by index
+            above, tied = np.flatnonzero(~np.isnan(row_scores)), np.isnan(row_scores)
+        else:
+            above, tied = np.flatnonzero(row_scores > kth), row_scores == kth
+        idx = np.concatenate([above, np.flatnonzero(tied)[: k - len(above)]])
+    else:
+        idx = np.arange(n)
+    keys = -row_scores[idx]
+    if keys.dtype.kind == "f":
+        keys = np.where(np.isnan(keys), np.inf, keys)
+    idx = idx[np.lexsort((idx, keys))]
     return idx, row_scores[idx]
 
 

@@ -21,6 +21,7 @@ class Kind(str, Enum):
 
     @classmethod
     def parse(cls, value: str | Kind) -> Kind:
+        """The Kind named by value, or a clear error."""
         try:
             return cls(value)
         except ValueError:
@@ -49,12 +50,14 @@ class EmbeddingSpace:
     extra: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """The space as a JSON-ready dict."""
         data = asdict(self)
         data["extra"] = dict(self.extra)
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EmbeddingSpace:
+        """Rebuild a space from its `to_dict` form, refusing unknown fields."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -97,6 +100,7 @@ class Hit:
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The hit as a JSON-ready dict."""
         return {
             "id": self.id,
             "score": float(self.score),
@@ -118,6 +122,7 @@ class SparseVector:
             raise InputError("SparseVector needs 1-d indices and values of the same length")
 
     def dot(self, other: SparseVector) -> float:
+        """Dot product with another sparse vector."""
         common, mine, theirs = np.intersect1d(
             self.indices, other.indices, assume_unique=True, return_indices=True
         )
@@ -126,4 +131,5 @@ class SparseVector:
         return float(np.dot(self.values[mine], other.values[theirs]))
 
     def to_dict(self) -> dict[str, list[Any]]:
+        """Indices and values as plain lists, for JSON."""
         return {"indices": self.indices.tolist(), "values": self.values.tolist()}

@@ -113,6 +113,10 @@ def test_retrieve_with_parent_and_cluster(run, tmp_path):
         run("retrieve", "renewed twice", "--in", into, "--retriever", "bm25", "--json")
     )
     assert lexical[0]["headings"][-1] == "Renewals"
+    hybrid = json.loads(
+        run("retrieve", "renewed twice", "--in", into, "--retriever", "hybrid", "--json")
+    )
+    assert hybrid[0]["headings"][-1] == "Renewals" and set(hybrid[0]) == set(lexical[0])
     html = tmp_path / "map.html"
     first = json.loads(run("cluster", "--in", into, "--k", "3", "--out", html, "--json"))
     second = json.loads(run("cluster", "--in", into, "--k", "3", "--json"))

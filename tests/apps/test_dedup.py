@@ -9,12 +9,11 @@ from apps_helpers import captions, minilm
 from embedstack.apps.dedup import (
     Deduplicator,
     DupKind,
-    calibrate_dedup,
     exact_links,
     normalise,
-    pairwise_pr,
     semantic_links,
 )
+from embedstack.apps.dedup_calibrate import calibrate_dedup, pairwise_pr
 from embedstack.apps.dedup_report import to_csv, to_html, write_report, write_unique
 from embedstack.apps.threshold import calibrate
 from embedstack.encoders.hashing import HashEncoder
@@ -171,3 +170,62 @@ def test_html_report_says_what_it_leaves_out():
     clusters = Deduplicator(stages=("exact",)).find(["a", "b"], [long_a, long_b])
     page = to_html(clusters, {"a": long_a, "b": long_b}, limit=100)
     assert page.count("more characters]") == 2
+
+
+def test_an_uncalibrated_encoder_is_refused_with_the_fix():
+    from embedstack.apps.dedup_thresholds import UncalibratedEncoderError
+
+    with pytest.raises(UncalibratedEncoderError, match=r"--threshold T.*--calibrate FILE"):
+        Deduplicator(HashEncoder(64))
+    # the refusal names the model and never falls back to MiniLM's number
+    with pytest.raises(InputError, match="hash:64"):
+        Deduplicator(HashEncoder(64), stages=("exact", "semantic")).find(["a"], ["x"])
+    assert Deduplicator(HashEncoder(64), stages=("exact", "near")).semantic_threshold is None
+
+
+@pytest.mark.model
+def test_minilm_has_its_calibrated_threshold_and_variants_do_not():
+    from embedstack.apps.dedup_thresholds import known_threshold
+    from embedstack.registry import load_encoder
+
+    encoder = minilm()
+    known = known_threshold(encoder)
+    assert known is not None and known.threshold == 0.8 and "dedup_captions" in known.source
+    assert Deduplicator(encoder).semantic_threshold == 0.8
+    cls_pooled = load_encoder("minilm", pooling="cls")  # other cosines: not calibrated
+    assert known_threshold(cls_pooled) is None
+    with pytest.raises(InputError, match="--calibrate"):
+        Deduplicator(cls_pooled)
+
+
+def test_cli_refuses_an_uncalibrated_model_and_accepts_a_threshold(tmp_path):
+    from typer.testing import CliRunner
+
+    from embedstack.cli.main import app
+
+    (tmp_path / "a.txt").write_text("red apples and pears")
+    (tmp_path / "b.txt").write_text("pears and red apples")
+    runner = CliRunner()
+    refused = runner.invoke(app, ["dedup", str(tmp_path), "--model", "hash:64", "--json"])
+    assert refused.exit_code == 1 and "--threshold" in refused.output
+    given = runner.invoke(
+        app, ["dedup", str(tmp_path), "--model", "hash:64", "--threshold", "0.99", "--json"]
+    )
+    assert given.exit_code == 0, given.output
+    labelled = tmp_path.parent / "labelled.jsonl"
+    labelled.write_text(
+        "\n".join(
+            json.dumps({"text": t, "group": g})
+            for t, g in [
+                ("red apples and pears", "1"),
+                ("pears and red apples", "1"),
+                ("the blue sky at noon", "2"),
+                ("noon sky is blue", "2"),
+                ("a fast car", "3"),
+            ]
+        )
+    )
+    calibrated = runner.invoke(
+        app, ["dedup", str(tmp_path), "--model", "hash:64", "--calibrate", str(labelled)]
+    )
+    assert calibrated.exit_code == 0, calibrated.output

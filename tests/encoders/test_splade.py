@@ -116,16 +116,25 @@ def test_splade_index_end_to_end(tiny_mlm, tmp_path):
     assert again.search("red house", k=2)[0].tolist() == rows.tolist()
 
 
-def test_splade_eval_preset(tiny_mlm):
-    from embedstack.search import presets
+def test_splade_eval_preset(tiny_mlm, tmp_path):
+    import json
+
+    from embedstack.eval.datasets import load_beir
+    from embedstack.eval.options import EvalOptions
+    from embedstack.eval.runner import evaluate_retrieval
 
     path, _ = tiny_mlm
-    docs = {f"d{i}": text for i, text in enumerate(TEXTS)}
-    options = presets.PresetOptions(model=str(path), params={"document_top_k": 8})
-    retriever = presets.build("splade", docs, options)
-    (hits,) = retriever.search_many(["red house"], k=2)
-    assert len(hits) == 2 and hits[0][1] >= hits[1][1] > 0
-    assert all(len(segment.rows) <= 8 * len(TEXTS) for segment in retriever.index.postings.segments)
+    data = tmp_path / "beir"
+    (data / "qrels").mkdir(parents=True)
+    rows = [{"_id": f"d{i}", "title": "", "text": text} for i, text in enumerate(TEXTS)]
+    (data / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    (data / "queries.jsonl").write_text(json.dumps({"_id": "q", "text": "red house"}))
+    (data / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq\td1\t1\n")
+    options = EvalOptions(model=str(path), params={"document_top_k": 8}, cache_dir=tmp_path)
+    result = evaluate_retrieval(load_beir(data), "splade", options)
+    hits = result.ranked["q"][:2]
+    assert len(hits) == 2 and hits[0].score >= hits[1].score > 0
+    assert result.space is None and result.memory_bytes > 0
 
 
 def test_roberta_masked_lm_head(tmp_path):

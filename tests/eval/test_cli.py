@@ -81,18 +81,18 @@ def test_eval_sts(cli: typer.Typer) -> None:
 
 
 def test_eval_params_reach_the_preset(cli: typer.Typer, monkeypatch) -> None:
-    from embedstack.search import presets
+    from embedstack.eval import runner as eval_runner
 
     seen = {}
+    real_plan = eval_runner.plan
 
-    def spy(docs, options):  # type: ignore[no-untyped-def]
-        seen.update(options.params)
-        return presets.build_dense(docs, options)
+    def spy(name, params, model=None):  # type: ignore[no-untyped-def]
+        seen.update(params)
+        return real_plan(name, {}, model)
 
-    monkeypatch.setitem(presets.PRESETS, "spy", f"{__name__}:SPY")
-    monkeypatch.setattr(f"{__name__}.SPY", spy, raising=False)
+    monkeypatch.setattr(eval_runner, "plan", spy)
     result = runner.invoke(
-        cli, ["eval", BEIR, "-m", "hash", "-r", "spy", "-p", "k1=1.5", "-p", "name=x=y", "--json"]
+        cli, ["eval", BEIR, "-m", "hash", "-p", "k1=1.5", "-p", "name=x=y", "--json"]
     )
     assert result.exit_code == 0, result.output
     assert seen == {"k1": 1.5, "name": "x=y"}

@@ -139,9 +139,9 @@ def test_throughput_is_timed_past_an_embedding_cache(tmp_path: Path) -> None:
     class Counting(HashEncoder):
         seen = 0
 
-        def _encode_batch(self, texts, kind):  # type: ignore[no-untyped-def]
+        def encode_batch(self, texts, kind):  # type: ignore[no-untyped-def]
             Counting.seen += len(texts)
-            return super()._encode_batch(texts, kind)
+            return super().encode_batch(texts, kind)
 
     texts = [f"document number {i}" for i in range(20)]
     cached = CachedEncoder(Counting(32), EmbeddingCache(tmp_path / "c.sqlite"))

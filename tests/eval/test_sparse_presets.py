@@ -8,33 +8,42 @@ import typer
 from typer.testing import CliRunner
 
 from embedstack.errors import InputError
-from embedstack.search import presets
+from embedstack.eval.datasets import load_beir
+from embedstack.eval.options import EvalOptions
+from embedstack.eval.presets import plan
+from embedstack.eval.runner import evaluate_retrieval
 from embedstack.store.bm25 import BM25Index
 
 from .conftest import DATA
 
-DOCS = {"d1": "red apples and green pears", "d2": "the fast red car", "d3": "green tea"}
 
-
-def test_bm25_preset_matches_the_index_and_takes_parameters():
-    retriever = presets.build("bm25", DOCS, presets.PresetOptions())
-    (hits,) = retriever.search_many(["green apples"], k=3)
+def test_bm25_preset_matches_the_index_and_takes_parameters(tmp_path):
+    dataset = load_beir(DATA / "beir_tiny")
+    docs = dataset.doc_texts()
+    result = evaluate_retrieval(dataset, "bm25", EvalOptions(cache_dir=tmp_path))
     index = BM25Index()
-    index.add(np.arange(3), list(DOCS.values()))
-    rows, scores = index.search("green apples", 3)
-    assert hits == [(list(DOCS)[r], float(s)) for r, s in zip(rows, scores, strict=True)]
-    assert retriever.memory_bytes() > 0
-    plus = presets.build(
-        "bm25", DOCS, presets.PresetOptions(params={"variant": "bm25+", "stemmer": None})
+    index.add(np.arange(len(docs)), list(docs.values()))
+    for qid, query in dataset.queries.items():
+        rows, scores = index.search(query, 100)
+        assert [(h.id, h.score) for h in result.ranked[qid]] == [
+            (list(docs)[r], pytest.approx(float(s))) for r, s in zip(rows, scores, strict=True)
+        ]
+    assert result.memory_bytes > 0 and result.space is None and result.embedded == 0
+    plus = plan("bm25", {"variant": "bm25+", "stemmer": None})
+    assert plus.indexes == {"bm25": {"variant": "bm25+", "analyzer": {"stemmer": None}}}
+    tuned = evaluate_retrieval(
+        dataset, "bm25", EvalOptions(cache_dir=tmp_path, params={"variant": "bm25+", "k1": 0.9})
     )
-    assert plus.index.variant.value == "bm25+" and plus.index.analyzer.stemmer is None
+    assert tuned.metrics != result.metrics or tuned.ranked != result.ranked
     with pytest.raises(InputError, match="unknown bm25 parameters"):
-        presets.build("bm25", DOCS, presets.PresetOptions(params={"k3": 1}))
+        plan("bm25", {"k3": 1})
 
 
 def test_splade_preset_needs_a_model():
     with pytest.raises(InputError, match="--model PATH"):
-        presets.build("splade", DOCS, presets.PresetOptions())
+        plan("splade", {})
+    with pytest.raises(InputError, match="--model PATH"):
+        plan("colbert", {})
 
 
 def test_eval_cli_with_bm25(cli: typer.Typer) -> None:

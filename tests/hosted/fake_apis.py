@@ -112,6 +112,8 @@ class FakeAPI:
             vectors = [np.append(v, 1.0).astype(np.float32) for v in vectors]
         if name == "nan":
             vectors[0][0] = np.nan
+        if name == "zero":
+            vectors[-1] = np.zeros_like(vectors[-1])
         tokens = sum(len(t.split()) for t in texts)
         return self.respond(provider, body, vectors, tokens)
 

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from fake_apis import base_url
 
 from embedstack.encoders.cache import EmbeddingCache
 from embedstack.encoders.hosted.cost import estimate_cost, load_prices, usage_cost
@@ -28,7 +29,8 @@ def test_dry_run_skips_what_the_cache_already_has(make, api, tmp_path):
     cache = EmbeddingCache(tmp_path / "c.db")
     make("cohere", "embed-v4.0", dimensions=8, cache=cache).encode(TEXTS[:1])
     calls = len(api.calls)
-    est = estimate_cost("cohere:embed-v4.0", TEXTS, dimensions=8, cache=cache)
+    url = base_url(api, "cohere")  # the cache is keyed by endpoint: name the same one
+    est = estimate_cost("cohere:embed-v4.0", TEXTS, dimensions=8, cache=cache, base_url=url)
     assert est.cached == 2 and est.to_embed == 1 and not est.exact_tokens
     assert len(api.calls) == calls  # a dry run calls nothing
     everything = estimate_cost("cohere:embed-v4.0", TEXTS, dimensions=8, cache=False)
@@ -82,8 +84,14 @@ def test_usage_cost_uses_billed_tokens(make):
 def test_dry_run_understands_the_dimension_suffix(make, api, tmp_path):
     cache = EmbeddingCache(tmp_path / "c.db")
     make("openai", "text-embedding-3-small", dimensions=8, cache=cache).encode(["cached"])
-    est = estimate_cost("openai:text-embedding-3-small@8", ["cached", "new"], cache=cache)
+    url = base_url(api, "openai")
+    est = estimate_cost(
+        "openai:text-embedding-3-small@8", ["cached", "new"], cache=cache, base_url=url
+    )
     assert est.cached == 1 and est.to_embed == 1
+    # another endpoint with the same model name never sees those vectors
+    other = estimate_cost("openai:text-embedding-3-small@8", ["cached"], cache=cache)
+    assert other.cached == 0
 
 
 def test_every_shipped_price_records_when_and_where_it_was_checked():

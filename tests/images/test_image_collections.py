@@ -66,7 +66,7 @@ def test_index_search_reindex_label(family, dual_models, photos, tmp_path) -> No
     folder, _ = dual_models[family]
     into = tmp_path / "photos.es"
     calls = []
-    report = index_images(photos, into, folder, progress=lambda d, t: calls.append((d, t)))
+    report = index_images(photos, into, folder, progress=lambda s, d, t: calls.append((d, t)))
     assert sorted(report.added) == [
         "astronaut.png", "cameraman.bmp", "chelsea_cat.png", "more/coffee.jpg", "more/rocket.webp",
     ]  # fmt: skip

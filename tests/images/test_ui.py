@@ -64,7 +64,7 @@ def test_ui_api(ui_root: Path, sample_images: Path) -> None:
     body = {"collection": "text.es", "query": "rotate keys", "retriever": "hybrid", "k": 3}
     hits = client.post("/ui/api/search", json=body).json()["hits"]
     with Collection.open(ui_root / "text.es") as collection:
-        expected = Pipeline.preset("hybrid", collection).search("rotate keys", k=3)
+        expected = Pipeline.from_spec(collection, "hybrid").search("rotate keys", k=3)
     assert [h["id"] for h in hits] == [h.id for h in expected]
     assert set(hits[0]["stages"]) >= {"dense", "bm25", "fusion"}
 

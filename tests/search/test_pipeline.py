@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 
-from embedstack.errors import InputError
+from embedstack.errors import CollectionError, InputError
 from embedstack.search.fusion import RRF, LinearFusion, linear, rrf
 from embedstack.search.pipeline import Pipeline, default_fusion
 from embedstack.search.retrievers import DenseRetriever, IndexRetriever
+from embedstack.search.spec import PipelineSpec, store_tuned_fusion
 from embedstack.store.collection import Collection
+from embedstack.text.analysis import EmptyQueryWarning
 from embedstack.types import Hit
 
 TEXTS = [
@@ -87,10 +90,14 @@ def test_bad_configuration_is_rejected(collection):
         Pipeline([dense]).search("x", k=0)
     with pytest.raises(InputError, match="two retrievers are named 'dense'"):
         Pipeline([dense, dense])
-    with pytest.raises(InputError, match="unknown pipeline preset"):
-        Pipeline.preset("splade", collection)
+    with pytest.raises(CollectionError, match="no 'splade' index"):
+        Pipeline.from_spec(collection, "splade")
     with pytest.raises(InputError, match="needs a reranker"):
-        Pipeline.preset("hybrid+rerank", collection)
+        Pipeline.from_spec(collection, "hybrid+rerank")
+    with pytest.raises(InputError, match="comes last"):
+        Pipeline.from_spec(collection, "rerank+bm25")
+    with pytest.raises(InputError, match="names 'bm25' twice"):
+        Pipeline.from_spec(collection, "hybrid+bm25")
 
 
 def test_save_load_round_trip(collection, tmp_path):
@@ -112,12 +119,49 @@ def test_save_load_round_trip(collection, tmp_path):
 
 
 def test_hybrid_preset_uses_tuned_fusion_when_present(collection):
-    default = Pipeline.preset("hybrid", collection)
+    default = Pipeline.from_spec(collection, "hybrid")
     assert default.fusion == default_fusion(["dense", "bm25"])
+    legacy = RRF(k=9)
+    (collection.path / "fusion.json").write_text(json.dumps(legacy.config()))
+    assert Pipeline.from_spec(collection, "hybrid").fusion == legacy  # older versions' file
     tuned = RRF(k=5, weights={"dense": 1.0, "bm25": 2.0})
-    (collection.path / "fusion.json").write_text(json.dumps(tuned.config()))
-    assert Pipeline.preset("hybrid", collection).fusion == tuned
-    assert Pipeline.preset("bm25", collection).stages == ["bm25"]
+    store_tuned_fusion(collection, tuned)
+    assert collection.get_setting("fusion") == tuned.config()
+    assert Pipeline.from_spec(Collection.open(collection.path), "hybrid").fusion == tuned
+    given = RRF(k=60)
+    assert Pipeline.from_spec(collection, "hybrid", fusion=given).fusion == given
+    assert Pipeline.from_spec(collection, "bm25").stages == ["bm25"]
+    assert Pipeline.from_spec(collection, "bm25").fusion is None
+
+
+def test_from_spec_is_what_the_names_say(collection):
+    hybrid = Pipeline.from_spec(collection, "hybrid")
+    assert list(hybrid.retrievers) == ["dense", "bm25"] and hybrid.reranker is None
+    same = Pipeline.from_spec(collection, "dense+bm25")
+    assert [h.id for h in same.search("river", 4)] == [h.id for h in hybrid.search("river", 4)]
+    reranked = Pipeline.from_spec(collection, "bm25+rerank", reranker=Reverse(), rerank_depth=3)
+    assert reranked.stages == ["bm25", "rerank"] and reranked.rerank_depth == 3
+    # a reranker given without "+rerank" is applied too (search --retriever dense --rerank)
+    assert Pipeline.from_spec(collection, "dense", reranker=Reverse()).stages == [
+        "dense",
+        "rerank",
+    ]
+    spec = PipelineSpec("hybrid", depth=7)
+    assert Pipeline.from_spec(collection, spec).depth == 7
+
+
+def test_search_many_equals_search_for_every_query(collection):
+    queries = ["river", "search model", "cat", "", "zzz unknown"]
+    for name in ("dense", "bm25", "hybrid"):
+        pipe = Pipeline.from_spec(collection, name)
+        with pytest.warns(EmptyQueryWarning):
+            batched = pipe.search_many(queries, 3)
+        for query, hits in zip(queries, batched, strict=True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", EmptyQueryWarning)
+                one = pipe.search(query, 3)
+            assert [(h.id, h.score) for h in hits] == [(h.id, h.score) for h in one]
+    assert DenseRetriever(collection).search_many([], 3) == []
 
 
 class Reverse:

@@ -15,9 +15,9 @@ class CountingEncoder(HashEncoder):
         super().__init__(dim)
         self.embedded = 0
 
-    def _encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+    def encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
         self.embedded += len(texts)
-        return super()._encode_batch(texts, kind)
+        return super().encode_batch(texts, kind)
 
 
 DOCS = {

@@ -1,5 +1,6 @@
 """`where` filters compiled to SQL agree with a plain Python evaluation of the same
-filters on random metadata (seeded), including nested `$and`/`$or` and `$exists`."""
+filters on random metadata (seeded), including nested `$and`/`$or` and `$exists`, on
+both backends (SQLite JSON in the embedded store, JSONB in PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -96,11 +97,11 @@ def matches(meta: dict[str, Any], where: dict[str, Any]) -> bool:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_sql_filters_match_python_evaluation(tmp_path, counting_encoder, seed):
+def test_sql_filters_match_python_evaluation(backend, counting_encoder, seed):
     rng = random.Random(seed)
     metadata = [random_metadata(rng) for _ in range(60)]
     ids = [f"r{i}" for i in range(len(metadata))]
-    collection = Collection.create(tmp_path / "c", counting_encoder, indexes=())
+    collection = Collection.create(backend, counting_encoder, indexes=())
     collection.add([f"text {i}" for i in ids], ids=ids, metadata=metadata)
     query = np.ones(collection.space.dim, dtype=np.float32)
     nonempty = 0
@@ -111,3 +112,4 @@ def test_sql_filters_match_python_evaluation(tmp_path, counting_encoder, seed):
         assert got == expected, where
         nonempty += 0 < len(expected) < len(ids)
     assert nonempty > 30  # the random filters actually discriminate
+    collection.close()

@@ -98,14 +98,14 @@ class LockCheckingEncoder(CountingEncoder):
         super().__init__(64)
         self.path = path
 
-    def _encode_batch(self, texts, kind):
+    def encode_batch(self, texts, kind):
         probe = sqlite3.connect(self.path / "store.sqlite", isolation_level=None, timeout=0)
         try:
             probe.execute("BEGIN IMMEDIATE")
             probe.execute("ROLLBACK")
         finally:
             probe.close()
-        return super()._encode_batch(texts, kind)
+        return super().encode_batch(texts, kind)
 
 
 def test_embedding_happens_before_the_lock(built):
@@ -238,10 +238,10 @@ class DyingEncoder(CountingEncoder):
         super().__init__(64)
         self.after = after
 
-    def _encode_batch(self, texts, kind):
+    def encode_batch(self, texts, kind):
         if self.embedded >= self.after:
             raise KeyboardInterrupt
-        return super()._encode_batch(texts, kind)
+        return super().encode_batch(texts, kind)
 
 
 def test_batched_indexing_resumes_where_it_stopped(tmp_path):
@@ -265,9 +265,9 @@ class LimitedEncoder(CountingEncoder):
         self.space = dataclasses.replace(self.space, max_tokens=16)
         self.lengths = []
 
-    def _encode_batch(self, texts, kind):
+    def encode_batch(self, texts, kind):
         self.lengths += [len(t) for t in texts]
-        return super()._encode_batch(texts, kind)
+        return super().encode_batch(texts, kind)
 
 
 def test_the_encoder_gets_a_bounded_prefix_of_a_huge_text(tmp_path, caplog):

@@ -32,9 +32,9 @@ class Counting(HashEncoder):
         super().__init__(32)
         self.embedded = 0
 
-    def _encode_batch(self, texts, kind):
+    def encode_batch(self, texts, kind):
         self.embedded += len(texts)
-        return super()._encode_batch(texts, kind)
+        return super().encode_batch(texts, kind)
 
 
 CHILD = textwrap.dedent(
@@ -45,9 +45,9 @@ CHILD = textwrap.dedent(
     from embedstack.store.ingest import embed_corpus
 
     class Slow(HashEncoder):
-        def _encode_batch(self, texts, kind):
+        def encode_batch(self, texts, kind):
             time.sleep(0.05)
-            return super()._encode_batch(texts, kind)
+            return super().encode_batch(texts, kind)
 
     collection = Collection.create(sys.argv[1], Slow(32), indexes=())
     docs = ({"id": f"d{i}", "text": f"document {i} about topic {i % 17}", "n": i}

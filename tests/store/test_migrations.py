@@ -12,11 +12,12 @@ def test_migrations_run_once_in_order(tmp_path, monkeypatch):
     RecordStore(path, create=True).close()
     RecordStore(path).close()  # reopening applies nothing twice
     conn = sqlite3.connect(path)
-    assert [r[0] for r in conn.execute("SELECT number FROM _migrations")] == [1, 3]
+    assert [r[0] for r in conn.execute("SELECT number FROM _migrations")] == sorted(
+        migrations.MIGRATIONS
+    )
     conn.close()
 
-    added = {**migrations.MIGRATIONS, 2: "CREATE TABLE settings (key TEXT PRIMARY KEY)"}
-    added[9] = "ALTER TABLE records ADD COLUMN created TEXT"
+    added = {**migrations.MIGRATIONS, 9: "ALTER TABLE records ADD COLUMN created TEXT"}
     monkeypatch.setattr(migrations, "MIGRATIONS", added)
     from embedstack.store import records
 
@@ -24,9 +25,22 @@ def test_migrations_run_once_in_order(tmp_path, monkeypatch):
     store = RecordStore(path)  # an old database is brought up to date on open
     columns = [r[1] for r in store.conn.execute("PRAGMA table_info(records)")]
     assert "created" in columns
-    # A lower number merged later still runs: every missing number is applied.
     assert [r[0] for r in store.conn.execute("SELECT number FROM _migrations")] == [1, 2, 3, 9]
     assert migrations.applied(store.conn) == 9
+    store.close()
+
+
+def test_a_lower_number_merged_later_still_runs(tmp_path, monkeypatch):
+    from embedstack.store import records
+
+    path = tmp_path / "store.sqlite"
+    without_2 = {n: sql for n, sql in migrations.MIGRATIONS.items() if n != 2}
+    monkeypatch.setattr(records, "MIGRATIONS", without_2)
+    RecordStore(path, create=True).close()  # a database made before migration 2 existed
+    monkeypatch.setattr(records, "MIGRATIONS", migrations.MIGRATIONS)
+    store = RecordStore(path)
+    assert [r[0] for r in store.conn.execute("SELECT number FROM _migrations")] == [1, 2, 3]
+    assert store.setting("fusion") is None  # the settings table exists now
     store.close()
 
 

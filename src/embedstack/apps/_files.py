@@ -1,23 +1,16 @@
-"""Atomic file writes for the apps' outputs (reports, FAQ state, HTML maps)."""
+"""Writes of the apps' outputs (reports, FAQ state, HTML maps): the shared atomic write,
+into a folder made on demand, readable by others like any ordinary output file."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from embedstack.atomic import write_text
 
 
 def atomic_write(path: Path, data: str) -> None:
-    """Write via a temp file, fsync and rename, so a crash never leaves half a file."""
+    """Atomically replace `path` with UTF-8 `data` (mode 0644: temp files start 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are ordinary shareable files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, data)
+    os.chmod(path, 0o644)

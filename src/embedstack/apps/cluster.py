@@ -50,6 +50,8 @@ _PALETTE = (
 
 @dataclass
 class Clustering:
+    """Cluster labels, their top terms and 2-d coordinates of every item."""
+
     ids: list[str]
     texts: list[str]
     labels: np.ndarray  # cluster per item, NOISE (-1) for HDBSCAN outliers
@@ -59,6 +61,7 @@ class Clustering:
     projection: str
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (what `cluster --json` prints)."""
         clusters = []
         for label in sorted(set(self.labels.tolist()) - {NOISE}):
             members = [self.ids[i] for i in np.flatnonzero(self.labels == label)]
@@ -106,6 +109,7 @@ def cluster_vectors(
     seed: int = 0,
     min_cluster_size: int = 5,
 ) -> np.ndarray:
+    """K-means labels for the vectors (k chosen by silhouette when not given)."""
     cluster = require("sklearn.cluster", "apps", "clustering")
     n = len(vectors)
     if n < 3:
@@ -145,6 +149,7 @@ def ctfidf_terms(texts: Sequence[str], labels: np.ndarray, top: int = 5) -> dict
 
 
 def project_2d(vectors: np.ndarray, seed: int = 0, method: str = "pca") -> np.ndarray:
+    """2-d coordinates for the map: PCA (or UMAP when installed and asked for)."""
     if method == "umap":
         umap = require("umap", "apps", "UMAP maps (pip install umap-learn)")
         return np.asarray(umap.UMAP(n_components=2, random_state=seed).fit_transform(vectors))
@@ -168,6 +173,7 @@ def cluster_items(
     projection: str = "pca",
     min_cluster_size: int = 5,
 ) -> Clustering:
+    """Cluster texts end to end: embed, choose k, label, name clusters, project."""
     vectors = np.asarray(vectors, dtype=np.float32)
     labels = cluster_vectors(
         vectors, method=method, k=k, seed=seed, min_cluster_size=min_cluster_size
@@ -229,6 +235,7 @@ def to_html(result: Clustering, title: str = "embedstack cluster map", width: in
 
 
 def write_html(result: Clustering, path: str | Path, **options: Any) -> Path:
+    """Write the HTML map of `result` to `path` (atomically) and return the path."""
     target = Path(path)
     atomic_write(target, to_html(result, **options))
     return target

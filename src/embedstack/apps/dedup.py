@@ -20,22 +20,23 @@ from typing import Any
 import numpy as np
 
 from embedstack._optional import require
-from embedstack.apps.threshold import Calibration, calibrate
+from embedstack.apps.dedup_thresholds import semantic_threshold
 from embedstack.errors import InputError
+from embedstack.similarity import topk
 
 log = logging.getLogger(__name__)
 
 _SPACE = re.compile(r"\s+")
 
-# Defaults chosen by `calibrate_dedup` on the calibration half of
-# tests/data/dedup_captions.jsonl (STS-B captions with injected duplicates) with
-# all-MiniLM-L6-v2: near 0.615 (character 5-gram Jaccard), semantic 0.786 (cosine).
-# Semantic thresholds depend on the model: recalibrate for another one.
+# Chosen by `calibrate_dedup` on the calibration half of tests/data/dedup_captions.jsonl
+# (STS-B captions with injected duplicates): 0.615 (character 5-gram Jaccard, no model).
+# Semantic thresholds depend on the model: see `embedstack.apps.dedup_thresholds`.
 NEAR_THRESHOLD = 0.6
-SEMANTIC_THRESHOLD = 0.8
 
 
 class DupKind(str, Enum):
+    """The stage that linked two items, from cheapest to loosest."""
+
     EXACT = "exact"
     NEAR = "near"
     SEMANTIC = "semantic"
@@ -46,6 +47,8 @@ _ORDER = {DupKind.EXACT: 0, DupKind.NEAR: 1, DupKind.SEMANTIC: 2}
 
 @dataclass(frozen=True)
 class Link:
+    """Two items (by position) one stage judged duplicates, with its score."""
+
     a: int
     b: int
     kind: DupKind
@@ -64,6 +67,7 @@ class DupCluster:
     links: list[Link] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (one entry of the report's clusters)."""
         return {
             "keep": self.keep,
             "duplicates": self.duplicates,
@@ -86,6 +90,7 @@ def shingles(text: str, size: int = 5) -> set[str]:
 
 
 def exact_links(texts: Sequence[str]) -> list[Link]:
+    """Links between texts equal after `normalise` (the first occurrence is linked to)."""
     first: dict[str, int] = {}
     links = []
     for i, text in enumerate(texts):
@@ -154,8 +159,8 @@ def _exact_pairs(
         sims = unit[start : start + block] @ unit.T
         rows = np.arange(sims.shape[0])
         sims[rows, start + rows] = -np.inf  # an item is not its own duplicate
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        for row, cols in enumerate(top):
+        for row in range(sims.shape[0]):
+            cols = topk(sims[row], k)[0]
             i = start + row
             for j in cols:
                 score = float(sims[row, j])
@@ -200,13 +205,15 @@ class _UnionFind:
 class Deduplicator:
     """Find duplicate clusters among `(id, text)` items.
 
-    `encoder=None` skips the semantic stage. `keep="first"` keeps the earliest item of a
+    `encoder=None` skips the semantic stage. `semantic_threshold=None` uses the value
+    calibrated for the encoder's space, and refuses an encoder that has none (see
+    `embedstack.apps.dedup_thresholds`). `keep="first"` keeps the earliest item of a
     cluster (input order), `"longest"` the longest text.
     """
 
     encoder: Any = None
     near_threshold: float = NEAR_THRESHOLD
-    semantic_threshold: float = SEMANTIC_THRESHOLD
+    semantic_threshold: float | None = None
     stages: tuple[str, ...] = ("exact", "near", "semantic")
     keep: str = "first"
     k: int = 10
@@ -217,8 +224,12 @@ class Deduplicator:
             raise InputError(f"unknown dedup stages {sorted(unknown)}; use exact, near, semantic")
         if self.keep not in ("first", "longest"):
             raise InputError(f"keep must be 'first' or 'longest', got {self.keep!r}")
+        wants_semantic = "semantic" in self.stages and self.encoder is not None
+        if self.semantic_threshold is None and wants_semantic:  # refuse before any work
+            self.semantic_threshold = semantic_threshold(self.encoder)
 
     def find(self, ids: Sequence[str], texts: Sequence[str]) -> list[DupCluster]:
+        """Clusters of duplicates (only groups of two or more), keeper first."""
         if len(ids) != len(texts):
             raise InputError(f"{len(ids)} ids for {len(texts)} texts")
         if len(set(ids)) != len(ids):
@@ -260,72 +271,11 @@ class Deduplicator:
         if "near" in self.stages:
             links += sorted(near_links(texts, self.near_threshold), key=lambda lk: -lk.score)
         if "semantic" in self.stages and self.encoder is not None:
+            threshold = self.semantic_threshold
+            if threshold is None:  # the encoder was set after construction
+                threshold = self.semantic_threshold = semantic_threshold(self.encoder)
             vectors = self.encoder.encode(list(texts), kind="document")
-            found = semantic_links(vectors, self.semantic_threshold, k=self.k)
+            found = semantic_links(vectors, threshold, k=self.k)
             links += sorted(found, key=lambda lk: -lk.score)
         log.info("dedup: %d candidate links among %d items", len(links), len(texts))
         return links
-
-
-def pair_scores(encoder: Any, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-    """Cosine similarity of each (a, b) pair, for threshold calibration."""
-    if not pairs:
-        return np.zeros(0, dtype=np.float32)
-    a = encoder.encode([p[0] for p in pairs], kind="document")
-    b = encoder.encode([p[1] for p in pairs], kind="document")
-    return np.sum(a * b, axis=1) / np.maximum(
-        np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1), 1e-12
-    )
-
-
-def pairwise_pr(clusters: Sequence[DupCluster], groups: dict[str, str]) -> tuple[float, float]:
-    """Pairwise precision and recall of predicted clusters against gold groups
-    (`groups[id] = group label`; ids sharing a label are duplicates)."""
-    predicted = set()
-    for c in clusters:
-        members = sorted([c.keep, *c.duplicates])
-        predicted |= {(a, b) for i, a in enumerate(members) for b in members[i + 1 :]}
-    by_group: dict[str, list[str]] = {}
-    for item, grp in groups.items():
-        by_group.setdefault(grp, []).append(item)
-    gold = set()
-    for group in by_group.values():
-        ordered = sorted(group)
-        gold |= {(a, b) for i, a in enumerate(ordered) for b in ordered[i + 1 :]}
-    tp = len(predicted & gold)
-    precision = tp / len(predicted) if predicted else 1.0
-    recall = tp / len(gold) if gold else 1.0
-    return precision, recall
-
-
-def calibrate_dedup(
-    texts: Sequence[str],
-    groups: Sequence[str],
-    *,
-    stage: str = "semantic",
-    encoder: Any = None,
-    min_precision: float | None = None,
-) -> Calibration:
-    """Choose a stage's threshold from a small labelled sample (`groups[i]` names the
-    duplicate group of `texts[i]`).
-
-    Positives are all pairs inside a group; negatives are, for each item, its most
-    similar item from another group (the hard cases a threshold must reject)."""
-    if stage == "semantic":
-        if encoder is None:
-            raise InputError("semantic calibration needs an encoder")
-        vectors = encoder.encode(list(texts), kind="document")
-        norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        sims = (vectors / norms) @ (vectors / norms).T
-    elif stage == "near":
-        sets = [shingles(t) for t in texts]
-        sims = np.array([[len(a & b) / len(a | b) for b in sets] for a in sets])
-    else:
-        raise InputError(f"calibrate a 'semantic' or 'near' threshold, not {stage!r}")
-    labels = np.asarray(groups)
-    same = labels[:, None] == labels[None, :]
-    upper = np.triu(np.ones_like(same), k=1)
-    positives = sims[same & upper]
-    other = np.where(same, -np.inf, sims)
-    negatives = other.max(axis=1)
-    return calibrate(positives, negatives[np.isfinite(negatives)], min_precision=min_precision)

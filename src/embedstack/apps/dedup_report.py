@@ -17,10 +17,12 @@ from embedstack.apps.dedup import DupCluster
 
 
 def report_dict(clusters: Sequence[DupCluster], files: int) -> dict[str, Any]:
+    """The JSON report: file count and every cluster."""
     return {"clusters": [c.to_dict() for c in clusters], "files": files}
 
 
 def to_csv(clusters: Sequence[DupCluster]) -> str:
+    """One CSV row per duplicate: cluster, keeper, duplicate, kind, score."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["cluster", "keep", "duplicate", "kind", "score"])

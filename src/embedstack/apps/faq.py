@@ -33,6 +33,7 @@ from typing import Any
 from embedstack.apps._files import atomic_write
 from embedstack.apps.threshold import Calibration, calibrate
 from embedstack.errors import CollectionError, InputError
+from embedstack.store.collection import Collection
 from embedstack.text.chunking import markdown_sections, read_text
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ _ANSWER_KEYS = ("answer", "a", "response", "body")
 
 @dataclass(frozen=True)
 class QAPair:
+    """One question with its answer (and the source it came from)."""
+
     id: str
     question: str
     answer: str
@@ -64,6 +67,7 @@ class FAQAnswer:
     alternatives: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (what `faq ask --json` prints)."""
         return {
             "answer": self.answer,
             "question": self.question,
@@ -147,6 +151,7 @@ def load_pairs(path: str | Path) -> list[QAPair]:
 
 
 def offtopic_questions() -> list[str]:
+    """Shipped off-topic questions used as negatives when calibrating the no-answer cut."""
     text = resources.files("embedstack").joinpath("data/offtopic_questions.txt").read_text("utf-8")
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
@@ -191,8 +196,7 @@ class FAQ:
         threshold: float | None = None,
         held_out: Sequence[tuple[str, str | None]] | None = None,
     ) -> FAQ:
-        from embedstack.store.collection import Collection
-
+        """Index `source` (a file or pairs) into `into` and calibrate the no-answer threshold."""
         pairs = load_pairs(source) if isinstance(source, (str, Path)) else list(source)
         root = Path(into)
         if (root / FAQ_FILE).exists():
@@ -234,8 +238,7 @@ class FAQ:
 
     @classmethod
     def open(cls, path: str | Path, encoder: Any = None) -> FAQ:
-        from embedstack.store.collection import Collection
-
+        """Open an FAQ that `build` wrote."""
         root = Path(path)
         if not (root / FAQ_FILE).is_file():
             raise CollectionError(
@@ -253,6 +256,7 @@ class FAQ:
         )
 
     def save(self) -> None:
+        """Write the FAQ's pairs and threshold (atomically) beside its collection."""
         state = {
             "version": 1,
             "threshold": self.threshold,
@@ -275,6 +279,7 @@ class FAQ:
         return [(self.by_id[pid], score) for pid, score in ranked]
 
     def ask(self, question: str, k: int = 3) -> FAQAnswer:
+        """The best answers to `question`, or none when the best match is below the threshold."""
         if not question.strip():
             raise InputError("the question is empty; ask something")
         found = self.matches(question, k=k)

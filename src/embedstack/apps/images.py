@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +24,8 @@ import numpy as np
 from embedstack.encoders.clip import DualEncoder, load_dual_encoder
 from embedstack.encoders.images import IMAGE_SUFFIXES, MAX_PIXELS, ImageError, load_image
 from embedstack.errors import CollectionError, InputError
+from embedstack.progress import Progress
+from embedstack.progress import report as report_progress
 from embedstack.store.collection import Collection
 from embedstack.store.manifest import MANIFEST
 from embedstack.types import Hit
@@ -36,6 +38,8 @@ _EXIF_TEXT = {270: "description", 271: "make", 272: "model", 306: "datetime", 31
 
 @dataclass
 class ImageIndexReport:
+    """What indexing a folder of images did: files added, updated, unchanged and skipped."""
+
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -43,6 +47,7 @@ class ImageIndexReport:
     total: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """Counts per outcome plus each skipped file with its reason, for JSON output."""
         return {"added": len(self.added), "updated": len(self.updated),
                 "unchanged": len(self.unchanged), "total": self.total,
                 "skipped": [{"file": f, "reason": r} for f, r in self.skipped]}  # fmt: skip
@@ -55,6 +60,7 @@ def dual_encoder(model_dir: str) -> DualEncoder:
 
 
 def is_image_collection(collection: Collection) -> bool:
+    """True when the collection was built with a text+image model, so it holds images."""
     return dict(collection.space.extra).get("towers") == "text+image"
 
 
@@ -73,6 +79,7 @@ def open_image_collection(path: str | Path) -> tuple[Collection, DualEncoder]:
 
 
 def find_images(root: Path) -> list[Path]:
+    """The image files under root (or root itself if a file), sorted by path."""
     if root.is_file():
         return [root]
     if not root.is_dir():
@@ -132,7 +139,7 @@ def index_images(
     *,
     bm25: bool = True,
     max_pixels: int = MAX_PIXELS,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ImageIndexReport:
     """Index every image under `folder` (recursive) into the collection `into`.
     `model` (a CLIP/SigLIP folder) is needed only for a new collection."""
@@ -173,8 +180,7 @@ def index_images(
             chunk = pending[start : start + CHUNK]
             _index_chunk(collection, dual, chunk, into=target, max_pixels=max_pixels, report=report)
             done += len(chunk)
-            if progress is not None:
-                progress(done, len(pending))
+            report_progress(progress, "embedding images", done, len(pending))
         report.total = len(collection)
     return report
 
@@ -237,11 +243,14 @@ def search_by_image(
 
 @dataclass
 class Labelled:
+    """One image with its zero-shot labels, most likely first."""
+
     id: str
     path: str
     labels: list[tuple[str, float]]  # (label, probability), most likely first
 
     def to_dict(self) -> dict[str, Any]:
+        """The image and its labels with probabilities, for JSON output."""
         return {"id": self.id, "path": self.path,
                 "labels": [{"label": lab, "probability": p} for lab, p in self.labels]}  # fmt: skip
 

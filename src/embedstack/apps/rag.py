@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from embedstack.encoders.base import normalize_rows
 from embedstack.errors import InputError
+from embedstack.registry import load_encoder
+from embedstack.search.chunks import best_chunk_scores
+from embedstack.search.pipeline import Pipeline
+from embedstack.similarity import topk
+from embedstack.store.collection import Collection
 from embedstack.text.chunking import Chunk, Chunker, SemanticChunker, read_text
 
 log = logging.getLogger(__name__)
@@ -102,9 +104,6 @@ def index_files(
 ) -> tuple[Any, list[Chunk]]:
     """Chunk files into a collection (created or updated: unchanged chunks are not
     re-embedded, chunks that disappeared from a re-indexed file are deleted)."""
-    from embedstack.registry import load_encoder
-    from embedstack.store.collection import Collection
-
     enc = encoder if encoder is not None else load_encoder()
     base = Chunker.for_encoder(enc, max_tokens, overlap)
     chunker: Chunker | SemanticChunker = SemanticChunker(enc, base) if semantic else base
@@ -145,12 +144,14 @@ def retrieve(
     retriever: Any = "dense",
 ) -> list[dict[str, Any]]:
     """Ranked chunks as prompt-ready dicts with a citation (`[n] source:start-end`).
-    `retriever` is anything `Collection.search` takes: "dense", an index name such as
-    "bm25", or a retriever object (e.g. a hybrid pipeline)."""
+    `retriever` is a retriever name `embedstack search` takes ("dense", "bm25",
+    "hybrid", ..., built by `Pipeline.from_spec`) or a retriever object."""
     if not question.strip():
         raise InputError("the question is empty; ask something")
     out = []
-    hits = collection.search(question, k=k, where=where, retriever=retriever)
+    if isinstance(retriever, str):
+        retriever = Pipeline.from_spec(collection, retriever)
+    hits = retriever.search(question, k=k, where=where)
     for rank, hit in enumerate(hits, start=1):
         meta = hit.metadata
         if "source" not in meta:
@@ -180,38 +181,6 @@ def retrieve(
     return out
 
 
-Embed = Callable[[Sequence[str], str], np.ndarray]
-"""`embed(texts, kind)` -> one row per text, e.g. `encoder.encode` or a caching wrapper."""
-
-
-def best_chunk_scores(
-    texts: Sequence[str],
-    query_vectors: np.ndarray,
-    encoder: Any,
-    max_tokens: int,
-    *,
-    overlap: int = 0,
-    embed: Embed | None = None,
-) -> tuple[np.ndarray, int]:
-    """(queries, documents) cosine scores where each document scores as its best chunk
-    (MaxP) when chunked at `max_tokens`, and the number of chunks. A document with no
-    chunk (empty text) scores -inf. `embed` defaults to `encoder.encode`; pass a caching
-    one so that re-runs embed nothing."""
-    chunker = Chunker.for_encoder(encoder, max_tokens, overlap)
-    owners: list[int] = []
-    chunk_texts: list[str] = []
-    for n, text in enumerate(texts):
-        for c in chunker.chunk(text):
-            owners.append(n)
-            chunk_texts.append(c.text)
-    scores = np.full((len(query_vectors), len(texts)), -np.inf, dtype=np.float32)
-    if chunk_texts:
-        cvec = normalize_rows((embed or encoder.encode)(chunk_texts, "document"))
-        sims = normalize_rows(query_vectors) @ cvec.T
-        np.maximum.at(scores.T, np.asarray(owners), sims.T)
-    return scores, len(chunk_texts)
-
-
 def evaluate_chunk_sizes(
     docs: Mapping[str, str],
     queries: Mapping[str, str],
@@ -236,7 +205,7 @@ def evaluate_chunk_sizes(
         doc_scores, n_chunks = best_chunk_scores(texts, qvec, encoder, size)
         recall = mrr = ndcg = 0.0
         for qi, q in enumerate(qids):
-            order = np.argsort(-doc_scores[qi], kind="stable")[: max(k, 10)]
+            order = topk(doc_scores[qi], max(k, 10))[0]
             ranked = [ids[j] for j in order]
             rel = qrels[q]
             recall += len(rel & set(ranked[:k])) / len(rel)

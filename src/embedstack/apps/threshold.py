@@ -28,6 +28,7 @@ class Calibration:
     method: str = "max-f1"
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
         return asdict(self)
 
 

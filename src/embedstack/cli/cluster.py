@@ -12,7 +12,7 @@ console = Console()
 
 
 def cluster(
-    in_: Path = typer.Option(..., "--in", help="Collection folder."),
+    in_: str = typer.Option(..., "--in", help="Collection folder or postgresql:// URL."),
     k: int | None = typer.Option(None, "--k", help="Clusters for k-means (default: silhouette)."),
     method: str = typer.Option("kmeans", "--method", help="kmeans or hdbscan."),
     min_size: int = typer.Option(5, "--min-size", help="HDBSCAN minimum cluster size."),
@@ -26,10 +26,11 @@ def cluster(
     Example: embedstack cluster --in docs.es --k 4 --out map.html
     """
     from embedstack.apps.cluster import cluster_collection, write_html
+    from embedstack.store.backend import as_location
     from embedstack.store.collection import Collection
 
     result = cluster_collection(
-        Collection.open(in_),
+        Collection.open(as_location(in_)),
         method=method,
         k=k,
         seed=seed,
@@ -51,4 +52,5 @@ def cluster(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `cluster` to the CLI."""
     app.command("cluster")(cluster)

@@ -26,11 +26,10 @@ from embedstack.cli.vectors import (
     vector_inputs,
 )
 from embedstack.errors import InputError
-from embedstack.search.pipeline import PRESETS as PIPELINE_PRESETS
+from embedstack.store.backend import as_location, collection_exists
 from embedstack.store.collection import Collection
 from embedstack.store.indexes import index_configs
 from embedstack.store.ingest import upsert_in_batches
-from embedstack.store.manifest import MANIFEST
 from embedstack.store.prune import prune_missing
 from embedstack.store.vector_files import VectorFields
 from embedstack.text.loaders import Fields, LoadResult, load_documents
@@ -66,7 +65,11 @@ def index(
         help="Files or folders: .txt/.md (one document each), .jsonl, .csv; or vector "
         "files (.npy, .npz, .parquet) for a collection of your own vectors.",
     ),
-    into: Path = typer.Option(..., "--into", help="Collection folder (created if missing)."),
+    into: str = typer.Option(
+        ...,
+        "--into",
+        help="Collection folder, or a postgresql://...?collection=NAME URL (created if missing).",
+    ),
     model: str | None = typer.Option(
         None, "--model", help="Model for a new collection [default: $EMBEDSTACK_MODEL or minilm]."
     ),
@@ -146,17 +149,20 @@ def index(
 
       embedstack index ./notes --into ./notes.es --colbert ./models/colbertv2.0
 
+      embedstack index ./notes --into 'postgresql://me@localhost/kb?collection=notes'
+
       embedstack index vectors.npy --into ./vecs.es --ann hnsw --storage binary
     """
     if vector_inputs(paths):
         vector_fields = VectorFields(ids=id_field, vector=vector_field, text=text_field)
         return index_vectors(
-            paths, into, fields=vector_fields, ann=ann, storage=storage, rescore=rescore,
+            paths, Path(into), fields=vector_fields, ann=ann, storage=storage, rescore=rescore,
             rebuild_indexes=rebuild_indexes, as_json=as_json,
         )  # fmt: skip
     if max_file_mb <= 0 or batch < 1:
         raise InputError("--max-file-mb must be positive and --batch at least 1")
-    existing = Collection.open(into, model) if (into / MANIFEST).exists() else None
+    where = as_location(into)
+    existing = Collection.open(where, model) if collection_exists(where) else None
     fields = Fields(text=text_field, id=id_field, csv_column=csv_column)
     result = load_documents(paths, fields, max_bytes=int(max_file_mb * 1e6))
     if not result.documents and not (prune and existing is not None):
@@ -170,7 +176,7 @@ def index(
         existing
         if existing is not None  # an empty collection is falsy in older versions
         else Collection.create(
-            into, model, indexes={**index_configs(None if bm25 else ()), **wanted}
+            where, model, indexes={**index_configs(None if bm25 else ()), **wanted}
         )
     )
     docs = result.documents
@@ -191,10 +197,11 @@ def index(
         pruned = prune_missing(collection, paths, result) if prune else []
         ensure_model_indexes(collection, wanted)
         total = len(collection)
+    shown = str(collection.path)  # a folder, or the URL without its password
     _report_skipped(result)
     if as_json:
         summary = {
-            "collection": str(into),
+            "collection": shown,
             "documents": len(docs),
             "files": result.files,
             **report.to_dict(),
@@ -207,13 +214,13 @@ def index(
     if report.embedded == 0:
         console.print(
             f"nothing to embed: all {len(docs)} documents are unchanged "
-            f"({len(report.metadata_only)} metadata updates); {total} in {escape(str(into))}",
+            f"({len(report.metadata_only)} metadata updates); {total} in {escape(shown)}",
             soft_wrap=True,
         )
     else:
         console.print(
             f"indexed {len(docs)} documents from {result.files} files into "
-            f"{escape(str(into))}: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{escape(shown)}: {len(report.added)} added, {len(report.updated)} updated, "
             f"{len(report.unchanged)} unchanged; embedded {report.embedded}; {total} in total",
             soft_wrap=True,
         )
@@ -226,7 +233,7 @@ def index(
 
 def search(
     query: str | None = typer.Argument(None, help="What to look for."),
-    in_: Path = typer.Option(..., "--in", help="Collection folder."),
+    in_: str = typer.Option(..., "--in", help="Collection folder or postgresql:// URL."),
     image: Path | None = typer.Option(
         None, "--image", help="Query by image (image collections from `index-images`)."
     ),
@@ -271,17 +278,16 @@ def search(
         raise InputError("give a query text, or --image PATH for an image collection")
     _check_query(query)
     explanation = None
-    with Collection.open(in_) as collection, warnings.catch_warnings(record=True) as caught:
+    with (
+        Collection.open(as_location(in_)) as collection,
+        warnings.catch_warnings(record=True) as caught,
+    ):
         warnings.simplefilter("always")
-        reranking = rerank is not None or rerank_colbert is not None
-        if retriever in PIPELINE_PRESETS or reranking or explain:
-            explanation = pipeline_search(
-                collection, query, k=k, where=filters, retriever=retriever, rerank=rerank,
-                rerank_colbert=rerank_colbert,
-            )  # fmt: skip
-            hits = explanation.hits
-        else:
-            hits = collection.search(query, k=k, where=filters, retriever=retriever)
+        explanation = pipeline_search(
+            collection, query, k=k, where=filters, retriever=retriever, rerank=rerank,
+            rerank_colbert=rerank_colbert,
+        )  # fmt: skip
+        hits = explanation.hits
     for warning in caught:  # e.g. a BM25 query made only of stop words
         err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
     if as_json and explain and explanation is not None:

@@ -9,10 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from embedstack.eval.cache import VectorCache
+from embedstack.atomic import write_bytes
 from embedstack.eval.compress_report import ROW_KEYS, compress_report, retained, write_plots
 from embedstack.eval.datasets import load_retrieval_dataset
-from embedstack.eval.files import write_atomic
 
 console = Console()
 MODEL_HELP = "Model spec (default: $EMBEDSTACK_MODEL or minilm), e.g. hash, ./my-model."
@@ -42,12 +41,11 @@ def compress_report_command(
     from embedstack.registry import load_encoder
 
     dataset = load_retrieval_dataset(dataset_dir, split)
-    encoder = load_encoder(model or default_model_spec())
-    cache = None if no_cache else VectorCache()
-    rows = compress_report(dataset, encoder, anns=tuple(ann), cache=cache)
+    encoder = load_encoder(model or default_model_spec(), cache=not no_cache)
+    rows = compress_report(dataset, encoder, anns=tuple(ann))
     if out is not None:
         write_plots(rows, out, dataset.name)
-        write_atomic(out / "results.json", json.dumps(rows, indent=2).encode() + b"\n")
+        write_bytes(out / "results.json", json.dumps(rows, indent=2).encode() + b"\n")
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -63,4 +61,5 @@ def compress_report_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `compress-report` to the CLI."""
     app.command("compress-report")(compress_report_command)

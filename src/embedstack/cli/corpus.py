@@ -105,6 +105,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the embed-corpus command to the CLI app."""
+
     @app.command("embed-corpus", epilog=EXAMPLES)
     def embed_corpus_command(
         src: list[Path] = typer.Argument(..., help="JSONL/Parquet files or folders of shards."),

@@ -14,7 +14,10 @@ console = Console()
 def dedup(
     paths: list[Path] = typer.Argument(..., help="Files, or folders of .md/.txt files."),
     threshold: float | None = typer.Option(
-        None, "--threshold", help="Semantic (cosine) threshold; default calibrated for minilm."
+        None,
+        "--threshold",
+        help="Semantic (cosine) threshold; default: the value calibrated for the model "
+        "(known models only; others need --threshold or --calibrate).",
     ),
     near_threshold: float | None = typer.Option(
         None, "--near-threshold", help="Near-duplicate (5-gram Jaccard) threshold."
@@ -39,6 +42,7 @@ def dedup(
     Example: embedstack dedup examples/dedup --json --out dedup-report
     """
     from embedstack.apps import dedup as d
+    from embedstack.apps.dedup_calibrate import calibrate_dedup
     from embedstack.apps.dedup_report import report_dict, write_report, write_unique
     from embedstack.apps.rag import expand_paths
     from embedstack.errors import InputError
@@ -58,16 +62,16 @@ def dedup(
             ids.append(str(path))
             texts.append(read_text(path))
     near = near_threshold if near_threshold is not None else d.NEAR_THRESHOLD
-    semantic = threshold if threshold is not None else d.SEMANTIC_THRESHOLD
+    semantic = threshold
     if calibrate_file is not None:
         rows = [json.loads(x) for x in read_text(calibrate_file).splitlines() if x.strip()]
         if not rows or not all("text" in r and "group" in r for r in rows):
             raise InputError(f"{calibrate_file}: each line needs 'text' and 'group'")
         sample = [r["text"] for r in rows], [str(r["group"]) for r in rows]
         if near_threshold is None:
-            near = d.calibrate_dedup(*sample, stage="near").threshold
+            near = calibrate_dedup(*sample, stage="near").threshold
         if threshold is None and encoder is not None:
-            semantic = d.calibrate_dedup(*sample, stage="semantic", encoder=encoder).threshold
+            semantic = calibrate_dedup(*sample, stage="semantic", encoder=encoder).threshold
     finder = d.Deduplicator(
         encoder, near_threshold=near, semantic_threshold=semantic, stages=wanted, keep=keep
     )
@@ -90,4 +94,5 @@ def dedup(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `dedup` to the CLI."""
     app.command("dedup")(dedup)

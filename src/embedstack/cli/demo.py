@@ -73,4 +73,5 @@ def demo(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the demo command to the CLI app."""
     app.command("demo")(demo)

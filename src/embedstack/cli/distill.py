@@ -9,6 +9,8 @@ from rich.console import Console
 
 
 def register(app: typer.Typer) -> None:
+    """Add the distill command to the CLI app."""
+
     @app.command()
     def distill(
         model: str = typer.Argument(

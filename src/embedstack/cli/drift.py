@@ -172,4 +172,5 @@ def drift(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the drift command to the CLI app."""
     app.command("drift")(drift)

@@ -119,6 +119,8 @@ def _preview(texts: list[str], result: dict[str, Any], kind: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `embed` command to `app`."""
+
     @app.command("embed", epilog=EXAMPLES)
     def embed(
         texts: list[str] = typer.Argument(None, help="Texts to embed.", show_default=False),

@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from embedstack.eval.cache import Progress as ProgressFn
-from embedstack.eval.cache import VectorCache
+from embedstack.progress import Progress as ProgressFn
 
 if TYPE_CHECKING:
     from embedstack.eval.chunked import ChunkSizeResult
+    from embedstack.eval.options import EvalOptions
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,7 +25,7 @@ err_console = Console(stderr=True)
 
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[ProgressFn | None]:
-    """A rich progress bar on stderr, driven by the library's `progress(task, done, total)`."""
+    """A rich progress bar on stderr, driven by the library's `progress(stage, done, total)`."""
     if not enabled:
         yield None
         return
@@ -39,16 +39,33 @@ def progress_bar(enabled: bool = True) -> Iterator[ProgressFn | None]:
         transient=True,
     ) as bar:
 
-        def update(task: str, done: int, total: int) -> None:
-            if task not in tasks:
-                tasks[task] = bar.add_task(task, total=total)
-            bar.update(tasks[task], completed=done, total=total)
+        def update(stage: str, done: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
 
         yield update
 
 
-def _cache(no_cache: bool, cache_dir: Path | None) -> VectorCache | None:
-    return None if no_cache else VectorCache(cache_dir)
+def eval_options(
+    *,
+    model: str | None = None,
+    pooling: str | None = None,
+    max_length: int | None = None,
+    batch_size: int | None = None,
+    no_cache: bool = False,
+    cache_dir: Path | None = None,
+    progress: ProgressFn | None = None,
+    params: dict[str, Any] | None = None,
+) -> EvalOptions:
+    """The `EvalOptions` the eval-family flags describe."""
+    from embedstack.eval.options import EvalOptions
+
+    return EvalOptions(
+        model=model, encoder_options=_encoder_options(pooling, max_length),
+        batch_size=batch_size, cache=not no_cache, cache_dir=cache_dir, progress=progress,
+        params=params or {},
+    )  # fmt: skip
 
 
 def _encoder_options(pooling: str | None, max_length: int | None) -> dict[str, Any]:
@@ -98,8 +115,12 @@ def eval_command(
     ),
     batch_size: int | None = typer.Option(None, "--batch-size"),
     strict: bool = typer.Option(False, "--strict", help="Fail on any validation problem."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached vectors."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Where vectors are cached."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Do not keep or reuse the indexed corpus and vectors."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Where the indexed corpus and vectors are kept."
+    ),
     chunk_tokens: str | None = typer.Option(
         None,
         "--chunk-tokens",
@@ -122,7 +143,6 @@ def eval_command(
     from embedstack.errors import InputError
     from embedstack.eval.datasets import load_retrieval_dataset
     from embedstack.eval.runner import evaluate_retrieval, metric_names
-    from embedstack.search.presets import PresetOptions
 
     sizes = None
     if chunk_tokens is not None:
@@ -140,14 +160,10 @@ def eval_command(
         raise InputError("dataset has problems (--strict): " + "; ".join(dataset.report.lines()))
     _warn(dataset.report.lines())
     with progress_bar(not as_json) as progress:
-        options = PresetOptions(
-            model=model,
-            encoder_options=_encoder_options(pooling, max_length),
-            batch_size=batch_size,
-            cache=_cache(no_cache, cache_dir),
-            progress=progress,
-            params=_params(param),
-        )
+        options = eval_options(
+            model=model, pooling=pooling, max_length=max_length, batch_size=batch_size,
+            no_cache=no_cache, cache_dir=cache_dir, progress=progress, params=_params(param),
+        )  # fmt: skip
         if sizes is not None:
             from embedstack.eval.chunked import evaluate_chunked
 
@@ -210,8 +226,12 @@ def eval_sts_command(
     pooling: str | None = typer.Option(None, "--pooling", help="mean, cls, max or last."),
     max_length: int | None = typer.Option(None, "--max-length", help="Max tokens per text."),
     batch_size: int | None = typer.Option(None, "--batch-size"),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached vectors."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Where vectors are cached."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Do not keep or reuse the indexed corpus and vectors."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Where the indexed corpus and vectors are kept."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Spearman (and Pearson) correlation of cosine similarity with gold STS scores.
@@ -221,13 +241,16 @@ def eval_sts_command(
     """
     from embedstack.eval.datasets import load_sts
     from embedstack.eval.runner import evaluate_sts
-    from embedstack.registry import load_encoder
 
     dataset = load_sts(file)
     _warn(dataset.report.lines())
-    encoder = load_encoder(model, **_encoder_options(pooling, max_length))
+    options = eval_options(
+        model=model, pooling=pooling, max_length=max_length, no_cache=no_cache,
+        cache_dir=cache_dir,
+    )  # fmt: skip
+    encoder = options.encoder()
     with progress_bar(not as_json) as progress:
-        result = evaluate_sts(dataset, encoder, _cache(no_cache, cache_dir), batch_size, progress)
+        result = evaluate_sts(dataset, encoder, batch_size, progress)
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
         return
@@ -245,8 +268,12 @@ def compare_command(
     split: str = typer.Option("test", "--split"),
     out: Path = typer.Option(Path("compare-report"), "--out", "-o", help="Report folder."),
     cpu_hour_usd: float | None = typer.Option(None, "--cpu-hour-usd", help="$ per CPU-hour."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached vectors."),
-    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="Where vectors are cached."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Do not keep or reuse the indexed corpus and vectors."
+    ),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Where the indexed corpus and vectors are kept."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON object."),
 ) -> None:
     """Run several setups on one dataset; write an HTML report with plots.
@@ -263,8 +290,9 @@ def compare_command(
     configs = load_configs(config, preset=preset, model=model, cpu_hour_usd=cpu_hour_usd)
     with progress_bar(not as_json) as progress:
         comparison = run_comparison(
-            dataset, configs, split=split, cache=_cache(no_cache, cache_dir), progress=progress
-        )
+            dataset, configs, split=split,
+            options=eval_options(no_cache=no_cache, cache_dir=cache_dir, progress=progress),
+        )  # fmt: skip
     index = write_report(comparison, out)
     if as_json:
         typer.echo(json.dumps({**comparison.to_dict(), "report": str(index)}))
@@ -285,6 +313,7 @@ def compare_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `eval`, `eval-sts` and `compare` to the CLI."""
     app.command("eval")(eval_command)
     app.command("eval-sts")(eval_sts_command)
     app.command("compare")(compare_command)

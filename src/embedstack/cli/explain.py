@@ -34,17 +34,11 @@ def pipeline_search(
     rerank: Path | None,
     rerank_colbert: Path | None = None,
 ) -> Explanation:
-    """Run `retriever` as a pipeline preset (plus a reranker) and explain the result."""
-    from embedstack.search.pipeline import PRESETS, Pipeline
-    from embedstack.search.retrievers import resolve_retriever
+    """Run the pipeline `retriever` names (plus a reranker) and explain the result."""
+    from embedstack.search.pipeline import Pipeline
 
     reranker = make_reranker(rerank, rerank_colbert)
-    if retriever in PRESETS:
-        name = "hybrid+rerank" if retriever == "hybrid" and reranker else retriever
-        pipeline = Pipeline.preset(name, collection, rerank=reranker)
-    else:  # any index of the collection, alone
-        single = resolve_retriever(collection, retriever)
-        pipeline = Pipeline({retriever: single}, reranker=reranker)
+    pipeline = Pipeline.from_spec(collection, retriever, reranker=reranker)
     return pipeline.explain(query, k, where)
 
 

@@ -81,4 +81,5 @@ def ask(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `faq` commands to the CLI."""
     app.add_typer(faq_app, name="faq")

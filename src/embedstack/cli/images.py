@@ -91,7 +91,7 @@ def label_command(
         console.print(f"[cyan]{escape(result.id)}[/]  {escape(shown)}", soft_wrap=True)
 
 
-def image_search(image: Path, in_: Path, k: int, where: dict | None, as_json: bool) -> None:
+def image_search(image: Path, in_: str | Path, k: int, where: dict | None, as_json: bool) -> None:
     """`embedstack search --image`: nearest images to a query image."""
     from embedstack.apps.images import search_by_image
 
@@ -135,6 +135,7 @@ def ui_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the index-images, label and ui commands to the CLI app."""
     app.command("index-images")(index_images_command)
     app.command("label")(label_command)
     app.command("ui")(ui_command)

@@ -18,6 +18,8 @@ Examples:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `models` command to `app`."""
+
     @app.command("models", epilog=EXAMPLES)
     def models(
         as_json: bool = typer.Option(

@@ -68,6 +68,7 @@ def dumps(data: Any, indent: int | None = 2) -> str:
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
+    """A hit as the JSON object the CLI prints."""
     return {"id": hit.id, "score": hit.score, "text": hit.text, "metadata": hit.metadata}
 
 

@@ -57,7 +57,7 @@ def retrieve(
     k: int = typer.Option(5, "-k", help="Chunks to return."),
     parent: bool = typer.Option(False, "--parent", help="Add the surrounding section."),
     retriever: str = typer.Option(
-        "dense", "--retriever", help="dense, or an index of the collection such as bm25."
+        "dense", "--retriever", help="dense, bm25, hybrid, ... (any retriever name `search` takes)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON ready for a prompt."),
 ) -> None:
@@ -78,5 +78,6 @@ def retrieve(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `chunk` and `retrieve` to the CLI."""
     app.command("chunk")(chunk)
     app.command("retrieve")(retrieve)

@@ -104,4 +104,5 @@ def _parse_index_models(values: list[str]) -> dict[str, Path]:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the serve command to the CLI app."""
     app.command("serve")(serve)

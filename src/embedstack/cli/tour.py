@@ -48,4 +48,5 @@ def tour(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the tour command to the CLI app."""
     app.command("tour")(tour)

@@ -20,7 +20,7 @@ def tune_command(
     into: Path | None = typer.Option(
         None,
         "--into",
-        help="Store the chosen fusion in this collection (used by --retriever hybrid).",
+        help="Commit the chosen fusion to this collection (used by --retriever hybrid).",
     ),
     train_split: str = typer.Option("train", "--train-split", help="Split to tune on."),
     test_split: str = typer.Option("test", "--test-split", help="Held-out split to report on."),
@@ -37,29 +37,29 @@ def tune_command(
       embedstack tune ../shared/data/scifact --out fusion.json
       embedstack tune ./my-beir-data --into ./my-collection
     """
-    from embedstack.cli.eval import _cache, progress_bar
+    from embedstack.atomic import write_json
+    from embedstack.cli.eval import eval_options, progress_bar
     from embedstack.errors import InputError
     from embedstack.eval.datasets import load_retrieval_dataset
-    from embedstack.search.pipeline import TUNED_FUSION_FILE, _write_json
-    from embedstack.search.presets import PresetOptions
-    from embedstack.search.tuning import tune_on_dataset
+    from embedstack.eval.tuning import tune_on_dataset
+    from embedstack.search.spec import store_tuned_fusion
     from embedstack.store.collection import Collection
 
     if out is not None and into is not None:
         raise InputError("give either --out FILE or --into COLLECTION, not both")
-    target = None
     if into is not None:
         Collection.open(into).close()  # refuses a folder that is not a collection
-        target = into / TUNED_FUSION_FILE
-    elif out is not None:
-        target = out
+    target = into if into is not None else out
     train = load_retrieval_dataset(dataset_dir, train_split)
     test = load_retrieval_dataset(dataset_dir, test_split)
     with progress_bar(not as_json) as progress:
-        options = PresetOptions(model=model, cache=_cache(no_cache, None), progress=progress)
+        options = eval_options(model=model, no_cache=no_cache, progress=progress)
         result = tune_on_dataset(train, test, options, depth=depth, step=step)
-    if target is not None:
-        _write_json(target, result.best.config())
+    if into is not None:
+        with Collection.open(into) as collection:
+            store_tuned_fusion(collection, result.best)
+    elif out is not None:
+        write_json(out, result.best.config())
     data = result.to_dict() | {"written": str(target) if target else None}
     if as_json:
         typer.echo(json.dumps(data))
@@ -85,4 +85,5 @@ def tune_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Add `tune` to the CLI."""
     app.command("tune")(tune_command)

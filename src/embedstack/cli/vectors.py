@@ -55,6 +55,7 @@ def index_vectors(
     rebuild_indexes: bool,
     as_json: bool,
 ) -> None:
+    """Stream vector files into a new or existing own-vector collection."""
     if (into / MANIFEST).exists():
         collection = Collection.open(into)
     else:

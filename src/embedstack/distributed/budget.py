@@ -24,11 +24,16 @@ class BudgetExceededError(EmbedstackError):
 
 
 class Reserver(Protocol):
-    def reserve(self, tokens: int) -> float: ...
+    """Anything that books a request of some tokens and says how long to wait first."""
+
+    def reserve(self, tokens: int) -> float:
+        """Book a request of `tokens`; return the seconds to wait before sending it."""
 
 
 @dataclass
 class Spent:
+    """Requests and tokens one worker has booked so far."""
+
     requests: int = 0
     tokens: int = 0
 
@@ -61,6 +66,7 @@ class JobLimits:
         return tokens * (self.usd_per_million or 0.0) / 1e6
 
     def reserve(self, tokens: int, worker: str = "") -> float:
+        """Book a request for a worker; seconds to wait, or BudgetExceededError past max_usd."""
         with self._lock:
             total = sum(s.tokens for s in self._spent.values())
             if self.max_usd is not None and self._usd(total + tokens) > self.max_usd:
@@ -93,6 +99,7 @@ class WorkerLimiter:
         self._book, self._worker = book, worker
 
     def reserve(self, tokens: int) -> float:
+        """Book the request on the job's shared limits; seconds to wait before sending."""
         wait: float = self._book(tokens, self._worker)
         return wait
 
@@ -110,9 +117,10 @@ def share_limits(encoder: Encoder, limiter: Reserver) -> None:
     core = hosted_core(encoder)
     if core is None:
         return
-    if not hasattr(core, "_limiter"):
+    policy = getattr(core, "policy", None)
+    if policy is None or not hasattr(policy, "limiter"):
         raise EmbedstackError(
             f"{type(core).__name__} has no rate limiter to share; this embedstack "
             "version cannot run hosted encoders in a distributed job"
         )
-    core._limiter = limiter
+    policy.limiter = limiter  # the retry policy paces every request through it

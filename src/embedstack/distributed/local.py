@@ -33,9 +33,9 @@ def run_local(
     encoder = encoder or load_job_encoder(config)
     parallel = None
     if workers > 1 and hosted_core(encoder) is None:
-        from embedstack.encoders.parallel import ParallelEncoder
+        from embedstack.registry import load_parallel
 
-        parallel = ParallelEncoder(config.spec, workers, **config.options)
+        parallel = load_parallel(config.spec, workers, **config.options)
         encoder = parallel
     if limits is not None:
         share_limits(encoder, WorkerLimiter(limits.reserve, worker_name()))

@@ -125,6 +125,7 @@ class RayRun:
             )
 
     def run(self, units: Sequence[Unit], config: JobConfig) -> Iterator[UnitResult]:
+        """Run the units on a pool of Ray actors, yielding each unit's result."""
         if not units:
             return
         data = require("ray.data", "distributed", "embed-corpus --ray")
@@ -145,12 +146,14 @@ class RayRun:
             yield UnitResult.from_dict(json.loads(row["result"]))
 
     def limits_report(self) -> dict[str, Any] | None:
+        """The shared limits' spending report, or None when the job has no limits."""
         if self.limits is None:
             return None
         report: dict[str, Any] = self.ray.get(self.limits.report.remote())
         return report
 
     def close(self) -> None:
+        """Stop the limits actor and shut Ray down if this run started it."""
         if self.limits is not None:
             self.ray.kill(self.limits)
         if self.owned:

@@ -22,7 +22,7 @@ import numpy as np
 
 from embedstack import atomic
 from embedstack._optional import require
-from embedstack.encoders.base import Encoder, check_texts
+from embedstack.encoders.base import Encoder
 from embedstack.errors import EmbedstackError, InputError
 from embedstack.store.collection import Collection
 from embedstack.store.ingest import embed_corpus
@@ -36,6 +36,7 @@ STATE_DIR = "_embed_corpus"
 
 
 def is_url(dest: str) -> bool:
+    """True when the destination is a PostgreSQL URL rather than a folder."""
     return dest.startswith(("postgresql://", "postgres://"))
 
 
@@ -90,6 +91,7 @@ class PrecomputedEncoder(Encoder):
         self._table: dict[str, np.ndarray] = {}
 
     def load(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Remember the workers' vectors of these texts; encoding them then returns these."""
         self._table = dict(zip(texts, vectors, strict=True))
 
     def _lookup(self, texts: list[str]) -> np.ndarray:
@@ -103,21 +105,9 @@ class PrecomputedEncoder(Encoder):
             out.append(vector)
         return np.stack(out) if out else np.zeros((0, self.dim), dtype=np.float32)
 
-    def _encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
-        return self._lookup(texts)
-
     def encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+        """The workers' vectors for `texts` (the base normalises unit rows idempotently)."""
         return self._lookup(texts)
-
-    def encode(
-        self,
-        texts: Sequence[str],
-        kind: Kind | str = Kind.DOCUMENT,
-        batch_size: int | None = None,
-        normalize: bool | None = None,
-    ) -> np.ndarray:
-        """The stored vectors, as the workers made (and normalised) them."""
-        return self._lookup(check_texts(texts))
 
 
 class ParquetSink:
@@ -146,6 +136,7 @@ class ParquetSink:
         """A new Parquet job takes the model's space; the job manifest guards re-runs."""
 
     def output_exists(self, file: str | None) -> bool:
+        """True when the unit's shard file is already in the output folder."""
         return file is not None and (self.folder / file).is_file()
 
     def commit(self, unit: Unit, file: str) -> None:
@@ -169,6 +160,7 @@ class ParquetSink:
         return {"duplicate_ids": examples, "duplicates": len(repeated)}
 
     def close(self) -> None:
+        """Nothing to release: shards are written and closed one by one."""
         pass
 
 
@@ -191,9 +183,11 @@ class CollectionSink:
         self.out_dir.mkdir(parents=True, exist_ok=True)
 
     def check_space(self, space: EmbeddingSpace) -> None:
+        """Raise unless the job's embedding space is the collection's."""
         self.space.require_same(space)
 
     def output_exists(self, file: str | None) -> bool:
+        """Always true: a committed unit needs no output file."""
         return True  # a unit is done once committed; its staging file is gone by then
 
     def commit(self, unit: Unit, file: str) -> None:
@@ -210,13 +204,16 @@ class CollectionSink:
         atomic.remove(path)
 
     def finish(self, files: list[str]) -> dict[str, Any]:
+        """Nothing extra to report: the rows are already committed."""
         return {}
 
     def close(self) -> None:
+        """Close the collection the units were written to."""
         self.collection.close()
 
 
 def open_sink(dest: str, fmt: str, spec: str, state: str | Path | None) -> Any:
+    """The sink for a destination: a collection, or a folder of Parquet shards."""
     if fmt == "collection":
         return CollectionSink(dest, spec, state)
     return ParquetSink(dest, state)

@@ -88,8 +88,10 @@ class JobState:
         return out
 
     def mark_done(self, result: UnitResult) -> None:
+        """Record a finished unit so a re-run skips it."""
         (self.folder / DONE).mkdir(parents=True, exist_ok=True)
         atomic.write_json(self._done_path(result.index), result.to_dict(), indent=None)
 
     def forget(self, index: int) -> None:
+        """Drop a unit's done record so the next run redoes it."""
         atomic.remove(self._done_path(index))

@@ -16,17 +16,22 @@ from embedstack.distributed.worker import UnitResult
 
 @dataclass
 class WorkerStats:
+    """One worker's share of the job: units, rows and busy seconds."""
+
     units: int = 0
     rows: int = 0
     busy: float = 0.0  # seconds spent inside units
 
     @property
     def rate(self) -> float:
+        """Rows per busy second for this worker (0 before any work)."""
         return self.rows / self.busy if self.busy else 0.0
 
 
 @dataclass
 class JobStats:
+    """Running totals of an embedding job, for progress and the final report."""
+
     rows: int
     units: int
     skipped: int = 0
@@ -42,6 +47,7 @@ class JobStats:
 
     @property
     def seconds(self) -> float:
+        """Wall-clock seconds since the job started."""
         return time.perf_counter() - self.started
 
     @property
@@ -57,10 +63,12 @@ class JobStats:
 
     @property
     def eta(self) -> float | None:
+        """Seconds left at the current rate, or None before any rows are embedded."""
         rate = self.rate
         return (self.rows - self.done) / rate if rate > 0 else None
 
     def record(self, result: UnitResult) -> None:
+        """Add a finished (or failed) unit to the totals and its worker's stats."""
         worker = self.workers.setdefault(result.worker or "?", WorkerStats())
         worker.busy += result.seconds
         if result.error is not None:

@@ -49,17 +49,21 @@ class JobConfig:
 
     @property
     def fields(self) -> Fields:
+        """Which input fields hold the text and the id."""
         return Fields(text=self.text_field, id=self.id_field)
 
     @property
     def embedding_space(self) -> EmbeddingSpace:
+        """The job's embedding space, rebuilt from its serialised form."""
         return EmbeddingSpace.from_dict(self.space)
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain dict form, so the config can be shipped to workers as JSON."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobConfig:
+        """Rebuild a config from its `to_dict` form."""
         return cls(**data)
 
 
@@ -78,18 +82,22 @@ class UnitResult:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain dict form, so the result can come back from a worker as JSON."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> UnitResult:
+        """Rebuild a result from its `to_dict` form."""
         return cls(**data)
 
 
 def worker_name() -> str:
+    """host:pid, naming this process in per-worker stats."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def shard_name(unit: Unit) -> str:
+    """The unit's shard file name, fixed by its index so a redo replaces it."""
     return f"part-{unit.index:06d}.parquet"
 
 

@@ -60,6 +60,7 @@ class DriftReport:
     metrics: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The verdict, its reasons and the metrics, for JSON output."""
         return {"drift": self.drift, "reasons": list(self.reasons), "metrics": dict(self.metrics)}
 
 

@@ -45,6 +45,7 @@ class Profile:
 
     @property
     def centroid(self) -> np.ndarray:
+        """Mean vector of the profiled embeddings."""
         return self.mean
 
     def require_space(self, space: EmbeddingSpace, where: str = "") -> None:
@@ -61,6 +62,7 @@ class Profile:
             )
 
     def summary(self) -> dict[str, Any]:
+        """Headline facts about the profile (rows, sample size, space, thresholds)."""
         return {
             "rows": self.count,
             "sample": len(self.sample),

@@ -33,6 +33,8 @@ PLOTTED = (
 
 @dataclass
 class Snapshot:
+    """One drift check's outcome at a point in time."""
+
     timestamp: float
     drift: bool
     source: str
@@ -40,6 +42,7 @@ class Snapshot:
     metrics: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The snapshot as a JSON-ready dict."""
         return {
             "timestamp": self.timestamp,
             "drift": self.drift,

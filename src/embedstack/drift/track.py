@@ -38,6 +38,7 @@ _QUERY_WORDS = 12
 
 
 def drift_dir(collection: Collection) -> Path:
+    """Folder inside the collection where drift profiles and snapshots live."""
     return Path(collection.path) / DRIFT_DIR
 
 

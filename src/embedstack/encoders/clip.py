@@ -26,6 +26,7 @@ from embedstack.encoders.clip_config import DualConfig, read_dual_config
 from embedstack.encoders.images import ImageEncoder, Preprocessing
 from embedstack.encoders.transformer import _session, file_sha256
 from embedstack.errors import InputError
+from embedstack.text.tokenize import HFTokenizer, Tokenizer
 from embedstack.types import EmbeddingSpace, Kind
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,7 @@ class DualTextEncoder(Encoder):
         return ids, mask, sum(bool(e.overflowing) for e in encodings)
 
     def hidden_states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Last hidden states of the text tower for padded ids and their mask."""
         n, t = ids.shape
         neg = np.finfo(np.float32).min
         blocked = np.zeros((n, 1, t, t), dtype=bool)
@@ -136,6 +138,7 @@ class DualTextEncoder(Encoder):
         return out + self.bias if self.bias is not None else out
 
     def encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+        """Tokenize, run the tower, pool and project one batch."""
         ids, mask, truncated = self.tokenize(texts)
         if truncated:
             log.warning(
@@ -144,9 +147,13 @@ class DualTextEncoder(Encoder):
             )  # fmt: skip
         return self.pool(self.hidden_states(ids, mask), ids).astype(np.float32)
 
-    # The base class of this branch calls `_encode_batch`; the refactored contract makes
-    # `encode_batch` the one public method. Both names point at the same code.
-    _encode_batch = encode_batch
+    def span_tokenizer(self) -> Tokenizer:
+        """The tower's own tokenizer, for token-aware chunking."""
+        return HFTokenizer(self.tokenizer)
+
+    def special_tokens(self) -> int:
+        """Start/end tokens the tokenizer adds to every text."""
+        return int(self.tokenizer.num_special_tokens_to_add(False))
 
     def count_tokens(self, texts: Any) -> list[int]:
         """Tokens each text has before truncation, special tokens included."""
@@ -165,6 +172,7 @@ class DualImageEncoder(ImageEncoder):
         self.session, self.preprocess, self.space = session, preprocess, space
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """Image embeddings for a batch of preprocessed pixel arrays."""
         return np.asarray(self.session.run(["image_embeds"], {"pixel_values": pixels})[0])
 
 
@@ -180,6 +188,7 @@ class DualEncoder:
 
     @property
     def space(self) -> EmbeddingSpace:
+        """The text tower's embedding space, shared by both towers."""
         return self.text.space
 
     def logits(self, image_vectors: np.ndarray, text_vectors: np.ndarray) -> np.ndarray:

@@ -38,6 +38,8 @@ _DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {  # Hugging Face's config def
 
 @dataclass(frozen=True)
 class DualConfig:
+    """A text+image model folder's towers, tokenizer config and fingerprint."""
+
     path: Path
     family: str
     text: dict[str, Any]

@@ -12,8 +12,8 @@ import logging
 from pathlib import Path
 
 from embedstack._optional import require
+from embedstack.catalog import catalog_entry
 from embedstack.errors import InputError, ModelNotFoundError
-from embedstack.registry import catalog_entry
 
 log = logging.getLogger(__name__)
 

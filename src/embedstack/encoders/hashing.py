@@ -14,6 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from embedstack.encoders.base import Encoder
+from embedstack.errors import InputError
+from embedstack.text.tokenize import Tokenizer, WordTokenizer
 from embedstack.types import EmbeddingSpace, Kind
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -30,12 +32,13 @@ class HashEncoder(Encoder):
 
     def __init__(self, dim: int = 256) -> None:
         if dim <= 0:
-            raise ValueError(f"dim must be positive, got {dim}")
+            raise InputError(f"dim must be positive, got {dim}")
         self.space = EmbeddingSpace(
             model=f"hash:{dim}", dim=dim, fingerprint="blake2b-words+trigrams-v1", pooling="sum"
         )
 
-    def _encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+    def encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+        """Signed feature hashing of each text's words and character trigrams."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             words = _WORD.findall(text.lower())
@@ -49,4 +52,9 @@ class HashEncoder(Encoder):
         return out
 
     def count_tokens(self, texts: Iterable[str]) -> list[int]:
+        """Words per text (`\\w+`), the units this encoder hashes."""
         return [len(_WORD.findall(t)) for t in texts]
+
+    def span_tokenizer(self) -> Tokenizer:
+        """Word tokens, as this encoder sees them."""
+        return WordTokenizer()

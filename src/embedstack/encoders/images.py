@@ -115,6 +115,7 @@ class Preprocessing:
 
     @classmethod
     def from_config(cls, data: dict[str, Any]) -> Preprocessing:
+        """Read Hugging Face preprocessor settings, refusing resizes we cannot reproduce."""
         crop = None
         if data.get("do_center_crop", False):
             c = _size_dict(data.get("crop_size", 224), square=True)
@@ -141,6 +142,7 @@ class Preprocessing:
 
     @classmethod
     def from_dir(cls, path: Path) -> Preprocessing:
+        """Load the model folder's preprocessor_config.json."""
         file = path / "preprocessor_config.json"
         if not file.is_file():
             raise EmbedstackError(
@@ -149,10 +151,12 @@ class Preprocessing:
         return cls.from_config(json.loads(file.read_text(encoding="utf-8")))
 
     def to_dict(self) -> dict[str, Any]:
+        """The preprocessing settings as a JSON-ready dict."""
         return {"size": dict(self.size), "resample": self.resample, "crop": self.crop,
                 "rescale": self.rescale, "mean": self.mean, "std": self.std}  # fmt: skip
 
     def __call__(self, image: Image) -> np.ndarray:
+        """Resize, crop and normalise one image into the tower's pixel array."""
         if self.convert_rgb and image.mode != "RGB":
             image = image.convert("RGB")
         size = dict(self.size)
@@ -205,6 +209,7 @@ class ImageEncoder(ABC):
 
     @property
     def dim(self) -> int:
+        """Embedding dimension."""
         return self.space.dim
 
     @abstractmethod

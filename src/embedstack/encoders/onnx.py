@@ -7,20 +7,23 @@ by default one warning per `encode` call gives the count, `truncate="error"` ref
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from embedstack.encoders.base import Encoder, check_texts
+from embedstack.encoders.base import Encoder, check_batch_size, check_texts
 from embedstack.encoders.pooling import Pooling, pool, pooling_from_config
+from embedstack.encoders.resolve import resolve_model
 from embedstack.encoders.transformer import TransformerModel
 from embedstack.errors import InputError, TruncationError
+from embedstack.text.tokenize import HFTokenizer, Tokenizer
 from embedstack.types import EmbeddingSpace, Kind
 
 log = logging.getLogger(__name__)
@@ -76,7 +79,9 @@ class OnnxEncoder(Encoder):
         self.model = model
         self.pooling = Pooling.parse(pooling)
         self.truncate = truncate
-        self._calls = threading.local()  # per-thread truncation count: encode may run in threads
+        # per-thread truncation count: encode may run in threads; one call (sync, or
+        # async through `Encoder.aiter_encode`'s single worker) stays in one thread
+        self._calls = threading.local()
         self._counter: Any = None
         self.space = EmbeddingSpace(
             model=model_id,
@@ -91,24 +96,30 @@ class OnnxEncoder(Encoder):
             precision=model.precision,
         )
 
-    def encode(
-        self,
-        texts: Sequence[str],
-        kind: Kind | str = Kind.DOCUMENT,
-        batch_size: int | None = None,
-        normalize: bool | None = None,
-    ) -> np.ndarray:
-        items = check_texts(texts)
-        self._check_lengths(self.prefix(items, Kind.parse(kind)))
-        self._calls.truncated = 0
-        out = super().encode(items, kind, batch_size, normalize)
-        self._warn_truncated()
-        return out
+    def encoding_call(self, prepared: list[str]) -> contextlib.AbstractContextManager[None]:
+        """Refuse over-long texts first (truncate="error"); warn once per call otherwise."""
+        return self._truncation_report(prepared)
 
-    def _encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+    @contextlib.contextmanager
+    def _truncation_report(self, prepared: list[str]) -> Iterator[None]:
+        self._check_lengths(prepared)
+        self._calls.truncated = 0
+        yield
+        self._warn_truncated(self._calls.truncated)
+
+    def encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+        """Tokenize, run the graph and pool one batch."""
         batch = self.model.tokenize(texts)
         self._count_truncated(batch.truncated)
         return pool(self.model.hidden_states(batch), batch.attention_mask, self.pooling)
+
+    def span_tokenizer(self) -> Tokenizer:
+        """The model's own tokenizer, so chunks are counted in the tokens it sees."""
+        return HFTokenizer(self.model.tokenizer)
+
+    def special_tokens(self) -> int:
+        """[CLS]/[SEP]-style tokens the tokenizer adds to every text."""
+        return int(self.model.tokenizer.num_special_tokens_to_add(False))
 
     def count_tokens(self, texts: Iterable[str]) -> list[int]:
         """Tokens each text has before truncation, special tokens included (no prefix)."""
@@ -131,7 +142,7 @@ class OnnxEncoder(Encoder):
         self._calls.truncated = 0
         shift = np.array([len(p) - len(t) for p, t in zip(prepared, items, strict=True)])
         order = sorted(range(len(prepared)), key=lambda i: len(prepared[i]))
-        size = batch_size or self.default_batch_size
+        size = check_batch_size(batch_size, self.default_batch_size)
         out: list[TokenEmbeddings | None] = [None] * len(items)
         for start in range(0, len(order), size):
             idx = order[start : start + size]
@@ -142,7 +153,7 @@ class OnnxEncoder(Encoder):
                 n = len(batch.tokens[row])
                 spans = np.clip(batch.offsets[row, :n] - shift[i], 0, None)  # prefix -> (0, 0)
                 out[i] = TokenEmbeddings(batch.tokens[row], spans, hidden[row, :n].copy())
-        self._warn_truncated()
+        self._warn_truncated(self._calls.truncated)
         return [t for t in out if t is not None]
 
     def _check_lengths(self, prepared: list[str]) -> None:
@@ -160,8 +171,7 @@ class OnnxEncoder(Encoder):
     def _count_truncated(self, flags: np.ndarray) -> None:
         self._calls.truncated = getattr(self._calls, "truncated", 0) + int(flags.sum())
 
-    def _warn_truncated(self) -> None:
-        count = getattr(self._calls, "truncated", 0)
+    def _warn_truncated(self, count: int) -> None:
         if count:
             log.warning(
                 "%d text(s) were longer than %s's %d tokens and were truncated; chunk long "
@@ -179,8 +189,6 @@ def load_local(spec_or_path: str | None = None, **options: Any) -> OnnxEncoder:
     max_length (the model's), truncate ("warn" | "error"), query_prefix / document_prefix
     (default from the model's sentence-transformers prompts), precision ("float32" | "int8").
     """
-    from embedstack.encoders.resolve import resolve_model
-
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise InputError(f"unknown option(s) {unknown} for a local model; accepted: {OPTIONS}")

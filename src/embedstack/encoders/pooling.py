@@ -17,6 +17,8 @@ from embedstack.errors import InputError
 
 
 class Pooling(str, Enum):
+    """How token vectors become one text vector."""
+
     MEAN = "mean"
     CLS = "cls"
     MAX = "max"
@@ -24,6 +26,7 @@ class Pooling(str, Enum):
 
     @classmethod
     def parse(cls, value: str | Pooling) -> Pooling:
+        """A `Pooling` from its name, or a clear error listing the choices."""
         if isinstance(value, Pooling):
             return value
         try:

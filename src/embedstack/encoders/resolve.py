@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from embedstack import catalog
 from embedstack.config import DEFAULT_MODEL, ENV_MODEL
 from embedstack.encoders.transformer import file_sha256
 from embedstack.errors import EmbedstackError, ModelNotFoundError
@@ -53,6 +54,7 @@ def package_dir(package: str, subdir: str = "") -> Path | None:
 
 
 def verify_sha256(path: Path, expected: str, install: str) -> None:
+    """Refuse weights whose sha256 is not the catalog's, naming the reinstall command."""
     actual = file_sha256(path)
     if actual != expected:
         raise ModelNotFoundError(
@@ -63,13 +65,11 @@ def verify_sha256(path: Path, expected: str, install: str) -> None:
 
 def _catalog_name_for(path: Path) -> str | None:
     """A catalog name if this folder holds exactly a catalog model's weights."""
-    from embedstack.registry import CATALOG
-
     weights = path / "model.safetensors"
     if not weights.is_file():
         return None
-    sha = file_sha256(weights)
-    return next((m.name for m in CATALOG if m.sha256 and m.sha256 == sha), None)
+    entry = catalog.entry_for_sha256(file_sha256(weights))
+    return entry.name if entry else None
 
 
 def _download(repo_id: str, local_only: bool, endpoint: str | None) -> Path | None:
@@ -109,15 +109,13 @@ def from_hub(repo_id: str) -> Path | None:
 
 def resolve_model(spec: str | None = None) -> ResolvedModel:
     """Find the files for `spec` (None: `EMBEDSTACK_MODEL`, else the default model)."""
-    from embedstack.registry import CATALOG, catalog_entry
-
     spec = spec or os.environ.get(ENV_MODEL) or DEFAULT_MODEL
     path = Path(spec).expanduser()
     if path.is_dir():
         root = path.resolve()
         return ResolvedModel(_catalog_name_for(root) or str(root), root, f"folder {root}")
     # A catalog model asked for by its hub id is the same model: use the verified package.
-    entry = catalog_entry(spec) or next((m for m in CATALOG if m.hf_id == spec), None)
+    entry = catalog.catalog_entry(spec) or catalog.entry_for_hub_id(spec)
     if entry is not None:
         if entry.kind != "transformer":
             raise EmbedstackError(f"{spec!r} is a {entry.kind} model, not a transformer")
@@ -149,9 +147,7 @@ def resolve_model(spec: str | None = None) -> ResolvedModel:
 
 
 def _default_install() -> str:
-    from embedstack.registry import catalog_entry
-
-    entry = catalog_entry(DEFAULT_MODEL)
+    entry = catalog.catalog_entry(DEFAULT_MODEL)
     return entry.install if entry else "pip install embedstack"
 
 
@@ -171,6 +167,7 @@ class ModelStatus:
     default: bool
 
     def to_dict(self) -> dict[str, object]:
+        """JSON-ready fields (the `embedstack models --json` shape)."""
         return dict(self.__dict__)
 
 
@@ -188,11 +185,9 @@ def catalog_status() -> list[ModelStatus]:
 
     Cheap: looks for files, does not hash them (loading a model verifies the sha256).
     """
-    from embedstack.registry import CATALOG
-
     default = os.environ.get(ENV_MODEL) or DEFAULT_MODEL
     out = []
-    for entry in CATALOG:
+    for entry in catalog.CATALOG:
         folder = package_dir(entry.source_package, entry.package_subdir)
         source, where = "", ""
         if folder is not None and folder.exists():

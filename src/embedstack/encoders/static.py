@@ -14,7 +14,8 @@ Weighting:
   (Only the weighting; the paper's common-component removal needs a fitted corpus.)
 
 Text whose tokens are all out of vocabulary gets a zero vector, never NaN; its row
-indices are kept in `last_zero_rows` after each `encode` and logged as a warning.
+indices are kept in `last_zero_rows` after each `encode` and logged as a warning
+(`Encoder.encode` does that for every encoder).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from embedstack.encoders.base import Encoder
+from embedstack.encoders.words import analogy, most_similar
 from embedstack.encoders.wordvec import (
     WordTable,
     read_glove_package,
@@ -47,6 +49,8 @@ _CONTRACTIONS = ("n't", "'s", "'re", "'ll", "'ve", "'d", "'m")
 
 
 class Weighting(str, Enum):
+    """How word vectors are averaged into a sentence vector."""
+
     MEAN = "mean"
     SIF = "sif"
 
@@ -70,6 +74,7 @@ class StaticEncoder(Encoder):
     """
 
     default_batch_size = 4096
+    zero_vector_reason = "have no in-vocabulary token"
 
     def __init__(
         self,
@@ -148,7 +153,8 @@ class StaticEncoder(Encoder):
             rows.extend(index[p] for p in parts if p in index)
         return rows
 
-    def _encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+    def encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
+        """Weighted mean of each text's table rows (zero when no token is known)."""
         ids = self.token_ids(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         lengths = np.array([len(i) for i in ids])
@@ -161,23 +167,8 @@ class StaticEncoder(Encoder):
         out[filled] = np.add.reduceat(weighted, starts, axis=0) / lengths[filled, None]
         return out
 
-    def encode(self, texts: Sequence[str], *args: Any, **kwargs: Any) -> np.ndarray:
-        """As `Encoder.encode`; rows whose text had no known token stay zero and are listed
-        in `last_zero_rows` (search must skip them: a zero vector matches nothing)."""
-        vectors = super().encode(texts, *args, **kwargs)
-        self.last_zero_rows = np.flatnonzero(~vectors.any(axis=1)).tolist()
-        if self.last_zero_rows:
-            shown = ", ".join(map(str, self.last_zero_rows[:10]))
-            log.warning(
-                "%d of %d texts have no in-vocabulary token and got a zero vector (rows %s%s)",
-                len(self.last_zero_rows),
-                len(vectors),
-                shown,
-                ", ..." if len(self.last_zero_rows) > 10 else "",
-            )
-        return vectors
-
-    def count_tokens(self, texts: Any) -> list[int]:
+    def count_tokens(self, texts: Iterable[str]) -> list[int]:
+        """In-vocabulary tokens per text (the rows that are averaged)."""
         return [len(rows) for rows in self.token_ids(list(texts))]
 
     def unit_vectors(self) -> np.ndarray:
@@ -189,15 +180,25 @@ class StaticEncoder(Encoder):
             self._unit = table / norms
         return self._unit
 
-    def most_similar(self, word: str, k: int = 10) -> list[tuple[str, float]]:
-        from embedstack.encoders.words import most_similar
+    @property
+    def words(self) -> list[str]:
+        """The table's entries, in row order."""
+        return self.table.words
 
+    def row_of(self, word: str) -> int | None:
+        """The table row of one entry (lowercased when the table is), or None."""
+        key = word.lower() if self.lowercase else word
+        if self._tokenizer is not None:
+            row: int | None = self._tokenizer.token_to_id(key)
+            return row
+        return self.index.get(key)
+
+    def most_similar(self, word: str, k: int = 10) -> list[tuple[str, float]]:
+        """The `k` table entries closest to `word` by cosine."""
         return most_similar(self, word, k)
 
     def analogy(self, a: str, b: str, c: str, k: int = 5) -> list[tuple[str, float]]:
         """`a` is to `b` as `c` is to ...? (`analogy("man", "king", "woman")` -> queen)."""
-        from embedstack.encoders.words import analogy
-
         return analogy(self, a, b, c, k)
 
 

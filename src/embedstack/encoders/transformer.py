@@ -113,6 +113,7 @@ class TransformerModel:
     def from_dir(
         cls, path: str | Path, max_length: int | None = None, precision: str = "float32"
     ) -> TransformerModel:
+        """Load (converting once, then cached) the model in a Hugging Face folder."""
         from tokenizers import Tokenizer
 
         root = Path(path).expanduser()
@@ -154,6 +155,7 @@ class TransformerModel:
 
     @property
     def hidden_size(self) -> int:
+        """Width of the hidden states (the pooled vector's dimension)."""
         return int(self.config["hidden_size"])
 
     def tokenize(self, texts: Sequence[str], pairs: Sequence[str] | None = None) -> TokenBatch:

@@ -42,12 +42,15 @@ class SafetensorsFile:
         self.close()
 
     def close(self) -> None:
+        """Release the memory map."""
         self._handle = None
 
     def names(self) -> list[str]:
+        """Tensor names in the file."""
         return list(self._meta)
 
     def get(self, name: str) -> np.ndarray:
+        """One tensor as a numpy array."""
         meta = self._meta.get(name)
         if meta is None:
             tail = name.rsplit(".", 2)[-2:]

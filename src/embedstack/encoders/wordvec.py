@@ -41,6 +41,7 @@ class WordTable:
 
 
 def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

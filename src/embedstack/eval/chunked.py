@@ -1,11 +1,11 @@
 """`eval --chunk-tokens`: dense retrieval with documents chunked at several sizes, so
 the effect of chunk size on the user's own data shows before they index with it.
 
-A document scores as its best chunk (`embedstack.apps.rag.best_chunk_scores`), and the
-ranking is scored with the same metrics as a plain `eval`. Query and chunk vectors go
-through the evaluation vector cache, so a re-run embeds nothing. Each size holds one
-(queries x chunks) score matrix in memory: sized for evaluation sets, not millions of
-queries.
+A document scores as its best chunk (`embedstack.search.chunks.best_chunk_scores`), and
+the ranking is scored with the same metrics as a plain `eval`. Query and chunk vectors
+go through the encoder's vector cache (`EvalOptions.encoder`), so a re-run embeds
+nothing. Each size holds one (queries x chunks) score matrix in memory: sized for
+evaluation sets, not millions of queries.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from embedstack.apps.rag import best_chunk_scores
 from embedstack.errors import InputError
 from embedstack.eval.datasets import RetrievalDataset
 from embedstack.eval.metrics import evaluate, parse_metric
+from embedstack.eval.options import EvalOptions, cache_counts
 from embedstack.eval.runner import DEFAULT_METRICS
-from embedstack.search.presets import PresetOptions
+from embedstack.search.chunks import best_chunk_scores
 from embedstack.similarity import topk
 from embedstack.text.chunking import content_limit
 from embedstack.types import Kind
@@ -40,6 +40,7 @@ class ChunkSizeRow:
     from_cache: int
 
     def to_dict(self) -> dict[str, Any]:
+        """One row of the `chunk_sizes` JSON list."""
         return {
             "max_tokens": self.max_tokens,
             **self.metrics,
@@ -64,6 +65,7 @@ class ChunkSizeResult:
     validation: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON `eval --chunk-tokens --json` prints."""
         return {
             "chunk_sizes": [row.to_dict() for row in self.rows],
             "queries": self.queries,
@@ -116,29 +118,30 @@ def check_chunk_sizes(sizes: Sequence[int], overlap: int, encoder: Any) -> None:
 def evaluate_chunked(
     dataset: RetrievalDataset,
     sizes: Sequence[int],
-    options: PresetOptions | None = None,
+    options: EvalOptions | None = None,
     metrics: list[str] | None = None,
     overlap: int = 0,
 ) -> ChunkSizeResult:
     """Dense retrieval with documents chunked at each of `sizes` tokens (`overlap` tokens
     shared between neighbouring chunks), scored per size."""
-    options = options or PresetOptions()
+    options = options or EvalOptions()
     names = metrics or list(DEFAULT_METRICS)
     depth = max(parse_metric(n)[1] for n in names)
     encoder = options.encoder()
     check_chunk_sizes(sizes, overlap, encoder)
-    cache = options.cache
     ids = list(dataset.corpus)
     texts = [dataset.corpus[d].full_text for d in ids]
     qids = list(dataset.queries)
-    qvec = options.embed([dataset.queries[q] for q in qids], Kind.QUERY)
+    qvec = encoder.encode([dataset.queries[q] for q in qids], Kind.QUERY, options.batch_size)
     rows = []
     for size in sizes:
-        hits_before, misses_before = (cache.hits, cache.misses) if cache else (0, 0)
+        hits_before, misses_before = cache_counts(encoder)
         start = time.perf_counter()
         scores, n_chunks = best_chunk_scores(
-            texts, qvec, encoder, size, overlap=overlap, embed=options.embed
-        )
+            texts, qvec, encoder, size, overlap=overlap,
+            embed=lambda chunk_texts, kind: encoder.encode(chunk_texts, kind, options.batch_size),
+        )  # fmt: skip
+        hits_after, misses_after = cache_counts(encoder)
         run: dict[str, dict[str, float]] = {}
         for qid, row in zip(qids, scores, strict=True):
             idx, vals = topk(row, min(depth, len(ids)))
@@ -149,8 +152,8 @@ def evaluate_chunked(
                 metrics=evaluate(dataset.qrels, run, names),
                 chunks=n_chunks,
                 seconds=time.perf_counter() - start,
-                embedded=(cache.misses - misses_before) if cache else 0,
-                from_cache=(cache.hits - hits_before) if cache else 0,
+                embedded=misses_after - misses_before,
+                from_cache=hits_after - hits_before,
             )
         )
     return ChunkSizeResult(

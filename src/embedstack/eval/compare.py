@@ -16,138 +16,36 @@ import logging
 import os
 import platform
 import random
-import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from embedstack.encoders.base import Encoder
 from embedstack.errors import InputError
-from embedstack.eval.cache import Progress, VectorCache
 from embedstack.eval.datasets import load_retrieval_dataset, load_sts
+from embedstack.eval.options import EvalOptions, uncached
+from embedstack.eval.presets import plan
 from embedstack.eval.runner import evaluate_retrieval, evaluate_sts
+from embedstack.eval.setups import SetupConfig, load_configs
 from embedstack.registry import HOSTED_PROVIDERS
-from embedstack.search.presets import PresetOptions
+from embedstack.store.indexes import new_index
 from embedstack.types import Kind
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CPU_HOUR_USD = 0.05  # roughly one on-demand cloud vCPU-hour in 2025
 SEED = 13
 THROUGHPUT_SAMPLE = 256
-PRESET_DIR = Path(__file__).resolve().parents[1] / "data" / "compare"
-_KEYS = {
-    "name",
-    "retriever",
-    "model",
-    "pooling",
-    "max_length",
-    "batch_size",
-    "encoder",
-    "params",
-    "cpu_hour_usd",
-    "usd_per_million_tokens",
-}
 _PACKAGES = ("embedstack", "numpy", "scipy", "onnxruntime", "tokenizers", "ranx", "matplotlib")
 
 
 @dataclass
-class SetupConfig:
-    """One setup to measure."""
-
-    name: str
-    retriever: str = "dense"
-    model: str | None = None
-    encoder_options: dict[str, Any] = field(default_factory=dict)
-    batch_size: int | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    cpu_hour_usd: float = DEFAULT_CPU_HOUR_USD
-    usd_per_million_tokens: float | None = None
-
-    @classmethod
-    def from_table(cls, table: dict[str, Any], source: str) -> SetupConfig:
-        unknown = set(table) - _KEYS
-        if unknown:
-            raise InputError(
-                f"{source}: unknown keys {sorted(unknown)}; allowed: {', '.join(sorted(_KEYS))}"
-            )
-        if "name" not in table:
-            raise InputError(f"{source}: every config needs a 'name'")
-        encoder = dict(table.get("encoder", {}))
-        for key in ("pooling", "max_length"):
-            if key in table:
-                encoder[key] = table[key]
-        return cls(
-            name=str(table["name"]),
-            retriever=str(table.get("retriever", "dense")),
-            model=table.get("model"),
-            encoder_options=encoder,
-            batch_size=table.get("batch_size"),
-            params=dict(table.get("params", {})),
-            cpu_hour_usd=float(table.get("cpu_hour_usd", DEFAULT_CPU_HOUR_USD)),
-            usd_per_million_tokens=table.get("usd_per_million_tokens"),
-        )
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        from embedstack._optional import require
-
-        tomllib = require("tomli", "eval", "reading comparison configs")
-    if not path.is_file():
-        raise InputError(f"config file {path} not found")
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: invalid TOML ({exc})") from None
-
-
-def load_configs(
-    paths: list[Path],
-    preset: str | None = None,
-    model: str | None = None,
-    cpu_hour_usd: float | None = None,
-) -> list[SetupConfig]:
-    """Configs from TOML files and/or a built-in preset (e.g. `pooling`). `model` and
-    `cpu_hour_usd` override every config that does not set them itself."""
-    files = list(paths)
-    if preset:
-        built_in = PRESET_DIR / f"{preset}.toml"
-        if not built_in.exists():
-            names = sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
-            raise InputError(f"unknown comparison preset {preset!r}; available: {names}")
-        files.append(built_in)
-    if not files:
-        raise InputError("nothing to compare: pass --config FILE (repeatable) or --preset pooling")
-    configs: list[SetupConfig] = []
-    for path in files:
-        data = _read_toml(path)
-        defaults = data.pop("defaults", {})
-        tables = data.pop("configs", None)
-        if tables is None:
-            tables = [data]
-        elif data:
-            raise InputError(f"{path}: with [[configs]], only [defaults] may sit beside them")
-        for table in tables:
-            merged = {**defaults, **table}
-            if model and "model" not in merged:
-                merged["model"] = model
-            if cpu_hour_usd is not None and "cpu_hour_usd" not in merged:
-                merged["cpu_hour_usd"] = cpu_hour_usd
-            configs.append(SetupConfig.from_table(merged, str(path)))
-    names = [c.name for c in configs]
-    if len(set(names)) != len(names):
-        raise InputError(f"config names must be unique, got {names}")
-    return configs
-
-
-@dataclass
 class SetupResult:
+    """What one setup measured: quality, speed, cost and memory."""
+
     name: str
     config: dict[str, Any]
     quality: float
@@ -163,6 +61,8 @@ class SetupResult:
 
 @dataclass
 class Comparison:
+    """Every setup measured on one dataset, with the environment to reproduce it."""
+
     dataset: str
     kind: str  # "retrieval" | "sts"
     quality_metric: str
@@ -171,6 +71,7 @@ class Comparison:
     validation: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (`results.json`)."""
         return asdict(self)
 
 
@@ -197,11 +98,8 @@ def _measure_encoder(
     encoder: Encoder, texts: list[str], batch_size: int | None
 ) -> tuple[float, float, float]:
     """(docs/s, CPU s/doc, tokens/doc) on a seeded sample, encoded fresh (no cache)."""
-    from embedstack.encoders.cache import CachedEncoder
-
-    if isinstance(encoder, CachedEncoder):  # hosted encoders cache by default: time the API
-        encoder = encoder.encoder
-    sample = random.Random(SEED).sample(texts, min(THROUGHPUT_SAMPLE, len(texts)))
+    encoder = uncached(encoder)  # hosted encoders cache by default: time the API
+    sample = _sample(texts)
     encoder.encode(sample[:8], Kind.DOCUMENT, batch_size)  # warm-up: sessions, allocations
     wall, cpu = time.perf_counter(), time.process_time()
     encoder.encode(sample, Kind.DOCUMENT, batch_size)
@@ -209,6 +107,23 @@ def _measure_encoder(
     tokens = sum(encoder.count_tokens(sample))
     n = len(sample)
     return n / max(wall, 1e-9), cpu / n, tokens / n
+
+
+def _sample(texts: list[str]) -> list[str]:
+    return random.Random(SEED).sample(texts, min(THROUGHPUT_SAMPLE, len(texts)))
+
+
+def _measure_indexes(
+    indexes: dict[str, dict[str, Any] | None], texts: list[str]
+) -> tuple[float, float]:
+    """(docs/s, CPU s/doc) of building the indexes fresh over the seeded sample: with no
+    encoder (e.g. BM25) indexing is the per-document work."""
+    sample = _sample(texts)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for name, config in indexes.items():
+        new_index(name, config).add(np.arange(len(sample), dtype=np.int64), sample)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return len(sample) / max(wall, 1e-9), cpu / max(len(sample), 1)
 
 
 def token_price(config: SetupConfig) -> float | None:
@@ -240,6 +155,7 @@ def _cost(
 
 
 def is_sts_file(path: Path) -> bool:
+    """Whether `path` is an STS pairs file (a header with sentence1 and sentence2)."""
     if not path.is_file() or path.suffix not in (".tsv", ".csv", ".txt"):
         return False
     with path.open(encoding="utf-8") as handle:
@@ -251,10 +167,11 @@ def run_comparison(
     dataset_path: Path,
     configs: list[SetupConfig],
     split: str = "test",
-    cache: VectorCache | None = None,
-    progress: Progress | None = None,
+    options: EvalOptions | None = None,
 ) -> Comparison:
-    """Evaluate every config on one dataset (retrieval, or STS if it is a pairs file)."""
+    """Evaluate every config on one dataset (retrieval, or STS if it is a pairs file).
+    `options` gives the caching and progress; each config brings its own model."""
+    base = options or EvalOptions()
     sts = is_sts_file(dataset_path)
     if sts:
         sts_data = load_sts(dataset_path)
@@ -268,16 +185,12 @@ def run_comparison(
     rows = []
     for config in configs:
         log.info("comparing %s", config.name)
-        options = PresetOptions(
-            model=config.model,
-            encoder_options=dict(config.encoder_options),
-            batch_size=config.batch_size,
-            cache=cache,
-            progress=progress,
-            params=dict(config.params),
-        )
+        options = replace(
+            base, model=config.model, encoder_options=dict(config.encoder_options),
+            batch_size=config.batch_size, params=dict(config.params), loaded=None,
+        )  # fmt: skip
         if sts:
-            result = evaluate_sts(sts_data, options.encoder(), cache, config.batch_size, progress)
+            result = evaluate_sts(sts_data, options.encoder(), config.batch_size, base.progress)
             metrics = {"spearman": result.spearman, "pearson": result.pearson}
             quality, memory = result.spearman, len(texts) * options.encoder().dim * 4
         else:
@@ -289,8 +202,9 @@ def run_comparison(
                 encoder, texts, config.batch_size
             )
         else:  # no encoder (e.g. BM25): the index build is the per-document work
-            throughput = run.docs / max(run.index_seconds, 1e-9)
-            cpu_per_doc, tokens_per_doc = run.index_cpu_seconds / run.docs, 0.0
+            indexes = plan(config.retriever, dict(config.params), config.model).indexes
+            throughput, cpu_per_doc = _measure_indexes(indexes, texts)
+            tokens_per_doc = 0.0
         cost, basis = _cost(config, prices[config.name], cpu_per_doc, tokens_per_doc)
         rows.append(
             SetupResult(
@@ -315,3 +229,15 @@ def run_comparison(
         environment=environment(),
         validation=validation,
     )
+
+
+__all__ = [
+    "Comparison",
+    "SetupConfig",
+    "SetupResult",
+    "environment",
+    "is_sts_file",
+    "load_configs",
+    "run_comparison",
+    "token_price",
+]

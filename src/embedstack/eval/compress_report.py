@@ -21,7 +21,6 @@ import numpy as np
 
 from embedstack._optional import require
 from embedstack.encoders.base import Encoder
-from embedstack.eval.cache import VectorCache
 from embedstack.eval.datasets import RetrievalDataset
 from embedstack.eval.metrics import evaluate
 from embedstack.store.collection import Collection
@@ -42,16 +41,20 @@ PLOTS = ("ndcg_vs_bytes.png", "ndcg_vs_latency.png")
 
 @dataclass(frozen=True)
 class Setting:
+    """One storage setting of the sweep (Matryoshka `dims` or None)."""
+
     storage: str
     rescore: str
     dims: int | None = None
 
     @property
     def label(self) -> str:
+        """The `storage` column: e.g. "binary" or "float32/192d"."""
         return self.storage if self.dims is None else f"{self.storage}/{self.dims}d"
 
 
 def default_settings(dim: int) -> list[Setting]:
+    """The sweep the issue asks for: every storage, binary rescored, two truncations."""
     settings = [
         Setting("float32", "none"),
         Setting("float16", "none"),
@@ -120,19 +123,15 @@ def compress_report(
     *,
     settings: list[Setting] | None = None,
     anns: tuple[str, ...] = ("exact", "hnsw"),
-    cache: VectorCache | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per (setting, ann); rows are dicts with exactly `ROW_KEYS`."""
+    """One row per (setting, ann); rows are dicts with exactly `ROW_KEYS`. Wrap the
+    encoder in a cache (`load_encoder(spec, cache=True)`) to embed a dataset only once."""
     doc_ids = list(dataset.corpus)
     texts = [dataset.corpus[d].full_text for d in doc_ids]
     qids = [q for q in dataset.queries if dataset.qrels.get(q)]
     qtexts = [dataset.queries[q] for q in qids]
-    if cache is not None:
-        doc_vectors = cache.embed(encoder, texts, Kind.DOCUMENT)
-        query_vectors = cache.embed(encoder, qtexts, Kind.QUERY)
-    else:
-        doc_vectors = encoder.encode(texts, kind=Kind.DOCUMENT)
-        query_vectors = encoder.encode(qtexts, kind=Kind.QUERY)
+    doc_vectors = encoder.encode(texts, kind=Kind.DOCUMENT)
+    query_vectors = encoder.encode(qtexts, kind=Kind.QUERY)
     chosen = settings or default_settings(encoder.space.dim)
     for dims in sorted({s.dims for s in chosen if s.dims}, reverse=True):
         warn_matryoshka(encoder.space.model, dims, encoder.space.dim)
@@ -169,6 +168,7 @@ def retained(rows: list[dict[str, Any]]) -> list[float]:
 
 
 def write_plots(rows: list[dict[str, Any]], out: Path, title: str) -> list[Path]:
+    """nDCG@10 retained against bytes per vector and against latency, as PNGs."""
     matplotlib = require("matplotlib", "eval", "drawing compress-report plots")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -33,6 +33,7 @@ def rank(scores: Mapping[str, float]) -> list[str]:
 
 
 def ndcg_at_k(ranking: Sequence[str], judged: Mapping[str, int], k: int) -> float:
+    """nDCG@k with graded gains (the trec_eval / BEIR definition)."""
     gains = sorted((r for r in judged.values() if r > 0), reverse=True)[:k]
     ideal = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
     if ideal == 0:
@@ -42,6 +43,7 @@ def ndcg_at_k(ranking: Sequence[str], judged: Mapping[str, int], k: int) -> floa
 
 
 def recall_at_k(ranking: Sequence[str], judged: Mapping[str, int], k: int) -> float:
+    """Fraction of the relevant documents found in the top k."""
     relevant = {d for d, r in judged.items() if r > 0}
     if not relevant:
         return 0.0
@@ -54,6 +56,7 @@ def precision_at_k(ranking: Sequence[str], judged: Mapping[str, int], k: int) ->
 
 
 def mrr_at_k(ranking: Sequence[str], judged: Mapping[str, int], k: int) -> float:
+    """Reciprocal rank of the first relevant document in the top k (0 if none)."""
     for i, d in enumerate(ranking[:k]):
         if judged.get(d, 0) > 0:
             return 1.0 / (i + 1)
@@ -113,6 +116,8 @@ def evaluate(qrels: Qrels, run: Run, metrics: Iterable[str]) -> dict[str, float]
 
 @dataclass(frozen=True)
 class Correlation:
+    """Rank (Spearman) and linear (Pearson) correlation with gold scores."""
+
     spearman: float
     pearson: float
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from embedstack._optional import require
+from embedstack.atomic import write_bytes
 from embedstack.eval.compare import Comparison
-from embedstack.eval.files import write_atomic
 
 PLOTS = {
     "quality_vs_throughput.png": "Quality vs encode throughput",
@@ -69,6 +69,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
 
 
 def render_html(comparison: Comparison) -> str:
+    """The self-contained HTML page of a comparison (table + embedded plots)."""
     metric_names = list(dict.fromkeys(m for r in comparison.rows for m in r.metrics))
     results = _table(
         [
@@ -159,7 +160,7 @@ def write_report(comparison: Comparison, out: str | Path) -> Path:
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     _plots(comparison, folder)
-    write_atomic(folder / "results.json", json.dumps(comparison.to_dict(), indent=2).encode())
+    write_bytes(folder / "results.json", json.dumps(comparison.to_dict(), indent=2).encode())
     index = folder / "index.html"
-    write_atomic(index, render_html(comparison).encode("utf-8"))
+    write_bytes(index, render_html(comparison).encode("utf-8"))
     return index

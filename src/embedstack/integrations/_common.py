@@ -101,11 +101,6 @@ class FunctionEncoder(Encoder):
             raise InputError(f"{self.spec} returned {len(rows)} vectors for {len(texts)} texts")
         return np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim)
 
-    # The encoder contract's required method is being renamed (`_encode_batch` ->
-    # `encode_batch`); answering to both keeps this wrapper working across the change.
-    def _encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
-        return self.encode_batch(texts, kind)
-
 
 def open_collection(
     path: str | Path | None,
@@ -149,14 +144,7 @@ def relevance(score: float, metric: str, normalized: bool) -> float:
 
 def build_pipeline(collection: Collection, name: str, rerank: str | None = None) -> Pipeline:
     """The retrieval pipeline a name describes (`dense`, `bm25`, `hybrid`,
-    `hybrid+rerank`, ...) over `collection`, built the way `embedstack search` builds it.
-
-    `Pipeline.from_spec` is the one builder once the retrieval refactor lands; until then
-    `Pipeline.preset` is. Looking both up keeps the adapters on whichever is there.
-    """
-    from_spec = getattr(Pipeline, "from_spec", None)
-    if from_spec is not None:
-        settings = {"reranker": rerank} if rerank is not None else {}
-        return from_spec(collection, name, **settings)
-    preset = getattr(Pipeline, "preset")  # noqa: B009 (absent after the refactor)
-    return preset(name, collection, rerank)
+    `hybrid+rerank`, ...) over `collection`, built by `Pipeline.from_spec` exactly as
+    `embedstack search` builds it."""
+    settings = {"reranker": rerank} if rerank is not None else {}
+    return Pipeline.from_spec(collection, name, **settings)

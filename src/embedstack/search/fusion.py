@@ -40,6 +40,7 @@ class Normalization(str, Enum):
 
     @classmethod
     def parse(cls, value: str | Normalization) -> Normalization:
+        """A `Normalization` from its name (or itself); unknown names are refused."""
         try:
             return cls(value)
         except ValueError:
@@ -209,9 +210,11 @@ class RRF:
             raise InputError(f"RRF k must be > 0, got {self.k} (60 is the usual choice)")
 
     def fuse(self, rankings: Rankings, limit: int | None = None) -> list[Hit]:
+        """Fused hits, best first, each with a `fusion` stage entry."""
         return rrf(rankings, k=self.k, weights=self.weights, limit=limit)
 
     def config(self) -> dict[str, Any]:
+        """JSON-able settings (`fusion_from_config` reads them back)."""
         return {"kind": self.kind, "k": self.k, "weights": self.weights}
 
 
@@ -229,9 +232,11 @@ class LinearFusion:
             check_weights(self.weights, list(self.weights))
 
     def fuse(self, rankings: Rankings, limit: int | None = None) -> list[Hit]:
+        """Fused hits, best first, each with a `fusion` stage entry."""
         return linear(rankings, self.weights, self.normalization, limit=limit)
 
     def config(self) -> dict[str, Any]:
+        """JSON-able settings (`fusion_from_config` reads them back)."""
         return {
             "kind": self.kind,
             "weights": self.weights,

@@ -3,7 +3,9 @@
 `Pipeline.search` returns hits whose `stages` hold every stage's score and rank, so
 `explain` (and the CLI's `--explain`) can show why each hit is where it is. Each stage
 serialises its own config, so a pipeline saves as a folder of small JSON files and loads
-back onto a collection.
+back onto a collection. `Pipeline.from_spec(collection, "hybrid+rerank", ...)` is the one
+place a retriever name becomes a pipeline (rules in `embedstack.search.spec`); search,
+explain, eval, tune, the server and the apps all build theirs there.
 """
 
 from __future__ import annotations
@@ -16,18 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from embedstack.atomic import write_bytes as atomic_write_bytes
+from embedstack.atomic import write_json
 from embedstack.errors import CollectionError, InputError
-from embedstack.search.fusion import (
-    RRF,
-    Fusion,
-    LinearFusion,
-    Normalization,
-    check_weights,
-    fusion_from_config,
-)
-from embedstack.search.rerank import Reranker, reranker_from_config
-from embedstack.search.retrievers import DenseRetriever, IndexRetriever, Retriever
+from embedstack.search.fusion import RRF, Fusion, LinearFusion, check_weights, fusion_from_config
+from embedstack.search.rerank import CrossEncoderReranker, Reranker, reranker_from_config
+from embedstack.search.retrievers import DenseRetriever, IndexRetriever, Retriever, search_many
+from embedstack.search.spec import PipelineSpec, default_fusion, resolve_fusion
 from embedstack.types import Hit
 
 if TYPE_CHECKING:
@@ -36,26 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-PRESETS = ("dense", "bm25", "hybrid", "hybrid+rerank")
-TUNED_FUSION_FILE = "fusion.json"
-
-# The default hybrid: a convex combination of per-query z-scored scores, weighted toward
-# dense. Chosen on the train splits of SciFact and an FAQ set (the best SciFact gain among
-# settings that lose at most 0.02 to the better component on every set); see
-# docs/benchmarks.md ("Hybrid retrieval") for the numbers and why plain RRF is not it.
-DEFAULT_DENSE_WEIGHT = 0.6
-DEFAULT_NORMALIZATION = Normalization.ZSCORE
-
-
-def default_fusion(names: Sequence[str]) -> Fusion:
-    """The default fusion for these retrievers: dense-weighted z-score fusion."""
-    names = list(names)
-    if "dense" in names and len(names) > 1:
-        rest = (1.0 - DEFAULT_DENSE_WEIGHT) / (len(names) - 1)
-        weights = {n: DEFAULT_DENSE_WEIGHT if n == "dense" else rest for n in names}
-    else:
-        weights = dict.fromkeys(names, 1.0 / len(names))
-    return LinearFusion(weights, DEFAULT_NORMALIZATION)
 
 
 def combine(
@@ -108,6 +84,7 @@ class Explanation:
     timings: dict[str, float] = field(default_factory=dict)
 
     def rows(self) -> list[dict[str, Any]]:
+        """One dict per hit: rank, id, final score and each stage's score and rank."""
         rows = []
         for rank, hit in enumerate(self.hits, start=1):
             row: dict[str, Any] = {"rank": rank, "id": hit.id, "score": hit.score}
@@ -118,6 +95,7 @@ class Explanation:
         return rows
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (what `search --explain --json` prints)."""
         return {"query": self.query, "stages": self.stages, "hits": self.rows(),
                 "timings": self.timings}  # fmt: skip
 
@@ -167,6 +145,7 @@ class Pipeline:
 
     @property
     def stages(self) -> list[str]:
+        """Stage names in order: the retrievers, then fusion and the reranker if any."""
         names = list(self.retrievers)
         if len(names) > 1:
             names.append("fusion")
@@ -174,29 +153,75 @@ class Pipeline:
             names.append(self.reranker.stage)
         return names
 
+    @classmethod
+    def from_spec(
+        cls, collection: Collection, spec: str | PipelineSpec = "dense", **settings: Any
+    ) -> Pipeline:
+        """The pipeline a retriever name or `PipelineSpec` describes over `collection`
+        (see `embedstack.search.spec`); `settings` fill `PipelineSpec` fields, e.g.
+        `Pipeline.from_spec(col, "hybrid", reranker="./cross-encoder")`."""
+        parsed = PipelineSpec.parse(spec, **settings)
+        parsed.check()
+        names = parsed.retriever_names()
+        # A Postgres collection's lexical index is full-text search ("fts"), not BM25.
+        available = collection.index_names
+        if "bm25" in names and "bm25" not in available and "fts" in available:
+            names = ["fts" if name == "bm25" else name for name in names]
+        retrievers: dict[str, Retriever] = {
+            name: DenseRetriever(collection)
+            if name == "dense"
+            else IndexRetriever(collection, name)
+            for name in names
+        }
+        reranker = parsed.reranker
+        if isinstance(reranker, (str, Path)):
+            reranker = CrossEncoderReranker(reranker)
+        fusion = resolve_fusion(parsed, names, collection) if len(names) > 1 else None
+        return cls(retrievers, fusion, reranker, depth=parsed.depth,
+                   rerank_depth=parsed.rerank_depth)  # fmt: skip
+
     def search(self, query: str, k: int = 10, where: dict[str, Any] | None = None) -> list[Hit]:
+        """Top-k hits after every stage, each carrying every stage's score and rank."""
+        return self.search_many([query], k, where)[0]
+
+    def search_many(
+        self, queries: Sequence[str], k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[list[Hit]]:
+        """`search` for many queries: each retriever answers all of them in one batch
+        (dense embeds them in one call); fusion and reranking then run per query."""
         if k <= 0:
             raise InputError(f"k must be a positive number of results, got {k}")
+        queries = list(queries)
         timings: dict[str, float] = {}
-        rankings: dict[str, list[Hit]] = {}
-        fetch = max(self.depth, k)
+        single = len(self.retrievers) == 1 and self.reranker is None
+        fetch = k if single else max(self.depth, k)  # one list, cut to k: fetch only k
+        per_retriever: dict[str, list[list[Hit]]] = {}
         for name, retriever in self.retrievers.items():
             start = time.perf_counter()
-            rankings[name] = retriever.search(query, fetch, where)
+            per_retriever[name] = search_many(retriever, queries, fetch, where)
             timings[name] = time.perf_counter() - start
-        hits = combine(
-            query, rankings, k, fusion=self.fusion, reranker=self.reranker,
-            rerank_depth=self.rerank_depth, timings=timings,
-        )  # fmt: skip
+        out = []
+        for i, query in enumerate(queries):
+            rankings = {name: lists[i] for name, lists in per_retriever.items()}
+            steps: dict[str, float] = {}
+            hits = combine(
+                query, rankings, k, fusion=self.fusion, reranker=self.reranker,
+                rerank_depth=self.rerank_depth, timings=steps,
+            )  # fmt: skip
+            out.append(hits)
+            for stage, seconds in steps.items():
+                timings[stage] = timings.get(stage, 0.0) + seconds
         self.last_timings = timings
-        return hits
+        return out
 
     def explain(self, query: str, k: int = 10, where: dict[str, Any] | None = None) -> Explanation:
+        """`search`, plus the stage names and each stage's latency."""
         hits = self.search(query, k, where)
         return Explanation(query, self.stages, hits, dict(self.last_timings))
 
     # -- persistence ---------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
+        """pipeline.json: the retrievers (by kind) and the depths."""
         specs = []
         for name, r in self.retrievers.items():
             if isinstance(r, DenseRetriever):
@@ -224,10 +249,11 @@ class Pipeline:
             if stale not in files and (folder / stale).exists():
                 (folder / stale).unlink()
         for name, data in files.items():
-            _write_json(folder / name, data)
+            write_json(folder / name, data)
 
     @classmethod
     def load(cls, directory: str | Path, collection: Collection) -> Pipeline:
+        """A pipeline `save` wrote, re-attached to `collection`."""
         folder = Path(directory)
         if not (folder / "pipeline.json").is_file():
             raise CollectionError(f"{folder} has no pipeline.json: save a pipeline there first")
@@ -247,46 +273,6 @@ class Pipeline:
             reranker = reranker_from_config(json.loads((folder / "reranker.json").read_text()))
         return cls(retrievers, fusion, reranker, depth=config["depth"],
                    rerank_depth=config["rerank_depth"])  # fmt: skip
-
-    @classmethod
-    def preset(
-        cls, name: str, collection: Collection, rerank: str | Path | Reranker | None = None
-    ) -> Pipeline:
-        """`dense`, `bm25`, `hybrid` (dense + BM25, default or tuned fusion) or
-        `hybrid+rerank` (plus a cross-encoder from `rerank`, a model folder)."""
-        from embedstack.search.rerank import CrossEncoderReranker
-
-        if name not in PRESETS:
-            raise InputError(
-                f"unknown pipeline preset {name!r}; choose one of {', '.join(PRESETS)}"
-            )
-        if name == "hybrid+rerank" and rerank is None:
-            raise InputError("the hybrid+rerank preset needs a reranker: pass rerank=MODEL_DIR")
-        reranker = CrossEncoderReranker(rerank) if isinstance(rerank, (str, Path)) else rerank
-        if name in ("dense", "bm25"):
-            retriever = (
-                DenseRetriever(collection)
-                if name == "dense"
-                else IndexRetriever(collection, "bm25")
-            )
-            return cls([retriever], reranker=reranker)
-        return cls(
-            {"dense": DenseRetriever(collection), "bm25": IndexRetriever(collection, "bm25")},
-            tuned_fusion(collection.path),
-            reranker,
-        )
-
-
-def tuned_fusion(folder: Path) -> Fusion | None:
-    """Fusion settings that `embedstack tune --into` stored in a collection, if any."""
-    path = Path(folder) / TUNED_FUSION_FILE
-    if not path.is_file():
-        return None
-    return fusion_from_config(json.loads(path.read_text()))
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_bytes(path, json.dumps(data, indent=2, sort_keys=True).encode())
 
 
 __all__ = ["RRF", "Explanation", "LinearFusion", "Pipeline", "combine", "default_fusion"]

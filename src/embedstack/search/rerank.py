@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from embedstack.errors import InputError, ModelNotFoundError
+from embedstack.similarity import topk
 from embedstack.types import Hit
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,17 @@ _FAMILIES = {"bert": "bert", "roberta": "roberta", "xlm-roberta": "roberta", "ca
 
 
 class Reranker(Protocol):
+    """Re-scores hits with a sharper model; records its score under `stage`."""
+
     stage: str  # the name its score is recorded under in Hit.stages
 
-    def rerank(self, query: str, hits: Sequence[Hit], k: int | None = None) -> list[Hit]: ...
+    def rerank(self, query: str, hits: Sequence[Hit], k: int | None = None) -> list[Hit]:
+        """The hits re-ordered by this reranker's score, cut to k."""
+        ...
 
-    def config(self) -> dict[str, Any]: ...
+    def config(self) -> dict[str, Any]:
+        """JSON-able settings (`reranker_from_config` reads them back)."""
+        ...
 
 
 def apply_scores(
@@ -43,9 +50,8 @@ def apply_scores(
     """
     if k is not None and k <= 0:
         raise InputError(f"k must be a positive number of results, got {k}")
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    if k is not None:
-        order = order[:k]
+    values = np.asarray(scores, dtype=np.float64)
+    order = topk(values, k or len(values))[0] if len(values) else np.zeros(0, np.int64)
     out = []
     for rank, i in enumerate(order, start=1):
         hit = hits[int(i)]
@@ -58,6 +64,7 @@ def apply_scores(
 
 
 def require_texts(hits: Sequence[Hit]) -> list[str]:
+    """The texts of the hits; refuses hits without text (nothing to rerank on)."""
     missing = [h.id for h in hits if not h.text]
     if missing:
         raise InputError(
@@ -145,15 +152,18 @@ class CrossEncoderReranker:
         return out
 
     def score(self, query: str, passages: Sequence[str]) -> np.ndarray:
+        """Relevance logits of each passage for the query."""
         logits = self.logits([query] * len(passages), passages)
         return logits[:, 0] if self.num_labels == 1 else logits[:, 1] - logits[:, 0]
 
     def rerank(self, query: str, hits: Sequence[Hit], k: int | None = None) -> list[Hit]:
+        """The hits re-ordered by cross-encoder score, cut to k."""
         if not hits:
             return []
         return apply_scores(hits, self.score(query, require_texts(hits)), RERANK_STAGE, k)
 
     def config(self) -> dict[str, Any]:
+        """JSON-able settings (`reranker_from_config` reads them back)."""
         return {
             "kind": "cross-encoder",
             "model": str(self.model_dir),

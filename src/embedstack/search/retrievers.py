@@ -7,12 +7,12 @@ retrievers without caring which kind they hold. Each hit records its stage under
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from embedstack.errors import CollectionError, InputError
-from embedstack.text.analysis import EmptyQueryWarning
-from embedstack.types import Hit, Kind
+from embedstack.store.backend import check_query
+from embedstack.types import Hit
 
 if TYPE_CHECKING:
     from embedstack.store.collection import Collection
@@ -20,15 +20,25 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class Retriever(Protocol):
+    """Anything with `search`; `search_many` is optional (see `search_many` below)."""
+
     def search(self, query: str, k: int = 10, where: dict[str, Any] | None = None) -> list[Hit]:
         """Top-k hits for `query`, best first, restricted by the metadata filter `where`."""
         ...
 
 
-def _check_query(query: str) -> str:
-    if not isinstance(query, str):
-        raise InputError(f"query must be a string, got {type(query).__name__}")
-    return query
+def search_many(
+    retriever: Retriever,
+    queries: Sequence[str],
+    k: int = 10,
+    where: dict[str, Any] | None = None,
+) -> list[list[Hit]]:
+    """One hit list per query: the retriever's own batched `search_many` when it has one
+    (dense embeds all queries in one call), else one `search` per query."""
+    batched = getattr(retriever, "search_many", None)
+    if callable(batched):
+        return list(batched(queries, k, where))
+    return [retriever.search(query, k, where) for query in queries]
 
 
 class DenseRetriever:
@@ -41,13 +51,15 @@ class DenseRetriever:
         self.collection = collection
 
     def search(self, query: str, k: int = 10, where: dict[str, Any] | None = None) -> list[Hit]:
-        if not _check_query(query).strip():
-            # An empty query's vector is the model's "nothing" vector: its neighbours are
-            # arbitrary, so say so instead of returning them.
-            warnings.warn("the query is empty: no dense hits", EmptyQueryWarning, stacklevel=2)
-            return []
-        vector = self.collection.encoder.encode([query], kind=Kind.QUERY)[0]
-        return self.collection.search_vector(vector, k, where)
+        """Top-k rows by the collection's metric; an empty query finds nothing."""
+        return self.search_many([query], k, where)[0]
+
+    def search_many(
+        self, queries: Sequence[str], k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[list[Hit]]:
+        """All queries embedded in one encoder call, then each ranked exactly by the
+        collection (the same scoring code as `search`, so the lists are identical)."""
+        return self.collection.search_queries(queries, k, where)
 
 
 class IndexRetriever:
@@ -64,7 +76,14 @@ class IndexRetriever:
         self.name = name
 
     def search(self, query: str, k: int = 10, where: dict[str, Any] | None = None) -> list[Hit]:
-        return self.collection.search_index(self.name, _check_query(query), k, where)
+        """Top-k rows of the named index (e.g. BM25 scores), best first."""
+        return self.collection.search_index(self.name, check_query(query), k, where)
+
+    def search_many(
+        self, queries: Sequence[str], k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[list[Hit]]:
+        """One `search` per query (index lookups have nothing to batch)."""
+        return [self.search(query, k, where) for query in queries]
 
 
 def resolve_retriever(collection: Collection, retriever: str | Retriever) -> Retriever:

@@ -47,6 +47,7 @@ class DynamicBatcher:
         self._pending: list[_Job] = []
 
     async def embed(self, texts: list[str], kind: Kind) -> np.ndarray:
+        """Embed texts, batched with concurrent requests; resolves to their vectors."""
         if self._task is None or self._task.done():
             self._queue = asyncio.Queue()
             self._task = asyncio.create_task(self._run())

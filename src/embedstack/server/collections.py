@@ -15,6 +15,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from embedstack.errors import SpaceMismatchError
+from embedstack.search.pipeline import Pipeline
+from embedstack.search.rerank import CrossEncoderReranker
+from embedstack.search.spec import PipelineSpec
 from embedstack.server.errors import ApiError
 from embedstack.server.schemas import (
     NAME_PATTERN,
@@ -30,6 +34,7 @@ from embedstack.server.schemas import (
     SearchResponse,
     WriteResult,
 )
+from embedstack.store.collection import Collection
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
 _NAME = re.compile(NAME_PATTERN)
@@ -46,6 +51,7 @@ class CollectionRegistry:
         self._guard = threading.Lock()
 
     def path(self, name: str) -> Path:
+        """The folder of collection `name`; refuses names that are not plain identifiers."""
         if self.root is None:
             raise ApiError(
                 404,
@@ -57,18 +63,18 @@ class CollectionRegistry:
         return self.root / name
 
     def lock(self, name: str) -> threading.Lock:
+        """The lock that serialises work on collection `name`."""
         with self._guard:
             return self._locks.setdefault(name, threading.Lock())
 
     def names(self) -> list[str]:
+        """Names of the collections under the root."""
         if self.root is None or not self.root.exists():
             return []
         return sorted(p.name for p in self.root.iterdir() if (p / "manifest.json").exists())
 
     def get(self, name: str, encoders: list[Any]) -> Any:
-        from embedstack.errors import SpaceMismatchError
-        from embedstack.store.collection import Collection
-
+        """Collection `name`, opened once (sharing a served encoder when the space matches)."""
         path = self.path(name)
         if name in self._open:
             return self._open[name]
@@ -87,9 +93,8 @@ class CollectionRegistry:
         return collection
 
     def create(self, name: str, encoder: Any, indexes: dict[str, Any]) -> Any:
+        """Create collection `name` with this encoder and indexes."""
         path = self.path(name)
-        from embedstack.store.collection import Collection
-
         if (path / "manifest.json").exists():
             raise ApiError(409, f"collection {name!r} already exists", code="collection_exists")
         assert self.root is not None
@@ -99,6 +104,7 @@ class CollectionRegistry:
         return collection
 
     def drop(self, name: str) -> None:
+        """Delete collection `name` and its folder."""
         path = self.path(name)
         if not (path / "manifest.json").exists():
             raise ApiError(404, f"no collection named {name!r}", code="collection_not_found")
@@ -138,6 +144,7 @@ async def _locked(request: Request, name: str, work: Any) -> Any:
 
 @router.get("", response_model=CollectionList)
 async def list_collections(request: Request) -> CollectionList:
+    """List the collections."""
     registry = _registry(request)
     infos = []
     for name in registry.names():
@@ -147,6 +154,7 @@ async def list_collections(request: Request) -> CollectionList:
 
 @router.post("", response_model=CollectionInfo, status_code=201)
 async def create_collection(body: CollectionCreate, request: Request) -> CollectionInfo:
+    """Create a collection with a served model."""
     pool = request.app.state.pool
     spec = pool.resolve(body.model)
     if spec is None:
@@ -176,11 +184,13 @@ async def create_collection(body: CollectionCreate, request: Request) -> Collect
 
 @router.get("/{name}", response_model=CollectionInfo)
 async def collection_info(name: str, request: Request) -> CollectionInfo:
+    """Size, model and embedding space of a collection."""
     return await _locked(request, name, lambda c: _info(name, c))
 
 
 @router.delete("/{name}")
 async def drop_collection(name: str, request: Request) -> dict[str, Any]:
+    """Delete a collection."""
     registry = _registry(request)
 
     def run() -> None:
@@ -193,6 +203,7 @@ async def drop_collection(name: str, request: Request) -> dict[str, Any]:
 
 @router.post("/{name}/documents", response_model=WriteResult)
 async def write_documents(name: str, body: DocumentsWrite, request: Request) -> WriteResult:
+    """Add or upsert documents."""
     texts = [d.text for d in body.documents]
     metadata = [d.metadata for d in body.documents]
     ids = [d.id for d in body.documents]
@@ -212,12 +223,14 @@ async def write_documents(name: str, body: DocumentsWrite, request: Request) -> 
 
 @router.post("/{name}/documents/delete", response_model=DeleteResult)
 async def delete_documents(name: str, body: DeleteRequest, request: Request) -> DeleteResult:
+    """Delete documents by id."""
     deleted = await _locked(request, name, lambda c: c.delete(body.ids))
     return DeleteResult(deleted=int(deleted))
 
 
 @router.get("/{name}/documents/{doc_id}", response_model=DocumentOut)
 async def get_document(name: str, doc_id: str, request: Request) -> DocumentOut:
+    """One document by id."""
     records = await _locked(request, name, lambda c: c.get([doc_id]))
     if not records:
         raise ApiError(404, f"no document {doc_id!r} in {name!r}", code="document_not_found")
@@ -227,22 +240,12 @@ async def get_document(name: str, doc_id: str, request: Request) -> DocumentOut:
 
 @router.post("/{name}/search", response_model=SearchResponse)
 async def search(name: str, body: SearchRequest, request: Request) -> SearchResponse:
-    wants_rerank = body.rerank or body.retriever == "hybrid+rerank"
-    reranker = _reranker(request) if wants_rerank else None
+    """Search with any retriever name (`Pipeline.from_spec`), optionally reranked."""
+    spec = PipelineSpec(body.retriever)
+    reranker = _reranker(request) if body.rerank or spec.wants_reranker else None
 
     def work(collection: Any) -> list[Any]:
-        if reranker is None and body.retriever != "hybrid":
-            return collection.search(
-                body.query, k=body.k, where=body.where, retriever=body.retriever
-            )
-        from embedstack.search.pipeline import Pipeline
-        from embedstack.search.retrievers import resolve_retriever
-
-        if body.retriever.startswith("hybrid"):
-            pipeline = Pipeline.preset("hybrid", collection, rerank=reranker)
-        else:
-            retriever = resolve_retriever(collection, body.retriever)
-            pipeline = Pipeline({body.retriever: retriever}, reranker=reranker)
+        pipeline = Pipeline.from_spec(collection, spec, reranker=reranker)
         return pipeline.search(body.query, k=body.k, where=body.where)
 
     hits = await _locked(request, name, work)
@@ -267,7 +270,5 @@ def _reranker(request: Request) -> Any:
             code="reranker_not_configured",
         )
     if getattr(state, "reranker", None) is None:
-        from embedstack.search.rerank import CrossEncoderReranker
-
         state.reranker = CrossEncoderReranker(folder)
     return state.reranker

@@ -29,4 +29,5 @@ class ApiError(Exception):
 def error_body(
     message: str, kind: str, code: str | None, param: str | None = None
 ) -> dict[str, Any]:
+    """The OpenAI-style error JSON body."""
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}

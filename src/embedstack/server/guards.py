@@ -21,6 +21,7 @@ OPEN_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redir
 
 
 async def send_error(send: Send, status: int, message: str, kind: str, code: str) -> None:
+    """Send an OpenAI-style JSON error response straight from the ASGI layer."""
     body = json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}})
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if status == 401:
@@ -40,6 +41,7 @@ class BodyLimit:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on, or answer 400/413 if its body is malformed or too large."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -107,6 +109,7 @@ class ApiKeyAuth:
         self.keys = [k.encode() for k in keys]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on if it carries a valid key (or needs none), else answer 401."""
         if scope["type"] != "http" or not self.keys or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return

@@ -12,6 +12,8 @@ from embedstack._optional import require
 
 @dataclass
 class ServerMetrics:
+    """Prometheus counters and histograms for one server, in their own registry."""
+
     registry: object = field(init=False)
 
     def __post_init__(self) -> None:
@@ -46,4 +48,5 @@ class ServerMetrics:
         self._prom = prom
 
     def render(self) -> tuple[bytes, str]:
+        """The metrics in Prometheus text format, with its content type."""
         return self._prom.generate_latest(self.registry), self._prom.CONTENT_TYPE_LATEST

@@ -14,6 +14,8 @@ from embedstack.server.metrics import ServerMetrics
 
 @dataclass
 class ServedModel:
+    """One loaded encoder and the batcher that feeds it requests."""
+
     id: str
     encoder: Encoder
     batcher: DynamicBatcher
@@ -40,6 +42,7 @@ class ModelPool:
 
     @property
     def default(self) -> str:
+        """The spec served when a request names no model."""
         return self.specs[0]
 
     def resolve(self, name: str | None) -> str | None:
@@ -63,6 +66,7 @@ class ModelPool:
         return self._loaded[spec]
 
     async def get(self, spec: str) -> ServedModel:
+        """The served model for `spec`, loaded on first use."""
         if spec in self._loaded:
             return self._loaded[spec]
         async with self._lock:
@@ -71,5 +75,6 @@ class ModelPool:
         return self._loaded[spec]
 
     async def close(self) -> None:
+        """Stop every batcher and release the encoders."""
         for served in self._loaded.values():
             await served.batcher.stop()

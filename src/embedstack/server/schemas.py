@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class EmbeddingsRequest(BaseModel):
+    """Body of POST /v1/embeddings (OpenAI-compatible)."""
+
     model_config = ConfigDict(extra="ignore")
 
     input: str | list[str] = Field(
@@ -24,17 +26,23 @@ class EmbeddingsRequest(BaseModel):
 
 
 class EmbeddingItem(BaseModel):
+    """One embedding in the response, at its input's index."""
+
     object: Literal["embedding"] = "embedding"
     index: int
     embedding: list[float] | str
 
 
 class Usage(BaseModel):
+    """Tokens the request used, as OpenAI reports them."""
+
     prompt_tokens: int
     total_tokens: int
 
 
 class EmbeddingsResponse(BaseModel):
+    """Response of POST /v1/embeddings (OpenAI-compatible)."""
+
     object: Literal["list"] = "list"
     data: list[EmbeddingItem]
     model: str
@@ -42,6 +50,8 @@ class EmbeddingsResponse(BaseModel):
 
 
 class ModelCard(BaseModel):
+    """One served model in GET /v1/models."""
+
     id: str
     object: Literal["model"] = "model"
     created: int = 0
@@ -50,11 +60,15 @@ class ModelCard(BaseModel):
 
 
 class ModelList(BaseModel):
+    """Response of GET /v1/models."""
+
     object: Literal["list"] = "list"
     data: list[ModelCard]
 
 
 class ErrorDetail(BaseModel):
+    """What went wrong, in OpenAI's error shape."""
+
     message: str
     type: str
     param: str | None = None
@@ -62,6 +76,8 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorResponse(BaseModel):
+    """Body of every error response."""
+
     error: ErrorDetail
 
 
@@ -69,6 +85,8 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class CollectionCreate(BaseModel):
+    """Body of a request that creates a collection."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=NAME_PATTERN)
@@ -82,6 +100,8 @@ class CollectionCreate(BaseModel):
 
 
 class CollectionInfo(BaseModel):
+    """One collection's name, size and embedding space."""
+
     name: str
     count: int
     model: str
@@ -90,11 +110,15 @@ class CollectionInfo(BaseModel):
 
 
 class CollectionList(BaseModel):
+    """Response listing the served collections."""
+
     object: Literal["list"] = "list"
     data: list[CollectionInfo]
 
 
 class DocumentIn(BaseModel):
+    """One document to write; upsert needs its id (add makes ids when none are given)."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str | None = Field(default=None, min_length=1, max_length=512)
@@ -103,6 +127,8 @@ class DocumentIn(BaseModel):
 
 
 class DocumentsWrite(BaseModel):
+    """Body of a request that adds or upserts documents."""
+
     model_config = ConfigDict(extra="forbid")
 
     documents: list[DocumentIn] = Field(min_length=1)
@@ -110,27 +136,37 @@ class DocumentsWrite(BaseModel):
 
 
 class WriteResult(BaseModel):
+    """Ids of the documents written, and how many."""
+
     ids: list[str]
     count: int
 
 
 class DeleteRequest(BaseModel):
+    """Body of a request that deletes documents by id."""
+
     model_config = ConfigDict(extra="forbid")
 
     ids: list[str] = Field(min_length=1)
 
 
 class DeleteResult(BaseModel):
+    """How many documents a delete removed."""
+
     deleted: int
 
 
 class DocumentOut(BaseModel):
+    """One stored document, as returned by a get."""
+
     id: str
     text: str
     metadata: dict[str, Any]
 
 
 class SearchRequest(BaseModel):
+    """Body of a search request: query, k, filter and which retriever to use."""
+
     model_config = ConfigDict(extra="forbid")
 
     query: str = Field(min_length=1)
@@ -149,6 +185,8 @@ class SearchRequest(BaseModel):
 
 
 class HitOut(BaseModel):
+    """One search hit; `stages` keeps each pipeline stage's score and rank."""
+
     id: str
     score: float
     text: str
@@ -157,4 +195,6 @@ class HitOut(BaseModel):
 
 
 class SearchResponse(BaseModel):
+    """Response of a search request: hits, best first."""
+
     hits: list[HitOut]

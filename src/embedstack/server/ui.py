@@ -29,6 +29,8 @@ MAX_UPLOAD = 20 * 1024 * 1024
 
 
 class UiSearch(BaseModel):
+    """Body of the page's text search."""
+
     collection: str
     query: str = Field(max_length=4000)
     retriever: str = "dense"
@@ -36,6 +38,8 @@ class UiSearch(BaseModel):
 
 
 class UiImageSearch(BaseModel):
+    """Body of the page's search by example image."""
+
     collection: str
     image: str = Field(description="base64 bytes of the image (a data: URL is accepted)")
     k: int = Field(12, ge=1, le=100)
@@ -51,6 +55,7 @@ class UiCollections:
         self._lock = threading.Lock()
 
     def paths(self) -> dict[str, Path]:
+        """Collection name -> folder, for the collections the page may open."""
         if self.folder is None or not self.folder.is_dir():
             return {}
         if (self.folder / MANIFEST).is_file():
@@ -77,6 +82,7 @@ class UiCollections:
             return self._open[name]
 
     def describe(self, name: str) -> dict[str, Any]:
+        """What the page shows for a collection: kind, size, model and retrievers it may use."""
         collection, dual = self.open(name)
         retrievers = ["dense", *(n for n in ("bm25",) if n in collection.index_names)]
         if "bm25" in retrievers:
@@ -100,8 +106,9 @@ def _search(state: UiCollections, body: UiSearch) -> list[dict[str, Any]]:
     collection, _ = state.open(body.collection)
     if body.retriever not in state.describe(body.collection)["retrievers"]:
         raise EmbedstackError(f"retriever {body.retriever!r} is not available for this collection")
-    preset = "hybrid+rerank" if body.retriever == "rerank" else body.retriever
-    pipeline = Pipeline.preset(preset, collection, rerank=state.reranker)
+    spec = "hybrid+rerank" if body.retriever == "rerank" else body.retriever
+    reranker = state.reranker if spec.endswith("+rerank") else None
+    pipeline = Pipeline.from_spec(collection, spec, reranker=reranker)
     return [_hit(body.collection, h) for h in pipeline.search(body.query, k=body.k)]
 
 
@@ -123,6 +130,7 @@ def _search_image(state: UiCollections, body: UiImageSearch) -> list[dict[str, A
 
 
 def ui_router(state: UiCollections) -> APIRouter:
+    """The API routes and static files of the browser search page."""
     router = APIRouter(tags=["ui"], include_in_schema=False)
     static = resources.files("embedstack.ui").joinpath("static")
 

@@ -55,6 +55,7 @@ class Variant(str, Enum):
 
     @classmethod
     def parse(cls, value: str | Variant) -> Variant:
+        """The variant named by value (case-insensitive), or a clear error listing them."""
         if isinstance(value, cls):
             return value
         try:
@@ -66,6 +67,7 @@ class Variant(str, Enum):
 
 
 def idf(variant: Variant, df: np.ndarray, n_docs: int) -> np.ndarray:
+    """Inverse document frequency per term, by the variant's formula."""
     df = df.astype(np.float64)
     if variant is Variant.LUCENE:
         return np.log1p((n_docs - df + 0.5) / (df + 0.5))
@@ -114,6 +116,7 @@ class BM25Index:
 
     # -- configuration ----------------------------------------------------------------
     def config(self) -> dict[str, Any]:
+        """The settings that define this index, saved with it and compared on load."""
         return {
             "variant": self.variant.value,
             "k1": self.k1,
@@ -124,6 +127,7 @@ class BM25Index:
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None = None) -> BM25Index:
+        """An empty index from saved or user settings, refusing unknown keys."""
         values = dict(config or {})
         unknown = set(values) - {"analyzer", "variant", "k1", "b", "delta"}
         if unknown:
@@ -142,6 +146,7 @@ class BM25Index:
 
     @property
     def avg_len(self) -> float:
+        """Mean document length in tokens (0 when empty)."""
         return self.total_len / self.n_docs if self.n_docs else 0.0
 
     # -- updates ----------------------------------------------------------------------
@@ -289,6 +294,7 @@ class BM25Index:
 
     @classmethod
     def load(cls, directory: Path, config: dict[str, Any] | None = None) -> BM25Index:
+        """Read a saved index, refusing a format or settings it was not built with."""
         directory = Path(directory)
         fail = index_error("BM25", REBUILD_HINT)
         meta = load_json(directory / "bm25.json", fail)

@@ -18,11 +18,14 @@ from embedstack.errors import InputError
 
 
 def content_hash(text: str) -> str:
+    """SHA-256 of the text, used to skip re-embedding unchanged rows."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass
 class Record:
+    """One stored row: id, text, metadata and vector."""
+
     id: str
     text: str
     metadata: dict[str, Any]
@@ -40,9 +43,11 @@ class UpsertReport:
 
     @property
     def embedded(self) -> int:
+        """Rows that were (re-)embedded: added plus updated."""
         return len(self.added) + len(self.updated)
 
     def to_dict(self) -> dict[str, Any]:
+        """Counts per outcome, for JSON output."""
         return {
             "added": len(self.added),
             "updated": len(self.updated),
@@ -53,6 +58,7 @@ class UpsertReport:
 
 
 def check_metadata(metadata: Sequence[dict[str, Any]] | None, n: int) -> list[dict[str, Any]]:
+    """One JSON-serialisable metadata dict per text ({} each if none given)."""
     if metadata is None:
         return [{} for _ in range(n)]
     items = list(metadata)
@@ -69,6 +75,7 @@ def check_metadata(metadata: Sequence[dict[str, Any]] | None, n: int) -> list[di
 
 
 def check_ids(ids: Sequence[str], n: int) -> list[str]:
+    """The ids as a list, checked: one per text, non-empty strings, no repeats."""
     items = list(ids)
     if len(items) != n:
         raise InputError(f"got {len(items)} ids for {n} texts: give one id per text")
@@ -84,6 +91,8 @@ def check_ids(ids: Sequence[str], n: int) -> list[str]:
 
 @dataclass
 class ChangeSet:
+    """Everything one commit writes: new rows, deletions and metadata updates."""
+
     ids: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     metadata: list[dict[str, Any]] = field(default_factory=list)

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from embedstack.encoders.base import Encoder
 from embedstack.errors import CollectionError, InputError, SpaceMismatchError, StorageError
 from embedstack.similarity import Metric
 from embedstack.sqlite import classify
+from embedstack.store.backend import is_database_url
 from embedstack.store.changes import Record, UpsertReport
 from embedstack.store.checksums import verify_tree
 from embedstack.store.flat import FlatVectors
@@ -51,9 +52,6 @@ from embedstack.store.records import DATABASE, RecordStore
 from embedstack.store.vecindex import create_vector_config
 from embedstack.store.writes import CollectionWrites
 from embedstack.types import EmbeddingSpace
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Collection", "Record", "UpsertReport"]
 log = logging.getLogger(__name__)
@@ -106,13 +104,27 @@ class Collection(CollectionReads, CollectionWrites, OwnVectors):
         `EMBEDSTACK_MODEL` or the default model). `indexes` None means the default
         secondary indexes (BM25 when installed); `()` means none; names use each index's
         default settings, and a mapping gives settings per index, e.g.
-        `{"bm25": None, "colbert": {"model": "path/to/colbert"}}`.
+        `{"bm25": None, "colbert": {"model": "path/to/colbert"}}`. A `postgresql://` URL
+        makes a PostgreSQL collection instead (see `store/postgres.py`).
 
         Without an encoder but with `dim`, the collection holds your own vectors (add them
         with `add(ids=..., vectors=...)`). `ann` ("exact" or "hnsw"), `storage` ("float32",
         "float16", "int8", "binary"), `rescore` ("none", "float32", "int8") and
         `ann_settings` (e.g. `{"dims": 256, "connectivity": 32}`) choose the vector index
         (store/vecindex.py)."""
+        if is_database_url(path):
+            from embedstack.store.postgres import PostgresCollection
+
+            if dim is not None or (ann, storage, rescore) != ("exact", "float32", None):
+                raise InputError(
+                    "dim, ann, storage and rescore apply to embedded (folder) collections; "
+                    "a PostgreSQL collection indexes with pgvector: drop those arguments"
+                )
+
+            made = PostgresCollection.create(
+                str(path), encoder, indexes=indexes, exist_ok=exist_ok, metric=metric
+            )
+            return cast(Collection, made)  # same public interface: CollectionBackend
         from embedstack.atomic import remove
 
         folder = Path(path)
@@ -150,6 +162,10 @@ class Collection(CollectionReads, CollectionWrites, OwnVectors):
         """Open an existing collection; nothing on disk is changed. Without an encoder,
         it is rebuilt from the manifest's model spec when first needed; a given one must
         match the space."""
+        if is_database_url(path):
+            from embedstack.store.postgres import PostgresCollection
+
+            return cast(Collection, PostgresCollection.open(str(path), encoder))
         folder = Path(path)
         manifest = Manifest.read(folder)
         enc = None
@@ -159,6 +175,7 @@ class Collection(CollectionReads, CollectionWrites, OwnVectors):
         return cls(folder, manifest, enc)
 
     def close(self) -> None:
+        """Close the collection's record database."""
         self._store.close()
 
     def __enter__(self) -> Collection:
@@ -169,10 +186,12 @@ class Collection(CollectionReads, CollectionWrites, OwnVectors):
 
     @property
     def space(self) -> EmbeddingSpace:
+        """The embedding space every stored vector belongs to."""
         return self.manifest.space
 
     @property
     def encoder(self) -> Encoder:
+        """The encoder recorded in the manifest, loaded on first use."""
         if self._encoder is None:
             require_encoder(self.manifest.model_spec, self.path)
             try:
@@ -184,6 +203,7 @@ class Collection(CollectionReads, CollectionWrites, OwnVectors):
 
     @property
     def index_names(self) -> list[str]:
+        """Names of the secondary indexes kept in step with the rows."""
         return list(self.manifest.indexes)
 
     def __len__(self) -> int:
@@ -196,6 +216,7 @@ class Collection(CollectionReads, CollectionWrites, OwnVectors):
         return f"Collection({str(self.path)!r}, model={self.space.model!r}, rows={len(self)})"
 
     def ids(self) -> list[str]:
+        """Ids of the live rows, in insertion order."""
         return self._query(self._store.ids)
 
     def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
@@ -314,3 +335,7 @@ class Collection(CollectionReads, CollectionWrites, OwnVectors):
                     verify_tree(directory, saved[1], rebuild_hint(name, self.path))
                 self._indexes[name] = load_index(name, directory, config, self.path)
         return self._indexes[name]
+
+    def get_setting(self, key: str) -> dict[str, Any] | None:
+        """A setting stored with `set_setting` (e.g. "fusion"), or None if never set."""
+        return self._query(lambda: self._store.setting(key))

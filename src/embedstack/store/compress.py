@@ -81,6 +81,7 @@ def quantize_int8(vectors: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.nda
 
 
 def dequantize_int8(codes: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The inverse of `quantize_int8` (to within half a step)."""
     return (codes.astype(np.float32) + 128.0) / 255.0 * (hi - lo) + lo
 
 
@@ -112,9 +113,11 @@ class Codes:
 
     @property
     def bytes_per_vector(self) -> float:
+        """RAM per stored code."""
         return float(self.data.shape[1] * self.data.itemsize) if self.data.size else 0.0
 
     def encode(self, vectors: np.ndarray) -> np.ndarray:
+        """Codes of prepared vectors (int8 calibrates its ranges on the first call)."""
         if self.storage == "float32":
             return np.asarray(vectors, dtype=np.float32)
         if self.storage == "float16":
@@ -126,6 +129,7 @@ class Codes:
         return quantize_int8(vectors, self.lo, self.hi)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Codes back to float32 (binary codes are not decoded: Hamming instead)."""
         if self.storage == "int8":
             assert self.lo is not None and self.hi is not None
             return dequantize_int8(codes, self.lo, self.hi)
@@ -148,6 +152,7 @@ class Codes:
         self.present[rows] = True
 
     def delete(self, rows: np.ndarray) -> None:
+        """Forget rows (their codes stay until the index is rebuilt)."""
         rows = rows[rows < self.present.shape[0]]
         self.present[rows] = False
 
@@ -172,6 +177,7 @@ class Codes:
         return out
 
     def save(self, directory: Path, prefix: str) -> None:
+        """Write codes, presence mask and ranges as `<prefix>.npy/.json` files."""
         np.save(directory / f"{prefix}.npy", self.data, allow_pickle=False)
         np.save(directory / f"{prefix}-present.npy", self.present, allow_pickle=False)
         ranges = None if self.lo is None else [self.lo.tolist(), self.hi.tolist()]  # type: ignore[union-attr]
@@ -180,6 +186,7 @@ class Codes:
 
     @classmethod
     def load(cls, directory: Path, prefix: str) -> Codes:
+        """Read what `save` wrote."""
         info = json.loads((directory / f"{prefix}.json").read_text(encoding="utf-8"))
         ranges = info.get("ranges")
         return cls(

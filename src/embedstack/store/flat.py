@@ -24,12 +24,15 @@ MANIFEST_NAME = "manifest.json"
 
 @dataclass(frozen=True)
 class Segment:
+    """One file of vectors, holding rows start (inclusive) to stop (exclusive)."""
+
     name: str
     start: int
     array: np.ndarray  # (count, dim) float32, usually a read-only memory map
 
     @property
     def stop(self) -> int:
+        """One past the last row this segment holds."""
         return self.start + self.array.shape[0]
 
 
@@ -75,6 +78,7 @@ class FlatVectors:
 
     @property
     def total(self) -> int:
+        """Number of rows across all segments, deleted ones included."""
         return self.segments[-1].stop if self.segments else 0
 
     def load(self, listing: list[tuple[str, int, int, str | None]], fix: str) -> None:

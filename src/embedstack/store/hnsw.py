@@ -56,6 +56,7 @@ class HnswIndex(VectorIndexBase):
         self._graph: Any = None
 
     def config(self) -> dict[str, Any]:
+        """Settings plus the HNSW knobs, as saved in the manifest."""
         return {
             **super().config(),
             "connectivity": self.connectivity,
@@ -93,6 +94,7 @@ class HnswIndex(VectorIndexBase):
         return prepared
 
     def add(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        """Insert rows into the graph (keys are row ids)."""
         if len(rows):
             codes = self._encode(vectors)
             if self._graph is None:
@@ -102,6 +104,7 @@ class HnswIndex(VectorIndexBase):
         super().add(rows, vectors)
 
     def delete(self, rows: np.ndarray) -> None:
+        """Remove rows from the graph (no rebuild)."""
         if self._graph is not None and len(rows):
             present = [int(r) for r in rows if int(r) in self._graph]
             if present:
@@ -147,6 +150,7 @@ class HnswIndex(VectorIndexBase):
         return self._graph.ndim * width[self.settings.storage] + 2 * self.connectivity * 4 + 8
 
     def save(self, directory: Path) -> None:
+        """Write the graph and seal the folder with checksums."""
         if self._graph is not None:
             self._graph.save(str(directory / GRAPH))
         if self.scale is not None:
@@ -156,6 +160,7 @@ class HnswIndex(VectorIndexBase):
 
     @classmethod
     def load(cls, directory: Path, config: dict[str, Any]) -> HnswIndex:
+        """Verify the seal, then restore the graph."""
         verify(directory, cls.name, rebuild_hint(directory, cls.name))
         index = cls(**config)
         if (directory / GRAPH).exists():

@@ -25,6 +25,7 @@ def save_json(path: Path, data: Any) -> None:
 
 
 def load_npy(path: Path, fail: Callable, copy: bool = False) -> np.ndarray:
+    """Load a saved array (memory-mapped unless copy), calling fail if missing or unreadable."""
     if not path.exists():
         fail(path, "missing")
     try:
@@ -35,6 +36,7 @@ def load_npy(path: Path, fail: Callable, copy: bool = False) -> np.ndarray:
 
 
 def load_json(path: Path, fail: Callable) -> Any:
+    """Parse a saved JSON file, calling fail if missing or invalid."""
     if not path.exists():
         fail(path, "missing")
     try:

@@ -43,19 +43,26 @@ DEFAULT_INDEXES: tuple[str, ...] = ("bm25",)
 
 @runtime_checkable
 class SecondaryIndex(Protocol):
+    """What a secondary index (BM25, SPLADE, ...) must offer to stay in step with a collection."""
+
     name: str
 
-    def config(self) -> dict[str, Any]: ...
+    def config(self) -> dict[str, Any]:
+        """The settings that define the index, saved with it."""
 
-    def add(self, rows: np.ndarray, texts: list[str]) -> None: ...
+    def add(self, rows: np.ndarray, texts: list[str]) -> None:
+        """Index `texts` under their row ids."""
 
-    def delete(self, rows: np.ndarray) -> None: ...
+    def delete(self, rows: np.ndarray) -> None:
+        """Drop these rows from the index."""
 
-    def save(self, directory: Path) -> None: ...
+    def save(self, directory: Path) -> None:
+        """Write the index's files into `directory`."""
 
     def search(
         self, query: str, k: int, allowed: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]: ...
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (rows, scores), best first, limited to `allowed` rows when given."""
 
 
 @runtime_checkable
@@ -66,13 +73,17 @@ class VectorIndex(Protocol):
     name: str
     takes_vectors: bool
 
-    def config(self) -> dict[str, Any]: ...
+    def config(self) -> dict[str, Any]:
+        """The settings that define the index, saved with it."""
 
-    def add(self, rows: np.ndarray, vectors: np.ndarray) -> None: ...
+    def add(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        """Index `vectors` under their row ids."""
 
-    def delete(self, rows: np.ndarray) -> None: ...
+    def delete(self, rows: np.ndarray) -> None:
+        """Drop these rows from the index."""
 
-    def save(self, directory: Path) -> None: ...
+    def save(self, directory: Path) -> None:
+        """Write the index's files into `directory`."""
 
 
 def is_vector_index(name: str) -> bool:
@@ -121,6 +132,7 @@ def available(name: str) -> bool:
 
 
 def default_indexes() -> tuple[str, ...]:
+    """Indexes new collections get: the defaults whose dependencies are installed."""
     return tuple(name for name in DEFAULT_INDEXES if available(name))
 
 
@@ -150,6 +162,7 @@ def index_configs(
 
 
 def index_class(name: str) -> Any:
+    """The class implementing an index type, imported on demand; a clear error if unavailable."""
     target = _target(name)
     if isinstance(target, type):
         return target
@@ -165,6 +178,7 @@ def index_class(name: str) -> Any:
 
 
 def new_index(name: str, config: dict[str, Any] | None = None) -> SecondaryIndex:
+    """A new, empty index of the named type with these settings."""
     cls = index_class(name)
     # Indexes whose config nests objects (BM25's analyzer) rebuild them in from_config.
     if hasattr(cls, "from_config"):

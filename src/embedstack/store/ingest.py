@@ -41,6 +41,7 @@ class IngestReport:
 
     @property
     def per_second(self) -> float:
+        """Records embedded per second (0 before any time has passed)."""
         return self.embedded / self.seconds if self.seconds else 0.0
 
 
@@ -95,11 +96,9 @@ def embed_corpus(
         total = len(records)  # type: ignore[arg-type]
     target, parallel = collection, None
     if workers > 1:
-        from embedstack.encoders.parallel import ParallelEncoder
+        from embedstack.registry import load_parallel
 
-        parallel = ParallelEncoder(
-            collection.manifest.model_spec, workers, **(encoder_options or {})
-        )
+        parallel = load_parallel(collection.manifest.model_spec, workers, **(encoder_options or {}))
         target = Collection.open(collection.path, encoder=parallel)
     counts = IngestReport()
     start = time.perf_counter()

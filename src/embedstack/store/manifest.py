@@ -40,6 +40,7 @@ class Manifest:
     format_version: int = FORMAT_VERSION
 
     def to_dict(self) -> dict[str, Any]:
+        """The manifest as the JSON written to the collection folder."""
         return {
             "format_version": self.format_version,
             "library_version": self.library_version,
@@ -50,10 +51,12 @@ class Manifest:
         }
 
     def write(self, folder: Path) -> None:
+        """Write the manifest into the collection folder, atomically."""
         write_json(folder / MANIFEST, self.to_dict())
 
     @classmethod
     def read(cls, folder: Path) -> Manifest:
+        """Read a folder's manifest, with an error saying how to fix a missing or bad one."""
         path = folder / MANIFEST
         if not folder.is_dir():
             raise CollectionError(

@@ -36,12 +36,18 @@ MIGRATIONS: dict[int, str] = {
     );
     INSERT INTO state (key, value) VALUES ('generation', 0);
     """,
+    # 2: named settings committed with the data (e.g. the fusion `embedstack tune` chose).
+    2: """
+    CREATE TABLE IF NOT EXISTS settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
     # 3: crash safety. `writes` is the write journal: a write is recorded (and committed)
     # before it creates any file, and every file it creates carries its id, so cleanup
     # after a crash deletes exactly the files of unfinished writes. `trash` lists files
     # a commit superseded, deleted after the commit (again after a crash). Checksums of
-    # vector segments and index folders detect damage on disk. (No 2 here: another
-    # branch adds it; migrations apply by number, whatever the order of merging.)
+    # vector segments and index folders detect damage on disk.
     3: """
     CREATE TABLE IF NOT EXISTS writes (
         id TEXT PRIMARY KEY,

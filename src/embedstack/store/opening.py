@@ -20,6 +20,7 @@ OWN_FILES = {MANIFEST, DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", VECTORS_D
 
 
 def resolve_encoder(encoder: Encoder | str | None) -> tuple[Encoder, str]:
+    """(encoder, model spec) from an encoder, a spec string, or the default model."""
     from embedstack.config import default_model_spec
     from embedstack.registry import load_encoder
 
@@ -62,6 +63,7 @@ def rebuild_encoder(folder: Path, manifest: Manifest) -> Encoder:
 
 
 def require_space(folder: Path, space: EmbeddingSpace, encoder: Encoder) -> None:
+    """Raise SpaceMismatchError naming the folder unless the encoder embeds into `space`."""
     try:
         space.require_same(encoder.space)
     except SpaceMismatchError as exc:

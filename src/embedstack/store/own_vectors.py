@@ -72,9 +72,13 @@ class OwnVectors:
         _vectors: FlatVectors
 
         @property
-        def space(self) -> EmbeddingSpace: ...
+        def space(self) -> EmbeddingSpace:
+            """The collection's embedding space."""
+
         @property
-        def index_names(self) -> list[str]: ...
+        def index_names(self) -> list[str]:
+            """Names of the collection's secondary indexes."""
+
         @property
         def _metric(self) -> str: ...
         def _writing(self) -> AbstractContextManager[Any]: ...

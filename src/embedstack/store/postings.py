@@ -66,14 +66,17 @@ class Segment:
 
     @property
     def n_terms(self) -> int:
+        """Number of term slots in this segment."""
         return len(self.indptr) - 1
 
     @property
     def n_docs(self) -> int:
+        """Number of documents this segment was built with, deleted ones included."""
         return len(self.doc_rows)
 
     @property
     def live_nnz(self) -> int:
+        """Estimated live postings, assuming deleted documents were of average size."""
         return int(len(self.rows) * (1 - self.dead / max(self.n_docs, 1)))
 
     @classmethod
@@ -112,6 +115,7 @@ class Segment:
         )
 
     def live_coo(self, generation: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Postings still live in this segment as (rows, terms, values)."""
         terms = np.repeat(np.arange(self.n_terms, dtype=np.int64), np.diff(self.indptr))
         rows, values = np.asarray(self.rows, dtype=np.int64), np.asarray(self.values)
         if self.dead:
@@ -139,6 +143,7 @@ class PostingStore:
             self.generation = grown
 
     def contains(self, rows: np.ndarray) -> np.ndarray:
+        """Per row, whether the index currently holds it."""
         rows = np.asarray(rows, dtype=np.int64)
         inside = (rows >= 0) & (rows < len(self.generation))
         out = np.zeros(len(rows), dtype=bool)
@@ -157,6 +162,7 @@ class PostingStore:
 
     @property
     def live_rows(self) -> np.ndarray:
+        """Rows the index currently holds, ascending."""
         return np.flatnonzero(self.generation >= 0)
 
     # -- updates ----------------------------------------------------------------------
@@ -263,6 +269,7 @@ class PostingStore:
 
     # -- persistence --------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
+        """Segment list and id counter, saved in the index's JSON."""
         return {
             "next_id": self.next_id,
             "segments": [{"id": s.id, "name": s.name, "dead": s.dead} for s in self.segments],
@@ -290,6 +297,7 @@ class PostingStore:
         self.origin = directory
 
     def remove_stale_files(self, directory: Path) -> None:
+        """Delete segment files in `directory` that the current state no longer lists."""
         keep = {s.name for s in self.segments}
         for path in directory.glob(f"{self.name}.seg*.npy"):
             if path.name.split(".")[1] not in keep:
@@ -299,6 +307,7 @@ class PostingStore:
     def load(
         cls, directory: Path, name: str, state: dict[str, Any], fail: Callable
     ) -> PostingStore:
+        """Read a saved store from its state and files, calling fail on anything missing."""
         store = cls(name)
         store.origin = directory
         store.next_id = int(state["next_id"])
@@ -323,6 +332,7 @@ class PostingStore:
 
 
 def check_rows(rows: np.ndarray | list[int], what: str) -> np.ndarray:
+    """Rows as an int64 array, checked: 1-d, in range, no repeats."""
     rows = np.asarray(rows)
     if rows.ndim != 1 or (len(rows) and not np.issubdtype(rows.dtype, np.integer)):
         raise InputError(f"{what}: rows must be a 1-d array of integer row ids")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from embedstack.similarity import topk
+
 
 def allowed_mask(allowed: np.ndarray, size: int) -> np.ndarray:
     """A row mask from allowed row ids or a boolean mask (the collection's `where`)."""
@@ -20,21 +22,8 @@ def allowed_mask(allowed: np.ndarray, size: int) -> np.ndarray:
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best rows with a positive score, best first, ties broken by smaller row id."""
-    if k < len(scores):
-        # Selecting the k smallest of -scores is several times faster than the k largest
-        # of scores when most scores are tied at zero (numpy's introselect).
-        part = np.argpartition(-scores, k - 1)[:k]
-        cutoff = scores[part].min()
-        if cutoff > 0:
-            rows = part
-            if np.count_nonzero(scores == cutoff) > np.count_nonzero(scores[part] == cutoff):
-                # Rows tied with the k-th score but left out must not lose to larger row ids.
-                rows = np.union1d(part[scores[part] > cutoff], np.flatnonzero(scores == cutoff))
-        else:
-            rows = part[scores[part] > 0]
-    else:
-        rows = np.flatnonzero(scores > 0)
-    picked = scores[rows]
-    order = np.lexsort((rows, -picked))[:k]
-    return rows[order], picked[order].astype(np.float32)
+    """The k best rows with a positive score, best first, ties broken by smaller row id
+    (the one `similarity.topk`, so every retriever breaks ties the same way)."""
+    rows, picked = topk(scores, k)
+    keep = picked > 0
+    return rows[keep], picked[keep].astype(np.float32)

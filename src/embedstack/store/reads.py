@@ -16,19 +16,21 @@ import numpy as np
 
 from embedstack.errors import InputError, StorageError
 from embedstack.similarity import topk
+from embedstack.store.backend import TextSearch
 from embedstack.store.changes import Record
 from embedstack.store.flat import FlatVectors
 from embedstack.store.own_vectors import check_own_vectors
 from embedstack.types import Hit
 
 if TYPE_CHECKING:
-    from embedstack.search.retrievers import Retriever
     from embedstack.store.indexes import SecondaryIndex
     from embedstack.store.manifest import Manifest
     from embedstack.store.records import RecordStore
     from embedstack.types import EmbeddingSpace
 
 log = logging.getLogger(__name__)
+
+
 T = TypeVar("T")
 
 
@@ -40,7 +42,7 @@ def vectors_hint(folder: Path) -> str:
     )
 
 
-class CollectionReads:
+class CollectionReads(TextSearch):
     """The read half of `Collection`."""
 
     if TYPE_CHECKING:
@@ -50,7 +52,9 @@ class CollectionReads:
         _vectors: FlatVectors
 
         @property
-        def space(self) -> EmbeddingSpace: ...
+        def space(self) -> EmbeddingSpace:
+            """The collection's embedding space."""
+
         def _read(self, work: Callable[[], T]) -> T: ...
         def _rows_where(self, where: dict[str, Any]) -> np.ndarray: ...
         def _alive_rows(self) -> np.ndarray: ...
@@ -70,19 +74,6 @@ class CollectionReads:
             return [Record(*data[row], vector=vectors[n]) for n, row in enumerate(order)]
 
         return self._read(work)
-
-    def search(
-        self,
-        query: str,
-        k: int = 10,
-        where: dict[str, Any] | None = None,
-        retriever: str | Retriever = "dense",
-    ) -> list[Hit]:
-        """Top-k hits for `query`, best first. `retriever` is "dense", the name of one of
-        the collection's indexes (e.g. "bm25"), or any object with `search(query, k, where)`."""
-        from embedstack.search.retrievers import resolve_retriever
-
-        return resolve_retriever(self, retriever).search(query, k, where)  # type: ignore[arg-type]
 
     def search_vector(
         self,

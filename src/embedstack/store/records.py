@@ -45,6 +45,7 @@ class RecordStore:
         self.conn: sqlite3.Connection = open_database(path, MIGRATIONS, create=create, hint=hint)
 
     def close(self) -> None:
+        """Close the database connection."""
         self.conn.close()
 
     def reading(self) -> AbstractContextManager[None]:
@@ -66,6 +67,7 @@ class RecordStore:
         )
 
     def end_write(self, write_id: str) -> None:
+        """Clear a write's journal entry once it has committed."""
         self.conn.execute("DELETE FROM writes WHERE id = ?", (write_id,))
 
     def writes(self) -> list[tuple[str, int, str]]:
@@ -73,21 +75,26 @@ class RecordStore:
         return list(self.conn.execute("SELECT id, pid, host FROM writes ORDER BY started"))
 
     def add_trash(self, names: Sequence[str]) -> None:
+        """List superseded files to delete once it is safe."""
         self.conn.executemany("INSERT OR IGNORE INTO trash VALUES (?)", [(n,) for n in names])
 
     def trash(self) -> list[str]:
+        """Superseded files still waiting to be deleted, by name."""
         return [r[0] for r in self.conn.execute("SELECT name FROM trash ORDER BY name")]
 
     def clear_trash(self, names: Sequence[str]) -> None:
+        """Forget trash entries whose files are now deleted."""
         self.conn.executemany("DELETE FROM trash WHERE name = ?", [(n,) for n in names])
 
     # -- state ---------------------------------------------------------------------------
     def generation(self) -> int:
+        """Commit counter; readers compare it to notice a concurrent write."""
         return int(
             self.conn.execute("SELECT value FROM state WHERE key='generation'").fetchone()[0]
         )
 
     def bump_generation(self) -> None:
+        """Advance the commit counter (inside the committing transaction)."""
         self.conn.execute("UPDATE state SET value = value + 1 WHERE key = 'generation'")
 
     def segments(self) -> list[tuple[str, int, int, str | None]]:
@@ -96,15 +103,18 @@ class RecordStore:
         return list(self.conn.execute(sql))
 
     def add_segment(self, name: str, start: int, count: int, checksum: str | None) -> None:
+        """List a vector segment file as part of the collection."""
         self.conn.execute(
             "INSERT INTO segments (name, start, count, checksum) VALUES (?, ?, ?, ?)",
             (name, start, count, checksum),
         )
 
     def remove_segment(self, name: str) -> None:
+        """Unlist a vector segment file."""
         self.conn.execute("DELETE FROM segments WHERE name = ?", (name,))
 
     def replace_segments(self, name: str | None, count: int, checksum: str | None) -> None:
+        """Replace every segment with one (or none), as compaction does."""
         self.conn.execute("DELETE FROM segments")
         if name is not None:
             self.add_segment(name, 0, count, checksum)
@@ -115,6 +125,7 @@ class RecordStore:
         return {name: (directory, checksum) for name, directory, checksum in rows}
 
     def set_index_dir(self, name: str, directory: str, checksum: str | None) -> None:
+        """Record where an index is saved and its checksums."""
         self.conn.execute(
             "INSERT INTO index_state (name, directory, checksum) VALUES (?, ?, ?) "
             "ON CONFLICT(name) DO UPDATE SET directory = excluded.directory, "
@@ -122,14 +133,30 @@ class RecordStore:
             (name, directory, checksum),
         )
 
+    def setting(self, key: str) -> dict[str, Any] | None:
+        """A stored settings dict, or None if never set."""
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def set_setting(self, key: str, value: dict[str, Any]) -> None:
+        """Store a settings dict under key, replacing any earlier one."""
+        self.conn.execute(
+            "INSERT INTO settings VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value, sort_keys=True)),
+        )
+
     # -- rows ----------------------------------------------------------------------------
     def count(self) -> int:
+        """Number of live rows."""
         return int(self.conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])
 
     def ids(self) -> list[str]:
+        """Ids of the live rows, in insertion order."""
         return [r[0] for r in self.conn.execute("SELECT id FROM records ORDER BY row")]
 
     def alive_rows(self) -> np.ndarray:
+        """Row numbers of the live rows, ascending."""
         rows = self.conn.execute("SELECT row FROM records ORDER BY row")
         return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
@@ -142,6 +169,7 @@ class RecordStore:
         return dict(self.conn.execute(sql))
 
     def rows_where(self, where: dict[str, Any]) -> np.ndarray:
+        """Row numbers matching a metadata filter, ascending."""
         condition, params = compile_where(where)
         sql = f"SELECT row FROM records WHERE {condition} ORDER BY row"
         return np.fromiter((r[0] for r in self.conn.execute(sql, params)), dtype=np.int64)
@@ -167,6 +195,7 @@ class RecordStore:
         return found
 
     def texts_in_row_order(self) -> list[str]:
+        """Texts of the live rows, in row order (for rebuilding indexes)."""
         return [r[0] for r in self.conn.execute("SELECT text FROM records ORDER BY row")]
 
     def insert(
@@ -177,6 +206,7 @@ class RecordStore:
         metadata: Sequence[dict[str, Any]],
         hashes: Sequence[str],
     ) -> None:
+        """Store new rows (caller's transaction commits them)."""
         self.conn.executemany(
             "INSERT INTO records (row, id, text, metadata, hash) VALUES (?, ?, ?, ?, ?)",
             [
@@ -186,9 +216,11 @@ class RecordStore:
         )
 
     def delete_rows(self, rows: Sequence[int]) -> None:
+        """Remove rows by row number."""
         self.conn.executemany("DELETE FROM records WHERE row = ?", [(int(r),) for r in rows])
 
     def update_metadata(self, updates: dict[str, dict[str, Any]]) -> None:
+        """Replace the metadata of these ids."""
         self.conn.executemany(
             "UPDATE records SET metadata = ? WHERE id = ?",
             [(json.dumps(m, ensure_ascii=False, sort_keys=True), i) for i, m in updates.items()],

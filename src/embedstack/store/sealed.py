@@ -21,6 +21,7 @@ _CHUNK = 1 << 22
 
 
 def crc32_file(path: Path) -> int:
+    """CRC-32 of a file, read in 4 MiB chunks."""
     crc = 0
     with open(path, "rb") as fh:
         while chunk := fh.read(_CHUNK):
@@ -29,6 +30,7 @@ def crc32_file(path: Path) -> int:
 
 
 def seal(directory: Path, kind: str) -> None:
+    """Write `SEAL.json` for the files now in `directory` (call last)."""
     files = {
         p.name: {"size": p.stat().st_size, "crc32": crc32_file(p)}
         for p in sorted(directory.iterdir())

@@ -61,6 +61,7 @@ class VectorSettings:
 
     @property
     def code_metric(self) -> str:
+        """The metric on prepared vectors: cosine vectors are renormalised, so dot."""
         # Cosine vectors are renormalised before encoding, so cosine is a dot product.
         return "dot" if self.metric == "cosine" else self.metric
 
@@ -121,6 +122,7 @@ def create_vector_config(
 
 
 def rebuild_hint(directory: Path, name: str) -> str:
+    """How to rebuild the index kept in `directory` (Python and CLI)."""
     collection = directory.parent.parent
     return (
         f"`Collection.open({str(collection)!r}).rebuild_index({name!r})` in Python, or "
@@ -141,10 +143,12 @@ class VectorIndexBase:
             self.rescore_codes = Codes("int8", self.settings.code_metric)
 
     def config(self) -> dict[str, Any]:
+        """The settings, as saved in the manifest."""
         return asdict(self.settings)
 
     @property
     def rescore(self) -> str:
+        """How candidates are rescored: none, float32 or int8."""
         return self.settings.rescore
 
     def prepare(self, vectors: np.ndarray) -> np.ndarray:
@@ -152,17 +156,21 @@ class VectorIndexBase:
         return truncate(vectors, self.settings.dims, self.settings.metric == "cosine")
 
     def prepare_full(self, vectors: np.ndarray) -> np.ndarray:
+        """Vectors as the int8 rescoring codes see them: all dimensions."""
         return truncate(vectors, None, self.settings.metric == "cosine")
 
     def add(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        """Store the int8 rescoring codes of new rows (when rescoring with int8)."""
         if self.rescore_codes is not None and len(rows):
             self.rescore_codes.add(rows, self.prepare_full(vectors))
 
     def delete(self, rows: np.ndarray) -> None:
+        """Forget rows in the rescoring codes."""
         if self.rescore_codes is not None:
             self.rescore_codes.delete(rows)
 
     def rescore_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Scores of `rows` from the int8 rescoring codes."""
         assert self.rescore_codes is not None
         return self.rescore_codes.scores(self.prepare_full(query), rows)
 
@@ -194,11 +202,13 @@ class CompressedIndex(VectorIndexBase):
         self.codes = Codes(self.settings.storage, self.settings.code_metric)
 
     def add(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        """Store codes of new rows."""
         if len(rows):
             self.codes.add(rows, self.prepare(vectors))
         super().add(rows, vectors)
 
     def delete(self, rows: np.ndarray) -> None:
+        """Forget rows."""
         self.codes.delete(rows)
         super().delete(rows)
 
@@ -218,12 +228,14 @@ class CompressedIndex(VectorIndexBase):
         return self.codes.bytes_per_vector
 
     def save(self, directory: Path) -> None:
+        """Write the codes and seal the folder with checksums."""
         self.codes.save(directory, "codes")
         self._save_rescore(directory)
         seal(directory, self.name)
 
     @classmethod
     def load(cls, directory: Path, config: dict[str, Any]) -> CompressedIndex:
+        """Verify the seal, then read the codes."""
         verify(directory, cls.name, rebuild_hint(directory, cls.name))
         index = cls(**config)
         index.codes = Codes.load(directory, "codes")

@@ -32,6 +32,7 @@ class VectorFields:
 
 
 def is_vector_file(path: Path) -> bool:
+    """Whether `embedstack index` should read this file as vectors."""
     return path.suffix.lower() in VECTOR_SUFFIXES
 
 
@@ -45,6 +46,7 @@ def vector_dim(path: Path, fields: VectorFields) -> int:
 def read_vector_batches(
     path: Path, fields: VectorFields, batch_size: int = 50_000
 ) -> Iterator[Batch]:
+    """`(ids, vectors, texts, metadata)` batches of a vector file."""
     suffix = path.suffix.lower()
     if not path.is_file():
         raise InputError(f"{path} does not exist")

@@ -22,14 +22,18 @@ SELECTIVE = 0.05  # filters passing fewer than this share of rows are scanned ex
 
 
 class CandidateIndex(Protocol):
+    """What search_vectors needs from a vector index."""
+
     rescore: str
     settings: VectorSettings
 
     def candidates(
         self, query: np.ndarray, count: int, allowed: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]: ...
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Up to `count` (rows, approximate scores), only rows in `allowed` if given."""
 
-    def rescore_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray: ...
+    def rescore_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Scores of `rows` from the index's own rescoring codes (int8)."""
 
 
 def exact_search(

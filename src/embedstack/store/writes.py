@@ -19,6 +19,7 @@ import numpy as np
 from embedstack.encoders.base import Encoder, check_texts
 from embedstack.errors import InputError, StorageError
 from embedstack.progress import Progress, report
+from embedstack.store.backend import check_setting
 from embedstack.store.changes import (
     ChangeSet,
     UpsertReport,
@@ -90,9 +91,13 @@ class CollectionWrites(CommitMixin):
     if TYPE_CHECKING:
 
         @property
-        def space(self) -> EmbeddingSpace: ...
+        def space(self) -> EmbeddingSpace:
+            """The collection's embedding space."""
+
         @property
-        def encoder(self) -> Encoder: ...
+        def encoder(self) -> Encoder:
+            """The encoder that embeds new texts."""
+
         def _alive_rows(self) -> np.ndarray: ...
 
     def add(
@@ -209,8 +214,7 @@ class CollectionWrites(CommitMixin):
         return report
 
     def delete(self, ids: Sequence[str]) -> int:
-        """Remove rows by id (missing ids are ignored); returns how many were removed.
-        Their vectors stay on disk as tombstones until `compact()`."""
+        """Remove rows by id (missing ids ignored); returns how many. Tombstoned until compact()."""
         if isinstance(ids, str):
             raise TypeError("ids must be a list of strings, not a single string: wrap it as [id]")
         with self._writing() as write:
@@ -219,8 +223,7 @@ class CollectionWrites(CommitMixin):
         return len(rows)
 
     def compact(self) -> int:
-        """Rewrite the vectors without tombstones and rebuild the indexes; returns the
-        number of dead rows reclaimed."""
+        """Rewrite vectors without tombstones, rebuild the indexes; returns dead rows reclaimed."""
         with self._writing() as write:
             alive, total = self._alive_rows(), self._vectors.total
             if len(alive) == total and len(self._vectors.segments) <= 1:
@@ -306,6 +309,13 @@ class CollectionWrites(CommitMixin):
                 write.superseded.append(self._vectors.dir / name)
             write.changed = bool(damaged)
         return len(rows)
+
+    def set_setting(self, key: str, value: dict[str, Any]) -> None:
+        """Store a JSON-able dict under `key`, committed like any other write."""
+        check_setting(key, value)
+        with self._writing() as write:
+            self._store.set_setting(key, value)
+            write.changed = True
 
     def _embed(
         self,

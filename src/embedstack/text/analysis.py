@@ -188,9 +188,11 @@ class Analyzer:
             return [term for w in words if (term := lookup[w]) is not None]
 
     def analyze(self, texts: Iterable[str]) -> list[list[str]]:
+        """The terms of each text."""
         return [self.terms(text) for text in texts]
 
     def config(self) -> dict[str, Any]:
+        """The settings that define this analyzer, saved with an index."""
         stopwords = self.stopwords
         return {
             "lowercase": self.lowercase,
@@ -202,6 +204,7 @@ class Analyzer:
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Analyzer:
+        """An analyzer from saved settings, refusing unknown keys."""
         known = {"lowercase", "normalize", "stopwords", "stemmer", "token_pattern"}
         unknown = set(config) - known
         if unknown:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,26 +20,18 @@ from typing import Any
 import numpy as np
 
 from embedstack.errors import InputError
+from embedstack.text.markdown import (
+    HEADING,
+    PARAGRAPH_BREAK,
+    SENTENCE_BREAK,
+    Section,
+    line_blocks,
+    markdown_sections,
+    trimmed_spans,
+)
 from embedstack.text.tokenize import Span, Tokenizer, special_tokens, tokenizer_for
 
-_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？])[\"')\]]*\s+")
-# A line break ends a block when it follows a heading or fence, or starts a list item,
-# quote, table row, heading or fence; other breaks are just hard-wrapped prose.
-_BLOCK_START = re.compile(r"[ \t]*(?:[-*+>|][ \t]|\d+[.)][ \t]|#{1,6}[ \t]|```|~~~)")
-
 PARAGRAPH, SENTENCE, TOKENS = 2, 1, 0  # strength of the break before a piece
-
-
-@dataclass(frozen=True)
-class Section:
-    """A Markdown section: its heading line and body, and the path of headings above it."""
-
-    start: int
-    end: int
-    headings: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -59,6 +50,7 @@ class Chunk:
     section_end: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The chunk as a JSON-ready dict."""
         return {
             "id": self.id,
             "source": self.source,
@@ -75,67 +67,6 @@ class _Piece:
     start: int
     end: int
     boundary: int  # strength of the break before this piece
-
-
-def markdown_sections(text: str) -> list[Section]:
-    """Split at ATX headings (`#` .. `######`) outside fenced code blocks."""
-    sections: list[Section] = []
-    stack: list[tuple[int, str]] = []
-    start, in_fence, pos = 0, False, 0
-    current: tuple[str, ...] = ()
-    for line in text.splitlines(keepends=True):
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        match = None if in_fence else _HEADING.match(line.rstrip("\r\n"))
-        if match:
-            if text[start:pos].strip():
-                sections.append(Section(start, pos, current))
-            level = len(match.group(1))
-            stack = [(lvl, title) for lvl, title in stack if lvl < level]
-            stack.append((level, match.group(2).strip()))
-            current = tuple(title for _, title in stack)
-            start = pos
-        pos += len(line)
-    if text[start:].strip():
-        sections.append(Section(start, len(text), current))
-    return sections
-
-
-def _trimmed_spans(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[Span]:
-    """Non-blank pieces of text[start:end] between matches of `pattern`, whitespace-trimmed."""
-    out: list[Span] = []
-    cursor = start
-    for match in pattern.finditer(text, start, end):
-        out.append((cursor, match.start()))
-        cursor = match.end()
-    out.append((cursor, end))
-    trimmed = []
-    for s, e in out:
-        piece = text[s:e]
-        stripped = piece.strip()
-        if stripped:
-            s2 = s + (len(piece) - len(piece.lstrip()))
-            trimmed.append((s2, s2 + len(stripped)))
-    return trimmed
-
-
-def _line_blocks(text: str, start: int, end: int) -> list[Span]:
-    """Split a paragraph at the line breaks that separate Markdown blocks."""
-    blocks: list[Span] = []
-    block_start = line_start = start
-    while True:
-        newline = text.find("\n", line_start, end)
-        if newline < 0:
-            break
-        line = text[line_start:newline].rstrip("\r")
-        nxt_end = text.find("\n", newline + 1, end)
-        following = text[newline + 1 : nxt_end if nxt_end >= 0 else end]
-        if _HEADING.match(line) or _FENCE.match(line) or _BLOCK_START.match(following):
-            blocks.append((block_start, newline))
-            block_start = newline + 1
-        line_start = newline + 1
-    blocks.append((block_start, end))
-    return blocks
 
 
 def content_limit(encoder: Any, tokenizer: Tokenizer | None = None) -> int | None:
@@ -203,6 +134,7 @@ class Chunker:
         return self._finish(text, source, ranges)
 
     def chunk_file(self, path: str | Path) -> list[Chunk]:
+        """Chunk one file's text; the path becomes the chunks' source."""
         p = Path(path)
         return self.chunk(read_text(p), source=str(path))
 
@@ -217,12 +149,12 @@ class Chunker:
         windows (small enough that overlap can be made of them)."""
         window = self.overlap or self.max_tokens
         pieces: list[_Piece] = []
-        for p_start, p_end in _trimmed_spans(text, start, end, _PARAGRAPH_BREAK):
+        for p_start, p_end in trimmed_spans(text, start, end, PARAGRAPH_BREAK):
             first = True
             sentences = [
                 span
-                for b_start, b_end in _line_blocks(text, p_start, p_end)
-                for span in _trimmed_spans(text, b_start, b_end, _SENTENCE_BREAK)
+                for b_start, b_end in line_blocks(text, p_start, p_end)
+                for span in trimmed_spans(text, b_start, b_end, SENTENCE_BREAK)
             ]
             for s, e in sentences:
                 boundary = PARAGRAPH if first else SENTENCE
@@ -330,6 +262,7 @@ class SemanticChunker:
     percentile: float = 25.0
 
     def chunk(self, text: str, source: str = "") -> list[Chunk]:
+        """Chunk one text at topic shifts; ids are `source#0`, `source#1`, ..."""
         ch = self.chunker
         starts = [s for s, _ in ch.tokenizer.spans(text)]
         sections = markdown_sections(text) if ch.markdown else [Section(0, len(text), ())]
@@ -342,7 +275,7 @@ class SemanticChunker:
             v = vectors[offset : offset + len(pieces)]
             offset += len(pieces)
             sims = np.sum(v[:-1] * v[1:], axis=1)
-            if len(sims) and _HEADING.match(text[pieces[0].start : pieces[0].end]):
+            if len(sims) and HEADING.match(text[pieces[0].start : pieces[0].end]):
                 sims[0] = np.inf  # keep a heading with the sentence after it
             all_sims.append(sims)
         finite = np.concatenate(all_sims) if all_sims else np.zeros(0)

@@ -25,6 +25,8 @@ SUFFIXES = (*PLAIN, ".jsonl", ".csv")
 
 @dataclass
 class Document:
+    """One text to index, with its id and metadata."""
+
     id: str
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -32,6 +34,8 @@ class Document:
 
 @dataclass
 class Skipped:
+    """An input that was not loaded, and why."""
+
     where: str  # a path, or path:line
     reason: str
 
@@ -41,6 +45,8 @@ class Skipped:
 
 @dataclass
 class LoadResult:
+    """Documents loaded, inputs skipped, and how many files were read or ignored."""
+
     documents: list[Document] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     files: int = 0  # files read (fully or partly)

@@ -51,17 +51,21 @@ class Unit:
 
     @property
     def key(self) -> str:
+        """Unique name of the unit: source and row range."""
         return f"{self.source}:{self.start}-{self.stop}"
 
     @property
     def rows(self) -> int:
+        """Number of rows in the unit."""
         return self.stop - self.start
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain dict form, so the unit can be shipped to workers as JSON."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Unit:
+        """Rebuild a unit from its `to_dict` form."""
         return cls(**data)
 
 
@@ -75,6 +79,7 @@ class Plan:
 
     @property
     def rows(self) -> int:
+        """Total rows across all units."""
         return sum(u.rows for u in self.units)
 
 

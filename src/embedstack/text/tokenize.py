@@ -2,8 +2,9 @@
 
 Chunk sizes are counted in the tokens the model will actually see, so a chunk that
 fits here fits the model. Anything that maps a text to token character spans
-satisfies `Tokenizer`: a Hugging Face `tokenizers.Tokenizer`, the hashing encoder's
-word tokenizer, or a character estimate for encoders that expose no tokenizer.
+satisfies `Tokenizer`: a Hugging Face `tokenizers.Tokenizer`, a word tokenizer, or a
+character estimate. Each encoder says which one it uses (`Encoder.span_tokenizer`), so
+this module never needs to know the encoder classes (it sits below them).
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 class Tokenizer(Protocol):
     """`spans(text)` -> character `(start, end)` of each content token (no specials)."""
 
-    def spans(self, text: str) -> list[Span]: ...
+    def spans(self, text: str) -> list[Span]:
+        """Character spans of the content tokens of `text`."""
 
 
 class WordTokenizer:
-    """Word tokens (`\\w+`), the tokenizer of `HashEncoder`: fast and dependency-free."""
+    """Word tokens (`\\w+`), e.g. for the hashing encoder: fast and dependency-free."""
 
     def spans(self, text: str) -> list[Span]:
+        """Spans of the `\\w+` runs."""
         return [m.span() for m in _WORD.finditer(text)]
 
 
@@ -37,6 +40,7 @@ class CharTokenizer:
         self.chars_per_token = chars_per_token
 
     def spans(self, text: str) -> list[Span]:
+        """One span per `chars_per_token` characters."""
         step = self.chars_per_token
         return [(i, min(i + step, len(text))) for i in range(0, len(text), step)]
 
@@ -54,11 +58,13 @@ class HFTokenizer:
 
     @classmethod
     def from_file(cls, path: str) -> HFTokenizer:
+        """Load a `tokenizer.json` file."""
         from tokenizers import Tokenizer as _Tok
 
         return cls(_Tok.from_file(path))
 
     def spans(self, text: str) -> list[Span]:
+        """Spans of the tokenizer's content tokens (no specials)."""
         offsets = self._tok.encode(text, add_special_tokens=False).offsets
         # Zero-width offsets (rare normaliser artefacts) still count as a token.
         return [(int(s), int(e)) for s, e in offsets]
@@ -73,21 +79,21 @@ def _find_hf_tokenizer(encoder: Any) -> Any | None:
 
 
 def tokenizer_for(encoder: Any) -> Tokenizer:
-    """The tokenizer that matches `encoder`: its Hugging Face tokenizer when it has one
-    (the transformer encoders), words for `HashEncoder`, otherwise a char estimate."""
-    from embedstack.encoders.hashing import HashEncoder
-
-    if isinstance(encoder, HashEncoder):
-        return WordTokenizer()
+    """The tokenizer that matches `encoder`: what its `span_tokenizer()` gives (every
+    dense `Encoder` has one); for other models, their Hugging Face tokenizer when they
+    carry one, else a character estimate."""
+    method = getattr(encoder, "span_tokenizer", None)
+    if callable(method):
+        tokenizer: Tokenizer = method()
+        return tokenizer
     hf = _find_hf_tokenizer(encoder)
-    if hf is not None:
-        return HFTokenizer(hf)
-    return CharTokenizer()
+    return HFTokenizer(hf) if hf is not None else CharTokenizer()
 
 
 def special_tokens(encoder: Any) -> int:
     """How many special tokens (e.g. [CLS] and [SEP]) the model adds to every text."""
+    method = getattr(encoder, "special_tokens", None)
+    if callable(method):
+        return int(method())
     hf = _find_hf_tokenizer(encoder)
-    if hf is None:
-        return 0
-    return int(hf.num_special_tokens_to_add(False))
+    return 0 if hf is None else int(hf.num_special_tokens_to_add(False))

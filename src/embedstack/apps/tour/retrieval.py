@@ -113,10 +113,10 @@ def search_stages(encoder: Encoder) -> Step:
                 metadata=[{"topic": d.metadata["topic"]} for d in docs],
             )
             pipelines = {
-                "dense": Pipeline.preset("dense", collection),
-                "bm25": Pipeline.preset("bm25", collection),
-                "hybrid": Pipeline.preset("hybrid", collection),
-                "hybrid+maxsim": Pipeline.preset("hybrid", collection),
+                "dense": Pipeline.from_spec(collection, "dense"),
+                "bm25": Pipeline.from_spec(collection, "bm25"),
+                "hybrid": Pipeline.from_spec(collection, "hybrid"),
+                "hybrid+maxsim": Pipeline.from_spec(collection, "hybrid"),
             }
             pipelines["hybrid+maxsim"].reranker = TokenMaxSim(encoder)
             tops = {
@@ -160,7 +160,7 @@ def search_stages(encoder: Encoder) -> Step:
         code=(
             "col = Collection.create('demo.es'); col.add(texts, ids=ids)\n"
             "col.search('how do plants make their food?', k=3)           # dense\n"
-            "Pipeline.preset('hybrid', col).explain(query, k=3)\n"
+            "Pipeline.from_spec(col, 'hybrid').explain(query, k=3)\n"
             "embedstack search 'keeping a loaf from going hard' --in demo.es --explain"
         ),
         output=output,

@@ -1,8 +1,9 @@
 """Hosted embedding APIs behind the `Encoder` interface: `load_hosted("openai", "...")`.
 
-`PROVIDERS` maps each spec prefix to the class that speaks its wire format; modules are
-imported only when used. By default every hosted encoder is wrapped in a
-`CachedEncoder`, so a text is paid for once per embedding space.
+`PROVIDERS` (the catalog's `HOSTED_PROVIDERS`) maps each spec prefix to the class that
+speaks its wire format; modules are imported only when used. By default every hosted
+encoder is wrapped in a `CachedEncoder`, so a text is paid for once per embedding space
+and endpoint.
 """
 
 from __future__ import annotations
@@ -11,22 +12,13 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+from embedstack.catalog import HOSTED_PROVIDERS
 from embedstack.encoders.base import Encoder
-from embedstack.encoders.cache import CachedEncoder, EmbeddingCache
+from embedstack.encoders.cache import CachedEncoder, VectorCache, open_cache
 from embedstack.encoders.hosted.base import HostedEncoder, ModelCard, Usage
 from embedstack.errors import InputError, ModelNotFoundError
 
-PROVIDERS: dict[str, str] = {
-    "openai": "embedstack.encoders.hosted.openai:OpenAIEncoder",
-    "azure": "embedstack.encoders.hosted.azure:AzureOpenAIEncoder",
-    "cohere": "embedstack.encoders.hosted.cohere:CohereEncoder",
-    "voyage": "embedstack.encoders.hosted.voyage:VoyageEncoder",
-    "gemini": "embedstack.encoders.hosted.gemini:GeminiEncoder",
-    "jina": "embedstack.encoders.hosted.jina:JinaEncoder",
-    "mistral": "embedstack.encoders.hosted.mistral:MistralEncoder",
-    "ollama": "embedstack.encoders.hosted.ollama:OllamaEncoder",
-    "tei": "embedstack.encoders.hosted.tei:TEIEncoder",
-}
+PROVIDERS: dict[str, str] = HOSTED_PROVIDERS
 
 __all__ = [
     "PROVIDERS",
@@ -70,7 +62,7 @@ def load_hosted(
     model: str,
     /,
     *,
-    cache: bool | str | Path | EmbeddingCache = True,
+    cache: bool | str | Path | VectorCache = True,
     **options: Any,
 ) -> Encoder:
     """Build a hosted encoder; `options` go to the provider class (see `HostedEncoder`).
@@ -78,15 +70,12 @@ def load_hosted(
     Args:
         provider, model: the two halves of a spec such as `cohere:embed-v4.0`; a model
             ending in `@DIM` (`openai:text-embedding-3-small@512`) asks for DIM dimensions.
-        cache: True (default) for the shared cache in the user cache dir, a path for
-            another SQLite file, an `EmbeddingCache`, or False to call the API every time.
+        cache: True (default) for the shared cache in the user cache dir, a path (a
+            SQLite file or a shard folder, see `open_cache`), a `VectorCache`, or False to
+            call the API every time.
     """
     model, options = split_dimensions(provider, model, options)
     encoder = provider_class(provider)(model, **options)
     if cache is False:
         return encoder
-    if isinstance(cache, EmbeddingCache):
-        store = cache
-    else:
-        store = EmbeddingCache(None if cache is True else cache)
-    return CachedEncoder(encoder, store)
+    return CachedEncoder(encoder, open_cache(cache))

@@ -23,6 +23,8 @@ DEFAULT_API_VERSION = "2024-10-21"
 
 
 class AzureOpenAIEncoder(OpenAIEncoder):
+    """Azure OpenAI deployments (`azure:DEPLOYMENT`)."""
+
     provider = "azure"
     key_env = ("AZURE_OPENAI_API_KEY",)
     base_url_env = ("AZURE_OPENAI_ENDPOINT",)

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def show(indices: list[int], limit: int = 10) -> str:
+    """Indices for a message, the first `limit` of them."""
     shown = ", ".join(map(str, indices[:limit]))
     return shown + (" ..." if len(indices) > limit else "")
 

@@ -19,6 +19,8 @@ from embedstack.types import Kind
 
 
 class CohereEncoder(HostedEncoder):
+    """Cohere `POST /v2/embed` (`cohere:MODEL`)."""
+
     provider = "cohere"
     key_env = ("CO_API_KEY", "COHERE_API_KEY")
     base_url_env = ("CO_API_URL",)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from embedstack.encoders.base import check_texts
-from embedstack.encoders.cache import EmbeddingCache
+from embedstack.encoders.cache import VectorCache, open_cache
 from embedstack.encoders.hosted import (
     PROVIDERS,
     HostedEncoder,
@@ -80,9 +80,11 @@ class CostEstimate:
     usd: float | None
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (the `--dry-run --json` shape)."""
         return asdict(self)
 
     def summary(self) -> str:
+        """One human line: texts, tokens, requests and dollars."""
         how = "exact (tiktoken)" if self.exact_tokens else "estimated"
         cached = "" if self.cached is None else f", {self.cached} already cached"
         if self.usd is None:
@@ -100,7 +102,7 @@ def estimate_cost(
     texts: Sequence[str],
     *,
     kind: Kind | str = Kind.DOCUMENT,
-    cache: bool | str | Path | EmbeddingCache = True,
+    cache: bool | str | Path | VectorCache = True,
     prices: str | Path | Mapping[str, float] | None = None,
     **options: Any,
 ) -> CostEstimate:
@@ -121,12 +123,7 @@ def estimate_cost(
     cached: int | None = None
     pending = items
     if cache is not False and encoder.dim:
-        store = (
-            cache
-            if isinstance(cache, EmbeddingCache)
-            else EmbeddingCache(None if cache is True else cache)
-        )
-        found = store.get_many(encoder.space.key(), kind, items)
+        found = open_cache(cache).get_many(encoder.cache_key(), kind, items)
         pending = list(dict.fromkeys(t for t, v in zip(items, found, strict=True) if v is None))
         cached = len(items) - sum(v is None for v in found)
     batches: list[list[int]] = []

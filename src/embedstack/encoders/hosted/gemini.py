@@ -20,6 +20,8 @@ from embedstack.types import Kind
 
 
 class GeminiEncoder(HostedEncoder):
+    """Google Gemini `batchEmbedContents` (`gemini:MODEL`)."""
+
     provider = "gemini"
     key_env = ("GOOGLE_API_KEY", "GEMINI_API_KEY")
     base_url_env = ("GOOGLE_GEMINI_BASE_URL",)

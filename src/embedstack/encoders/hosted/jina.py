@@ -24,6 +24,8 @@ _TASK_MODELS = ("jina-embeddings-v3", "jina-embeddings-v4")
 
 
 class JinaEncoder(HostedEncoder):
+    """Jina AI `POST /v1/embeddings` (`jina:MODEL`)."""
+
     provider = "jina"
     key_env = ("JINA_API_KEY",)
     base_url_env = ("EMBEDSTACK_JINA_BASE_URL",)

@@ -15,6 +15,7 @@ RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
 
 
 def is_retryable(status: int) -> bool:
+    """Whether an HTTP status is worth another attempt."""
     return status in RETRYABLE_STATUS or status >= 500
 
 
@@ -51,6 +52,7 @@ class Backoff:
     rng: random.Random = field(default_factory=random.Random)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number `attempt` (0-based)."""
         if retry_after is not None:
             return retry_after
         ceiling = min(self.cap, self.base * (2**attempt))
@@ -81,6 +83,7 @@ class RateLimiter:
         self._tokens = float(tpm or 0)
 
     def reserve(self, tokens: int) -> float:
+        """Book one request of `tokens`; seconds to wait before sending it."""
         with self._lock:
             now = self._clock()
             elapsed, self._last = now - self._last, now

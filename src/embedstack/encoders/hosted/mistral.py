@@ -22,6 +22,8 @@ from embedstack.types import Kind
 
 
 class MistralEncoder(HostedEncoder):
+    """Mistral `POST /v1/embeddings` (`mistral:MODEL`)."""
+
     provider = "mistral"
     key_env = ("MISTRAL_API_KEY",)
     base_url_env = ("EMBEDSTACK_MISTRAL_BASE_URL",)

@@ -31,6 +31,8 @@ def _host(value: str) -> str:
 
 
 class OllamaEncoder(HostedEncoder):
+    """A local or hosted Ollama server (`ollama:MODEL`)."""
+
     provider = "ollama"
     key_env = ("OLLAMA_API_KEY",)
     key_required = False

@@ -42,6 +42,8 @@ def parse_openai(payload: Any) -> tuple[Sequence[Any], int | None]:
 
 
 class OpenAIEncoder(HostedEncoder):
+    """OpenAI and compatible servers (`openai:MODEL`)."""
+
     provider = "openai"
     key_env = ("OPENAI_API_KEY",)
     base_url_env = ("OPENAI_BASE_URL",)

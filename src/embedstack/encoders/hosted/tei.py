@@ -22,6 +22,8 @@ from embedstack.types import Kind
 
 
 class TEIEncoder(HostedEncoder):
+    """Hugging Face text-embeddings-inference servers (`tei:MODEL`)."""
+
     provider = "tei"
     key_env = ("HF_TOKEN",)
     key_required = False

@@ -31,6 +31,7 @@ class TokenCounter:
     name = "estimate"
 
     def count(self, texts: Iterable[str]) -> list[int]:
+        """Estimated tokens per text."""
         return [max(1, math.ceil(len(t.encode("utf-8")) / _BYTES_PER_TOKEN)) for t in texts]
 
     def truncate(self, text: str, max_tokens: int) -> str:
@@ -49,9 +50,11 @@ class TiktokenCounter(TokenCounter):
         self.name = name
 
     def count(self, texts: Iterable[str]) -> list[int]:
+        """Exact tokens per text."""
         return [len(ids) for ids in self._encoding.encode_ordinary_batch(list(texts))]
 
     def truncate(self, text: str, max_tokens: int) -> str:
+        """Cut `text` to at most `max_tokens` tokens."""
         ids = self._encoding.encode_ordinary(text)
         return text if len(ids) <= max_tokens else self._encoding.decode(ids[:max_tokens])
 

@@ -21,6 +21,8 @@ from embedstack.types import Kind
 
 
 class VoyageEncoder(HostedEncoder):
+    """Voyage AI `POST /v1/embeddings` (`voyage:MODEL`)."""
+
     provider = "voyage"
     key_env = ("VOYAGE_API_KEY",)
     base_url_env = ("EMBEDSTACK_VOYAGE_BASE_URL",)

@@ -65,6 +65,7 @@ class EmbedstackTextEmbedder(_Embedder):
         _Embedder.__init__(self, model, prefix, suffix, batch_size)
 
     def to_dict(self) -> dict[str, Any]:
+        """Serialise the component for Haystack pipelines."""
         return default_to_dict(
             self, model=self.model, prefix=self.prefix, suffix=self.suffix,
             batch_size=self.batch_size,
@@ -72,6 +73,7 @@ class EmbedstackTextEmbedder(_Embedder):
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     def run(self, text: str) -> dict[str, Any]:
+        """Embed one query string."""
         if not isinstance(text, str):
             raise TypeError(
                 "EmbedstackTextEmbedder embeds one string; for a list of Documents use "
@@ -81,6 +83,7 @@ class EmbedstackTextEmbedder(_Embedder):
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     async def run_async(self, text: str) -> dict[str, Any]:
+        """Embed one query string without blocking the event loop."""
         return await asyncio.to_thread(self.run, text)
 
 
@@ -110,6 +113,7 @@ class EmbedstackDocumentEmbedder(_Embedder):
         self.embedding_separator = embedding_separator
 
     def to_dict(self) -> dict[str, Any]:
+        """Serialise the component for Haystack pipelines."""
         return default_to_dict(
             self, model=self.model, prefix=self.prefix, suffix=self.suffix,
             batch_size=self.batch_size, meta_fields_to_embed=self.meta_fields_to_embed,
@@ -138,4 +142,5 @@ class EmbedstackDocumentEmbedder(_Embedder):
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     async def run_async(self, documents: list[Document]) -> dict[str, Any]:
+        """Embed the documents without blocking the event loop."""
         return await asyncio.to_thread(self.run, documents)

@@ -25,6 +25,7 @@ _LOGICAL = {"AND": "$and", "OR": "$or"}
 
 
 def to_where(filters: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Translate Haystack filters into the embedstack where language (None if empty)."""
     if not filters:
         return None
     if not isinstance(filters, dict):

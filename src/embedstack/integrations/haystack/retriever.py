@@ -40,24 +40,29 @@ class EmbedstackDocumentWriter:
         self._collection: Collection | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Serialise the component for Haystack pipelines."""
         return default_to_dict(self, path=self.path, model=self.model)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EmbedstackDocumentWriter:
+        """Rebuild the component from its `to_dict` form."""
         return default_from_dict(cls, data)
 
     def warm_up(self) -> None:
+        """Open (or create) the collection on first use."""
         if self._collection is None:
             self._collection = Collection.create(self.path, self.model, exist_ok=True)
 
     @property
     def collection(self) -> Collection:
+        """The target collection, opened on first use."""
         self.warm_up()
         assert self._collection is not None
         return self._collection
 
     @component.output_types(documents_written=int)
     def run(self, documents: list[Document]) -> dict[str, int]:
+        """Index the documents into the collection; reports how many were added or changed."""
         collection = self.collection
         for doc in documents:
             if doc.embedding is not None and len(doc.embedding) != collection.space.dim:
@@ -80,6 +85,7 @@ class EmbedstackDocumentWriter:
 
     @component.output_types(documents_written=int)
     async def run_async(self, documents: list[Document]) -> dict[str, int]:
+        """Write the documents without blocking the event loop."""
         return await asyncio.to_thread(self.run, documents)
 
 
@@ -113,6 +119,7 @@ class EmbedstackRetriever:
         self._runner: Pipeline | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Serialise the component for Haystack pipelines."""
         return default_to_dict(
             self, path=self.path, pipeline=self.pipeline, top_k=self.top_k,
             filters=self.filters, rerank=self.rerank,
@@ -120,9 +127,11 @@ class EmbedstackRetriever:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EmbedstackRetriever:
+        """Rebuild the component from its `to_dict` form."""
         return default_from_dict(cls, data)
 
     def warm_up(self) -> None:
+        """Open the collection and build the search pipeline on first use."""
         if self._collection is None:
             if not Path(self.path).exists():
                 raise InputError(f"no collection at {self.path}: index documents there first")
@@ -167,4 +176,5 @@ class EmbedstackRetriever:
         filters: dict[str, Any] | None = None,
         top_k: int | None = None,
     ) -> dict[str, list[Document]]:
+        """Retrieve documents without blocking the event loop."""
         return await asyncio.to_thread(self.run, query, query_embedding, filters, top_k)

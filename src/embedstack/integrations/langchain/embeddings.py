@@ -40,9 +40,11 @@ class EmbedstackEmbeddings(Embeddings):
         return vectors.tolist()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed texts as documents."""
         return self._encode(texts, Kind.DOCUMENT)
 
     def embed_query(self, text: str) -> list[float]:
+        """Embed one text as a query."""
         return self._encode([text], Kind.QUERY)[0]
 
     async def _aencode(self, texts: list[str], kind: Kind) -> list[list[float]]:
@@ -55,7 +57,9 @@ class EmbedstackEmbeddings(Embeddings):
         return await asyncio.to_thread(self._encode, texts, kind)
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed texts as documents without blocking the event loop."""
         return await self._aencode(texts, Kind.DOCUMENT)
 
     async def aembed_query(self, text: str) -> list[float]:
+        """Embed one text as a query without blocking the event loop."""
         return (await self._aencode([text], Kind.QUERY))[0]

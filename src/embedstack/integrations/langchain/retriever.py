@@ -46,6 +46,7 @@ class EmbedstackRetriever(BaseRetriever):
     _runner: Any = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
+        """Open a collection path, check k and build the search pipeline."""
         if isinstance(self.collection, str | Path):
             self.collection = Collection.open(self.collection)
         if not isinstance(self.collection, Collection):

@@ -84,6 +84,7 @@ class EmbedstackVectorStore(VectorStore):
 
     @property
     def embeddings(self) -> Embeddings:
+        """LangChain embeddings wrapping the collection's own encoder."""
         if self._embedding is None:
             self._embedding = EmbedstackEmbeddings(self.collection.encoder)
         return self._embedding
@@ -112,6 +113,7 @@ class EmbedstackVectorStore(VectorStore):
         return True
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """The stored documents with these ids."""
         return [_document(r.id, r.text, r.metadata) for r in self.collection.get(list(ids))]
 
     # -- search --------------------------------------------------------------------------
@@ -125,12 +127,14 @@ class EmbedstackVectorStore(VectorStore):
     def similarity_search(
         self, query: str, k: int = 4, filter: dict[str, Any] | None = None, **kwargs: Any
     ) -> list[Document]:
+        """The k documents most similar to the query."""
         return [doc for doc, _ in self.similarity_search_with_score(query, k, filter)]
 
     def similarity_search_by_vector(
         self, embedding: list[float], k: int = 4, filter: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> list[Document]:  # fmt: skip
+        """The k documents most similar to a query vector."""
         hits = self.collection.search_vector(np.asarray(embedding), k, where=filter)
         return [doc for doc, _ in self._pairs(hits)]
 
@@ -138,6 +142,7 @@ class EmbedstackVectorStore(VectorStore):
         self, query: str, k: int = 4, fetch_k: int = 20, lambda_mult: float = 0.5,
         filter: dict[str, Any] | None = None, **kwargs: Any,
     ) -> list[Document]:  # fmt: skip
+        """The k documents for the query chosen for relevance and diversity (MMR)."""
         vector = self.collection.encoder.encode([query], kind=Kind.QUERY)[0]
         return self.max_marginal_relevance_search_by_vector(
             vector.tolist(), k, fetch_k, lambda_mult, filter=filter

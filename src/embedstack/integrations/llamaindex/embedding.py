@@ -32,10 +32,12 @@ class EmbedstackEmbedding(BaseEmbedding):
 
     @classmethod
     def class_name(cls) -> str:
+        """The name LlamaIndex records when it serialises this embedding."""
         return "EmbedstackEmbedding"
 
     @property
     def encoder(self) -> Encoder:
+        """The embedstack encoder doing the work."""
         return self._encoder
 
     def _encode(self, texts: list[str], kind: Kind) -> list[list[float]]:

@@ -110,14 +110,17 @@ class EmbedstackVectorStore(BasePydanticVectorStore):
 
     @classmethod
     def class_name(cls) -> str:
+        """The name LlamaIndex records when it serialises this store."""
         return "EmbedstackVectorStore"
 
     @property
     def client(self) -> Collection:
+        """The underlying embedstack collection."""
         return self._collection
 
     @property
     def encoder(self) -> Encoder:
+        """The collection's encoder, which embeds queries and nodes."""
         return self._collection.encoder
 
     # -- writes --------------------------------------------------------------------------
@@ -160,11 +163,13 @@ class EmbedstackVectorStore(BasePydanticVectorStore):
         self._collection.delete(self._select(node_ids, filters))
 
     def clear(self) -> None:
+        """Delete every node in the collection."""
         self._collection.delete(self._collection.ids())
 
     def get_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
     ) -> list[BaseNode]:
+        """The stored nodes matching these ids and/or filters."""
         records = self._collection.get(self._select(node_ids, filters))
         return [_node(r.id, r.text, r.metadata) for r in records]
 
@@ -256,9 +261,11 @@ class EmbedstackVectorStore(BasePydanticVectorStore):
 
     # -- async: the collection is thread-safe, so run the sync calls off the loop ---------
     async def async_add(self, nodes: Any, **kwargs: Any) -> list[str]:
+        """Add nodes without blocking the event loop."""
         return await asyncio.to_thread(self.add, nodes, **kwargs)
 
     async def adelete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Delete a source document's nodes without blocking the event loop."""
         await asyncio.to_thread(self.delete, ref_doc_id)
 
     async def adelete_nodes(
@@ -267,15 +274,19 @@ class EmbedstackVectorStore(BasePydanticVectorStore):
         filters: MetadataFilters | None = None,
         **delete_kwargs: Any,
     ) -> None:
+        """Delete nodes by id and/or filters without blocking the event loop."""
         await asyncio.to_thread(self.delete_nodes, node_ids, filters)
 
     async def aclear(self) -> None:
+        """Delete every node without blocking the event loop."""
         await asyncio.to_thread(self.clear)
 
     async def aget_nodes(
         self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
     ) -> list[BaseNode]:
+        """Get nodes by id and/or filters without blocking the event loop."""
         return await asyncio.to_thread(self.get_nodes, node_ids, filters)
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """Run a query without blocking the event loop."""
         return await asyncio.to_thread(self.query, query)

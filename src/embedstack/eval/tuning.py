@@ -13,18 +13,21 @@ import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from embedstack.errors import InputError
+from embedstack.eval.corpus import index_corpus
+from embedstack.eval.datasets import RetrievalDataset
 from embedstack.eval.metrics import parse_metric, per_query
+from embedstack.eval.options import EvalOptions
+from embedstack.eval.presets import plan
 from embedstack.search.fusion import RRF, Fusion, LinearFusion, Normalization
+from embedstack.search.pipeline import Pipeline
+from embedstack.search.retrievers import search_many
+from embedstack.search.spec import default_fusion
 from embedstack.types import Hit
-
-if TYPE_CHECKING:
-    from embedstack.eval.datasets import RetrievalDataset
-    from embedstack.search.presets import PresetOptions
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +88,8 @@ def score_fusion(
 
 @dataclass
 class TuneResult:
+    """The chosen fusion and how it scored (and the default) on both splits."""
+
     best: Fusion
     train_score: float
     metric: str
@@ -97,6 +102,7 @@ class TuneResult:
     default_train_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON `embedstack tune --json` prints (plus "written")."""
         return {
             "best": self.best.config(),
             "metric": self.metric,
@@ -173,25 +179,34 @@ def tune_and_report(
 def tune_on_dataset(
     train: RetrievalDataset,
     test: RetrievalDataset,
-    options: PresetOptions,
+    options: EvalOptions,
     *,
     depth: int = 100,
     step: float = 0.1,
     metric: str = "ndcg@10",
 ) -> TuneResult:
-    """Index the corpus once with dense + BM25, retrieve both splits, tune on `train`."""
-    from embedstack.search.hybrid import build_hybrid
-    from embedstack.search.pipeline import default_fusion
-
+    """Index the corpus once (the cached evaluation collection) with dense + BM25, take
+    each retriever's lists for both splits from the `hybrid` pipeline, tune on `train`."""
     if train.corpus.keys() != test.corpus.keys():
         raise InputError("the tuning and reporting splits must share one corpus")
-    retriever = build_hybrid(train.doc_texts(), options)
-    names = list(retriever.components)
-    rankings = {}
-    for split in (train, test):
-        qids = list(split.queries)
-        lists = retriever.rankings_many([split.queries[q] for q in qids], depth)
-        rankings[split.split] = dict(zip(qids, lists, strict=True))
+    preset = plan("hybrid", {}, options.model)
+    corpus = index_corpus(
+        train, options.encoder(), preset.indexes, root=options.collections_dir(),
+        batch_size=options.batch_size, progress=options.progress,
+    )  # fmt: skip
+    try:
+        pipeline = Pipeline.from_spec(corpus.collection, preset.spec)
+        names = list(pipeline.retrievers)
+        rankings: dict[str, dict[str, dict[str, list[Hit]]]] = {}
+        for split in (train, test):
+            qids = list(split.queries)
+            texts = [split.queries[q] for q in qids]
+            lists = {n: search_many(r, texts, depth) for n, r in pipeline.retrievers.items()}
+            rankings[split.split] = {
+                qid: {n: lists[n][i] for n in names} for i, qid in enumerate(qids)
+            }
+    finally:
+        corpus.close()
     return tune_and_report(
         rankings[train.split], train.qrels, rankings[test.split], test.qrels,
         default=default_fusion(names), candidates=candidate_fusions(names, step), metric=metric,

@@ -5,17 +5,22 @@ from __future__ import annotations
 import pytest
 
 from embedstack.errors import InputError
-from embedstack.search.fusion import RRF, LinearFusion
-from embedstack.search.hybrid import FusedBatchRetriever, build_hybrid_rerank
-from embedstack.search.presets import PresetOptions
-from embedstack.search.tuning import (
+from embedstack.eval.datasets import load_beir
+from embedstack.eval.options import EvalOptions
+from embedstack.eval.presets import plan
+from embedstack.eval.tuning import (
     candidate_fusions,
     score_fusion,
     tune_and_report,
     tune_fusion,
+    tune_on_dataset,
     weight_grid,
 )
+from embedstack.search.fusion import RRF, LinearFusion
+from embedstack.search.pipeline import Pipeline
 from embedstack.types import Hit
+
+from .conftest import DATA
 
 
 def lists(order):
@@ -89,46 +94,54 @@ def test_tune_picks_the_rewarded_setting_and_reports_held_out():
 
 
 class Fixed:
+    """A retriever with its own batched search (only `search_many` is ever called)."""
+
     def __init__(self, table):
         self.table = table
+        self.batches = 0
 
-    def search_many(self, queries, k):
-        return [self.table[q][:k] for q in queries]
+    def search(self, query, k=10, where=None):
+        raise AssertionError("the pipeline must use search_many")
 
-    def memory_bytes(self):
-        return 100
+    def search_many(self, queries, k=10, where=None):
+        self.batches += 1
+        return [[Hit(d, s, f"text {d}") for d, s in self.table[q][:k]] for q in queries]
 
 
-def test_fused_batch_retriever_matches_fusion():
-    docs = {"a": "text a", "b": "text b", "c": "text c"}
-    dense = Fixed({"q": [("a", 0.9), ("b", 0.5)]})
-    bm25 = Fixed({"q": [("c", 7.0), ("b", 6.0)]})
-    fused = FusedBatchRetriever({"dense": dense, "bm25": bm25}, docs, RRF(k=1))
-    (ranking,) = fused.search_many(["q"], 2)
+def test_pipeline_search_many_uses_batched_retrievers_and_matches_fusion():
+    dense = Fixed({"q": [("a", 0.9), ("b", 0.5)], "r": [("c", 0.1)]})
+    bm25 = Fixed({"q": [("c", 7.0), ("b", 6.0)], "r": []})
+    fused = Pipeline({"dense": dense, "bm25": bm25}, RRF(k=1))
+    ranking, other = fused.search_many(["q", "r"], 2)
     # b: 1/3 + 1/3 beats a and c (1/2 each)
-    assert ranking == [("b", pytest.approx(2 / 3)), ("a", pytest.approx(0.5))]
-    assert fused.memory_bytes() == 200
-    (lists_,) = fused.rankings_many(["q"])
-    assert lists_["bm25"][0].text == "text c"
+    assert [(h.id, h.score) for h in ranking] == [
+        ("b", pytest.approx(2 / 3)),
+        ("a", pytest.approx(0.5)),
+    ]
+    assert [h.id for h in other] == ["c"] and dense.batches == bm25.batches == 1
+    assert ranking[0].stages["bm25"]["rank"] == 2
 
 
 def test_hybrid_rerank_preset_needs_a_model(monkeypatch):
     monkeypatch.delenv("EMBEDSTACK_RERANKER", raising=False)
     with pytest.raises(InputError, match="EMBEDSTACK_RERANKER"):
-        build_hybrid_rerank({"a": "x"}, PresetOptions())
+        plan("hybrid+rerank", {})
 
 
 def test_hybrid_preset_takes_its_own_params_and_passes_the_rest():
-    from embedstack.search.hybrid import build_hybrid
+    hybrid = plan("hybrid", {"fusion": {"kind": "rrf", "k": 7}, "depth": 5, "k1": 0.9})
+    assert hybrid.spec.fusion == {"kind": "rrf", "k": 7} and hybrid.spec.depth == 5
+    assert hybrid.indexes == {"bm25": {"k1": 0.9}} and hybrid.retrievers == ["dense", "bm25"]
+    with pytest.raises(InputError, match="unknown bm25 parameters"):
+        plan("hybrid", {"bogus": 1})
+    with pytest.raises(InputError, match="unknown dense parameters"):
+        plan("dense", {"k1": 1.0})
 
-    docs = {"a": "the cat sat on the mat", "b": "dogs ran fast", "c": "a cat and a dog"}
-    options = PresetOptions(
-        model="hash:32", params={"fusion": {"kind": "rrf", "k": 7}, "depth": 5, "k1": 0.9}
-    )
-    retriever = build_hybrid(docs, options)
-    assert retriever.fusion == RRF(k=7) and retriever.depth == 5
-    assert options.loaded is not None  # the encoder used is reported back
-    (ranking,) = retriever.search_many(["cat"], 2)
-    assert {d for d, _ in ranking} <= {"a", "b", "c"} and len(ranking) == 2
-    with pytest.raises(InputError):
-        build_hybrid(docs, PresetOptions(model="hash:32", params={"bogus": 1}))
+
+def test_tune_on_dataset_reuses_the_eval_collection(tmp_path):
+    train = load_beir(DATA / "beir_tiny", "train")
+    test = load_beir(DATA / "beir_tiny", "test")
+    options = EvalOptions(model="hash:64", cache_dir=tmp_path)
+    result = tune_on_dataset(train, test, options, step=0.5)
+    assert 0.0 <= result.test_score <= 1.0 and len(result.tried) == 3 * 3 + 6
+    assert len(list((tmp_path / "collections").iterdir())) == 1
