@@ -18,12 +18,20 @@ from embedstack.cli.explain import (
     print_explanation,
 )
 from embedstack.cli.output import console, dumps, embedding_progress, err, hit_json, print_hits
+from embedstack.cli.vectors import (
+    ANN_HELP,
+    RESCORE_HELP,
+    STORAGE_HELP,
+    index_vectors,
+    vector_inputs,
+)
 from embedstack.errors import InputError
 from embedstack.store.backend import as_location, collection_exists
 from embedstack.store.collection import Collection
 from embedstack.store.indexes import index_configs
 from embedstack.store.ingest import upsert_in_batches
 from embedstack.store.prune import prune_missing
+from embedstack.store.vector_files import VectorFields
 from embedstack.text.loaders import Fields, LoadResult, load_documents
 
 __all__ = ["console", "embedding_progress", "err", "hit_json", "index", "print_hits", "search"]
@@ -53,7 +61,9 @@ def ensure_model_indexes(collection: Collection, wanted: dict[str, dict[str, Any
 
 def index(
     paths: list[Path] = typer.Argument(
-        ..., help="Files or folders: .txt/.md (one document each), .jsonl, .csv."
+        ...,
+        help="Files or folders: .txt/.md (one document each), .jsonl, .csv; or vector "
+        "files (.npy, .npz, .parquet) for a collection of your own vectors.",
     ),
     into: str = typer.Option(
         ...,
@@ -64,7 +74,9 @@ def index(
         None, "--model", help="Model for a new collection [default: $EMBEDSTACK_MODEL or minilm]."
     ),
     text_field: str = typer.Option("text", "--text-field", help="JSONL field with the text."),
-    id_field: str = typer.Option("id", "--id-field", help="JSONL field / CSV column with the id."),
+    id_field: str = typer.Option(
+        "id", "--id-field", "--ids-field", help="JSONL field / CSV or Parquet column with the id."
+    ),
     csv_column: str | None = typer.Option(
         None, "--csv-column", help="CSV column with the text [default: --text-field]."
     ),
@@ -116,6 +128,12 @@ def index(
         "interrupted run resumes where it stopped.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+    vector_field: str = typer.Option(
+        "vector", "--vector-field", help="Parquet column / .npz array with the vectors."
+    ),
+    ann: str = typer.Option("exact", "--ann", help=ANN_HELP),
+    storage: str = typer.Option("float32", "--storage", help=STORAGE_HELP),
+    rescore: str | None = typer.Option(None, "--rescore", help=RESCORE_HELP),
 ) -> None:
     """Index files into a collection; unchanged documents are not embedded again.
 
@@ -132,7 +150,15 @@ def index(
       embedstack index ./notes --into ./notes.es --colbert ./models/colbertv2.0
 
       embedstack index ./notes --into 'postgresql://me@localhost/kb?collection=notes'
+
+      embedstack index vectors.npy --into ./vecs.es --ann hnsw --storage binary
     """
+    if vector_inputs(paths):
+        vector_fields = VectorFields(ids=id_field, vector=vector_field, text=text_field)
+        return index_vectors(
+            paths, Path(into), fields=vector_fields, ann=ann, storage=storage, rescore=rescore,
+            rebuild_indexes=rebuild_indexes, as_json=as_json,
+        )  # fmt: skip
     if max_file_mb <= 0 or batch < 1:
         raise InputError("--max-file-mb must be positive and --batch at least 1")
     where = as_location(into)

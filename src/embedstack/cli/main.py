@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "embedstack.cli.corpus",
     "embedstack.cli.drift",
     "embedstack.cli.migrate",
+    "embedstack.cli.compress",
 )
 
 err_console = Console(stderr=True)

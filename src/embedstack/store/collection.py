@@ -46,8 +46,10 @@ from embedstack.store.opening import (
     require_space,
     resolve_encoder,
 )
+from embedstack.store.own_vectors import OwnVectors, require_encoder
 from embedstack.store.reads import CollectionReads, vectors_hint
 from embedstack.store.records import DATABASE, RecordStore
+from embedstack.store.vecindex import create_vector_config
 from embedstack.store.writes import CollectionWrites
 from embedstack.types import EmbeddingSpace
 
@@ -65,7 +67,7 @@ def _database_hint(folder: Path) -> str:
     )
 
 
-class Collection(CollectionReads, CollectionWrites):
+class Collection(CollectionReads, CollectionWrites, OwnVectors):
     """Create with `Collection.create`, reopen with `Collection.open`."""
 
     def __init__(self, path: Path, manifest: Manifest, encoder: Encoder | None) -> None:
@@ -92,15 +94,32 @@ class Collection(CollectionReads, CollectionWrites):
         indexes: Sequence[str] | Mapping[str, dict[str, Any] | None] | None = None,
         exist_ok: bool = False,
         metric: str = "cosine",
+        dim: int | None = None,
+        ann: str = "exact",
+        storage: str = "float32",
+        rescore: str | None = None,
+        ann_settings: dict[str, Any] | None = None,
     ) -> Collection:
         """Make a new collection folder. `encoder` is an Encoder or a model spec (None:
         `EMBEDSTACK_MODEL` or the default model). `indexes` None means the default
         secondary indexes (BM25 when installed); `()` means none; names use each index's
         default settings, and a mapping gives settings per index, e.g.
         `{"bm25": None, "colbert": {"model": "path/to/colbert"}}`. A `postgresql://` URL
-        makes a PostgreSQL collection instead (see `store/postgres.py`)."""
+        makes a PostgreSQL collection instead (see `store/postgres.py`).
+
+        Without an encoder but with `dim`, the collection holds your own vectors (add them
+        with `add(ids=..., vectors=...)`). `ann` ("exact" or "hnsw"), `storage` ("float32",
+        "float16", "int8", "binary"), `rescore` ("none", "float32", "int8") and
+        `ann_settings` (e.g. `{"dims": 256, "connectivity": 32}`) choose the vector index
+        (store/vecindex.py)."""
         if is_database_url(path):
             from embedstack.store.postgres import PostgresCollection
+
+            if dim is not None or (ann, storage, rescore) != ("exact", "float32", None):
+                raise InputError(
+                    "dim, ann, storage and rescore apply to embedded (folder) collections; "
+                    "a PostgreSQL collection indexes with pgvector: drop those arguments"
+                )
 
             made = PostgresCollection.create(
                 str(path), encoder, indexes=indexes, exist_ok=exist_ok, metric=metric
@@ -116,12 +135,16 @@ class Collection(CollectionReads, CollectionWrites):
         check_leftovers(folder)
         if metric not in {m.value for m in Metric}:
             raise InputError(f"metric must be one of cosine, dot, euclidean; got {metric!r}")
-        enc, spec = resolve_encoder(encoder)
-        configs = index_configs(indexes)
+        own = encoder is None and dim is not None
+        enc, spec = (None, "") if own else resolve_encoder(encoder)
+        space, configs = create_vector_config(
+            enc, dim, index_configs(() if own and indexes is None else indexes), metric,
+            ann=ann, storage=storage, rescore=rescore, settings=ann_settings,
+        )  # fmt: skip
         from embedstack import __version__
 
         manifest = Manifest(
-            space=enc.space,
+            space=space,
             model_spec=spec,
             metric=metric,
             indexes={name: new_index(name, config).config() for name, config in configs.items()},
@@ -170,6 +193,7 @@ class Collection(CollectionReads, CollectionWrites):
     def encoder(self) -> Encoder:
         """The encoder recorded in the manifest, loaded on first use."""
         if self._encoder is None:
+            require_encoder(self.manifest.model_spec, self.path)
             try:
                 self._encoder = rebuild_encoder(self.path, self.manifest)
             except SpaceMismatchError:

@@ -36,7 +36,7 @@ from embedstack.sqlite import classify
 from embedstack.store.changes import ChangeSet
 from embedstack.store.checksums import tree_checksums
 from embedstack.store.flat import FlatVectors, check_vectors
-from embedstack.store.indexes import SecondaryIndex
+from embedstack.store.indexes import SecondaryIndex, feed_index
 from embedstack.store.opening import INDEXES_DIR
 from embedstack.store.records import HOST, RecordStore
 
@@ -213,7 +213,7 @@ class CommitMixin:
                 if changes.deleted_rows:
                     index.delete(np.asarray(changes.deleted_rows, dtype=np.int64))
                 if changes.ids:
-                    index.add(rows, changes.texts)
+                    feed_index(index, rows, lambda: changes.texts, lambda: vectors)
                 self._save_index(name, index, write)
         write.changed = True
 

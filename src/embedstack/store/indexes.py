@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,6 +32,9 @@ INDEX_TYPES: dict[str, str | type] = {
     "bm25": "embedstack.store.bm25:BM25Index",
     "colbert": "embedstack.store.colbert:ColbertIndex",
     "splade": "embedstack.store.sparse:SpladeIndex",
+    # Vector indexes (takes_vectors = True): fed rows and vectors, not texts.
+    "hnsw": "embedstack.store.hnsw:HnswIndex",
+    "compressed": "embedstack.store.vecindex:CompressedIndex",
 }
 
 # Built for every new text collection unless turned off (when the module is installed).
@@ -60,6 +63,53 @@ class SecondaryIndex(Protocol):
         self, query: str, k: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (rows, scores), best first, limited to `allowed` rows when given."""
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    """A secondary index over the collection's vectors (HNSW, compressed codes): `add`
+    takes `(rows, vectors)`, and search goes through store/vector_search.py."""
+
+    name: str
+    takes_vectors: bool
+
+    def config(self) -> dict[str, Any]:
+        """The settings that define the index, saved with it."""
+
+    def add(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        """Index `vectors` under their row ids."""
+
+    def delete(self, rows: np.ndarray) -> None:
+        """Drop these rows from the index."""
+
+    def save(self, directory: Path) -> None:
+        """Write the index's files into `directory`."""
+
+
+def is_vector_index(name: str) -> bool:
+    """Whether `name` is a vector index; asked on every search, so answered from a cache
+    of the registered classes."""
+    target = INDEX_TYPES.get(name)
+    if target not in _VECTOR_KIND:
+        _VECTOR_KIND[target] = bool(getattr(index_class(name), "takes_vectors", False))
+    return _VECTOR_KIND[target]
+
+
+_VECTOR_KIND: dict[Any, bool] = {}
+
+
+def feed_index(
+    index: SecondaryIndex | VectorIndex,
+    rows: np.ndarray,
+    texts: Callable[[], list[str]],
+    vectors: Callable[[], np.ndarray],
+) -> None:
+    """Add rows to any index: a vector index gets their vectors, the others their texts
+    (each fetched only when needed)."""
+    if getattr(index, "takes_vectors", False):
+        index.add(rows, vectors())  # type: ignore[arg-type]
+    else:
+        index.add(rows, texts())  # type: ignore[arg-type]
 
 
 def _target(name: str) -> str | type:

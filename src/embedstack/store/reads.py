@@ -18,7 +18,8 @@ from embedstack.errors import InputError, StorageError
 from embedstack.similarity import topk
 from embedstack.store.backend import TextSearch
 from embedstack.store.changes import Record
-from embedstack.store.flat import FlatVectors, check_vectors
+from embedstack.store.flat import FlatVectors
+from embedstack.store.own_vectors import check_own_vectors
 from embedstack.types import Hit
 
 if TYPE_CHECKING:
@@ -75,14 +76,19 @@ class CollectionReads(TextSearch):
         return self._read(work)
 
     def search_vector(
-        self, vector: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
+        self,
+        vector: np.ndarray,
+        k: int = 10,
+        where: dict[str, Any] | None = None,
+        exact: bool = False,
     ) -> list[Hit]:
-        """Exact top-k by the collection's metric; `where` filters before ranking.
+        """Top-k by the collection's metric; `where` filters before ranking. Through the
+        collection's vector index (HNSW, compressed codes) if it has one, unless `exact`:
+        the float32 scan, the reference. Filtered searches give k hits if k rows match.
 
         All-zero vectors carry no meaning (e.g. a static encoder's out-of-vocabulary-only
         text): a zero query finds nothing, and zero rows are never returned as hits."""
-        query = np.asarray(vector, dtype=np.float32).reshape(-1)
-        check_vectors(query[None, :], self.space.dim)
+        query = check_own_vectors(vector, self.space.dim, ["query"]).reshape(-1)
         if k <= 0:
             raise InputError(f"k must be positive, got {k}")
         if not query.any():
@@ -91,6 +97,9 @@ class CollectionReads(TextSearch):
 
         def work() -> list[Hit]:
             rows = self._rows_where(where) if where else self._alive_rows()
+            found = None if exact else self._search_vector_index(query, k, rows, bool(where))  # type: ignore[attr-defined]
+            if found is not None:
+                return self._hits(found[0], found[1], "dense")
             full = not where and len(rows) == self._vectors.total
             values = self._vectors.scores(query, self._metric, None if full else rows)
             ids, top = self._top_nonzero(values, None if full else rows, k)

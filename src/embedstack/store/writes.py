@@ -29,7 +29,7 @@ from embedstack.store.changes import (
 )
 from embedstack.store.commit import SMALL_SEGMENT_ROWS, CommitMixin
 from embedstack.store.flat import check_vectors
-from embedstack.store.indexes import new_index
+from embedstack.store.indexes import feed_index, new_index
 from embedstack.types import Kind
 
 if TYPE_CHECKING:
@@ -102,15 +102,20 @@ class CollectionWrites(CommitMixin):
 
     def add(
         self,
-        texts: Sequence[str],
+        texts: Sequence[str] | None = None,
         ids: Sequence[str] | None = None,
         metadata: Sequence[dict[str, Any]] | None = None,
         *,
         batch_size: int | None = None,
         progress: Progress | None = None,
+        vectors: np.ndarray | None = None,
+        space: EmbeddingSpace | None = None,
     ) -> list[str]:
         """Embed and store new texts; ids default to random hex strings. An id already in
-        the collection is refused (use `upsert` to replace)."""
+        the collection is refused (use `upsert` to replace). With `vectors`, store those
+        instead of embedding (texts optional; see store/own_vectors.py)."""
+        if vectors is not None or texts is None:
+            return self.add_own_vectors(ids, vectors, metadata, texts=texts, space=space)  # type: ignore[attr-defined]
         items = check_texts(texts)
         id_list = check_ids(
             ids if ids is not None else [uuid.uuid4().hex for _ in items], len(items)
@@ -134,15 +139,22 @@ class CollectionWrites(CommitMixin):
 
     def upsert(
         self,
-        texts: Sequence[str],
-        ids: Sequence[str],
+        texts: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
         metadata: Sequence[dict[str, Any]] | None = None,
         *,
         batch_size: int | None = None,
         progress: Progress | None = None,
+        vectors: np.ndarray | None = None,
+        space: EmbeddingSpace | None = None,
     ) -> UpsertReport:
         """Insert or replace by id. Only texts whose content hash changed are embedded;
-        metadata None keeps the stored metadata of existing ids."""
+        metadata None keeps the stored metadata of existing ids. With `vectors`, rows
+        whose vector, text or metadata changed are replaced (store/own_vectors.py)."""
+        if vectors is not None or texts is None:
+            return self.upsert_own_vectors(ids, vectors, metadata, texts=texts, space=space)  # type: ignore[attr-defined]
+        if ids is None:
+            raise InputError("upsert needs ids: one per text")
         items = check_texts(texts)
         id_list = check_ids(ids, len(items))
         metas = None if metadata is None else check_metadata(metadata, len(items))
@@ -225,7 +237,8 @@ class CollectionWrites(CommitMixin):
             for index_name in self.index_names:
                 index = new_index(index_name, self.manifest.indexes[index_name])
                 if texts:
-                    index.add(np.arange(len(texts), dtype=np.int64), texts)
+                    new_rows = np.arange(len(texts), dtype=np.int64)
+                    feed_index(index, new_rows, lambda: texts, lambda: self._vectors.take(alive))
                 self._indexes[index_name] = index
                 self._save_index(index_name, index, write)
             write.changed = True
@@ -244,7 +257,8 @@ class CollectionWrites(CommitMixin):
             rows = self._store.alive_rows()
             if len(rows):
                 data = self._store.fetch_rows(rows.tolist())
-                index.add(rows, [data[int(r)][1] for r in rows])
+                texts = [data[int(r)][1] for r in rows]
+                feed_index(index, rows, lambda: texts, lambda: self._vectors.take(rows))
             return self._store.generation(), index
 
         seen, index = self._query(build)

@@ -1,0 +1,73 @@
+"""A checksummed header for an index folder, so damage is found before it is used.
+
+`seal` writes `SEAL.json` last: a magic string, the index kind, a format version and
+the size and CRC-32 of every other file. `verify` refuses a folder whose seal is missing,
+foreign or newer, or whose files were truncated or changed, with the command that
+rebuilds the index. A damaged ANN graph would otherwise return plausible garbage.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+from embedstack.errors import CollectionError
+
+SEAL = "SEAL.json"
+MAGIC = "embedstack-sealed-index"
+FORMAT = 1
+_CHUNK = 1 << 22
+
+
+def crc32_file(path: Path) -> int:
+    """CRC-32 of a file, read in 4 MiB chunks."""
+    crc = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def seal(directory: Path, kind: str) -> None:
+    """Write `SEAL.json` for the files now in `directory` (call last)."""
+    files = {
+        p.name: {"size": p.stat().st_size, "crc32": crc32_file(p)}
+        for p in sorted(directory.iterdir())
+        if p.is_file() and p.name != SEAL
+    }
+    blob = {"magic": MAGIC, "kind": kind, "format": FORMAT, "files": files}
+    (directory / SEAL).write_text(json.dumps(blob, indent=1), encoding="utf-8")
+
+
+def verify(directory: Path, kind: str, rebuild: str) -> None:
+    """Raise `CollectionError` naming the damage and `rebuild` unless the folder is intact."""
+
+    def fail(problem: str) -> CollectionError:
+        return CollectionError(
+            f"the {kind} index in {directory} is damaged ({problem}); the collection will "
+            f"not search it. Rebuild it: {rebuild}"
+        )
+
+    try:
+        header = json.loads((directory / SEAL).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise fail(f"{SEAL} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise fail(f"{SEAL} is unreadable: {exc}") from None
+    if not isinstance(header, dict) or header.get("magic") != MAGIC or header.get("kind") != kind:
+        raise fail(f"{SEAL} does not describe a {kind} index")
+    if int(header.get("format", 0)) > FORMAT:
+        raise CollectionError(
+            f"the {kind} index in {directory} has format {header['format']}, newer than "
+            f"this embedstack understands ({FORMAT}): upgrade embedstack"
+        )
+    for name, expected in dict(header.get("files", {})).items():
+        path = directory / name
+        if not path.is_file():
+            raise fail(f"{name} is missing")
+        size = path.stat().st_size
+        if size != expected["size"]:
+            raise fail(f"{name} has {size} bytes, expected {expected['size']}: truncated?")
+        if crc32_file(path) != expected["crc32"]:
+            raise fail(f"{name} fails its checksum")
