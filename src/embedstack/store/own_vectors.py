@@ -114,7 +114,7 @@ class OwnVectors:
             raise InputError(f"got {len(text_list)} texts for {len(id_list)} vectors")
         return id_list, arr, text_list
 
-    def add_own_vectors(
+    def _add_own_vectors(
         self,
         ids: Sequence[str] | None,
         vectors: np.ndarray | None,
@@ -137,7 +137,7 @@ class OwnVectors:
             self._stage(ChangeSet(id_list, text_list, metas, hashes, arr), write)
         return id_list
 
-    def upsert_own_vectors(
+    def _upsert_own_vectors(
         self,
         ids: Sequence[str] | None,
         vectors: np.ndarray | None,

@@ -115,7 +115,7 @@ class CollectionWrites(CommitMixin):
         the collection is refused (use `upsert` to replace). With `vectors`, store those
         instead of embedding (texts optional; see store/own_vectors.py)."""
         if vectors is not None or texts is None:
-            return self.add_own_vectors(ids, vectors, metadata, texts=texts, space=space)  # type: ignore[attr-defined]
+            return self._add_own_vectors(ids, vectors, metadata, texts=texts, space=space)  # type: ignore[attr-defined]
         items = check_texts(texts)
         id_list = check_ids(
             ids if ids is not None else [uuid.uuid4().hex for _ in items], len(items)
@@ -152,7 +152,7 @@ class CollectionWrites(CommitMixin):
         metadata None keeps the stored metadata of existing ids. With `vectors`, rows
         whose vector, text or metadata changed are replaced (store/own_vectors.py)."""
         if vectors is not None or texts is None:
-            return self.upsert_own_vectors(ids, vectors, metadata, texts=texts, space=space)  # type: ignore[attr-defined]
+            return self._upsert_own_vectors(ids, vectors, metadata, texts=texts, space=space)  # type: ignore[attr-defined]
         if ids is None:
             raise InputError("upsert needs ids: one per text")
         items = check_texts(texts)
