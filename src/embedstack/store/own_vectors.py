@@ -145,18 +145,21 @@ class OwnVectors:
         *,
         texts: Sequence[str] | None = None,
         space: EmbeddingSpace | None = None,
+        hashes: Sequence[str] | None = None,
     ) -> UpsertReport:
-        """Insert or replace rows by id; rows whose text and vector are unchanged are kept
-        (only their metadata is updated when it differs)."""
+        """Insert or replace rows by id; rows whose text and vector (or given `hashes`,
+        e.g. of image files) are unchanged are kept (only differing metadata updated)."""
         id_list, arr, text_list = self._own_inputs(ids, vectors, texts, space)
         metas = None if metadata is None else check_metadata(metadata, len(id_list))
+        if hashes is not None and len(hashes) != len(id_list):
+            raise InputError(f"got {len(hashes)} hashes for {len(id_list)} rows: give one each")
         report = UpsertReport()
         with self._writing() as write:
             existing = self._store.lookup(id_list)
             changes, picked = ChangeSet(), []
             for i, id_ in enumerate(id_list):
                 meta, old = (metas[i] if metas else None), existing.get(id_)
-                digest = vector_hash(text_list[i], arr[i])
+                digest = hashes[i] if hashes is not None else vector_hash(text_list[i], arr[i])
                 if old is not None and old[1] == digest:
                     if meta is not None and meta != json.loads(old[2]):
                         report.metadata_only.append(id_)

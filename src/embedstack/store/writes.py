@@ -177,41 +177,11 @@ class CollectionWrites(CommitMixin):
         hashes: Sequence[str] | None = None,
     ) -> UpsertReport:
         """Insert or replace rows whose vectors were made elsewhere in this collection's
-        space (e.g. images by a dual encoder's image tower; queries still go through
-        `encoder`). `texts` feed the lexical indexes; `hashes` (default: of the texts)
-        decide what changed. Unchanged rows keep their vectors; only metadata updates."""
-        items = check_texts(texts)
-        id_list = check_ids(ids, len(items))
-        metas = check_metadata(metadata, len(items))
-        digests = list(hashes) if hashes is not None else [content_hash(t) for t in items]
-        matrix = check_vectors(np.asarray(vectors, dtype=np.float32), self.space.dim)
-        if len(digests) != len(items) or matrix.shape[0] != len(items):
-            raise InputError(
-                f"got {matrix.shape[0]} vectors and {len(digests)} hashes for {len(items)} rows"
-            )
-        report, changes, keep = UpsertReport(), ChangeSet(), []
-        with self._writing() as write:
-            existing = self._store.lookup(id_list)
-            for i, id_ in enumerate(id_list):
-                old = existing.get(id_)
-                if old is not None and old[1] == digests[i]:
-                    if metas[i] != json.loads(old[2]):
-                        report.metadata_only.append(id_)
-                        changes.metadata_updates[id_] = metas[i]
-                    else:
-                        report.unchanged.append(id_)
-                    continue
-                (report.added if old is None else report.updated).append(id_)
-                if old is not None:
-                    changes.deleted_rows.append(old[0])
-                changes.ids.append(id_)
-                changes.texts.append(items[i])
-                changes.metadata.append(metas[i])
-                changes.hashes.append(digests[i])
-                keep.append(i)
-            changes.vectors = matrix[keep]
-            self._stage(changes, write)
-        return report
+        space (e.g. images by a dual encoder's image tower); `hashes` (e.g. of the image
+        files) decide what changed. The same path as `upsert(vectors=...)`."""
+        return self._upsert_own_vectors(  # type: ignore[attr-defined]
+            ids, vectors, metadata, texts=texts, space=self.space, hashes=hashes
+        )
 
     def delete(self, ids: Sequence[str]) -> int:
         """Remove rows by id (missing ids ignored); returns how many. Tombstoned until compact()."""
