@@ -109,3 +109,15 @@ def test_errors_are_one_line(notes, tmp_path):
     (into / "manifest.json").write_text("{ not json")
     one_line_error(run("search", "x", "--in", into), "manifest.json is corrupt")
     one_line_error(run("index", notes, "--into", into), "manifest.json is corrupt")
+
+
+def test_version_and_short_help():
+    from typer.testing import CliRunner
+
+    from embedstack import __version__
+    from embedstack.cli.main import app
+
+    version = CliRunner().invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.stdout.strip() == f"embedstack {__version__}"
+    short = CliRunner().invoke(app, ["search", "-h"])
+    assert short.exit_code == 0 and "--in" in short.stdout

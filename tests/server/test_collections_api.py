@@ -39,6 +39,8 @@ async def test_collection_lifecycle(api):
     r = await api.post("/v1/collections/pets/search", json={"query": "cat on a mat", "k": 2})
     hits = r.json()["hits"]
     assert hits[0]["id"] == "a" and len(hits) == 2 and hits[0]["score"] >= hits[1]["score"]
+    ranks = [stage["rank"] for hit in hits for stage in hit["stages"].values()]
+    assert ranks and all(type(rank) is int for rank in ranks)  # a rank is never 1.0
 
     r = await api.post(
         "/v1/collections/pets/search", json={"query": "cat", "k": 5, "where": {"lang": "fr"}}

@@ -151,3 +151,26 @@ def test_zero_query_finds_nothing(backend, counting_encoder):
         assert col.search_vector(np.zeros(64, dtype=np.float32), k=3) == []
         with pytest.raises(InputError, match="k must be positive"):
             col.search_vector(np.ones(64, dtype=np.float32), k=0)
+
+
+def test_search_takes_a_list_of_queries(backend, counting_encoder):
+    with Collection.create(backend, counting_encoder, indexes=()) as col:
+        fill(col)
+        queries = ["a dog in the park", "goldfish bowl"]
+        batched = col.search(queries, k=2)
+        assert [[h.id for h in hits] for hits in batched] == [
+            [h.id for h in col.search(q, k=2)] for q in queries
+        ]
+        assert col.search([], k=2) == []
+
+
+def test_delete_by_where_filter(backend, counting_encoder):
+    with Collection.create(backend, counting_encoder, indexes=()) as col:
+        fill(col)
+        assert col.delete(where={"year": {"$gte": 2021}}) == 2  # dog 2021, fish 2023
+        assert sorted(col.ids()) == ["cat", "code", "tea"]  # "2022" is a string: kept
+        assert col.delete(["cat", "missing"]) == 1
+        with pytest.raises(InputError, match="ids=.*or where="):
+            col.delete()
+        with pytest.raises(InputError, match="not both"):
+            col.delete(["code"], where={"year": 2020})

@@ -191,7 +191,7 @@ class HitOut(BaseModel):
     score: float
     text: str
     metadata: dict[str, Any]
-    stages: dict[str, dict[str, float]] = Field(default_factory=dict)
+    stages: dict[str, dict[str, int | float]] = Field(default_factory=dict)  # rank: int
 
 
 class SearchResponse(BaseModel):

@@ -12,7 +12,7 @@ import json
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 from embedstack.errors import InputError
 from embedstack.progress import Progress
@@ -106,8 +106,10 @@ class CollectionBackend(Protocol):
     ) -> UpsertReport:
         """Add new ids, re-embed changed texts, skip unchanged ones; reports which was which."""
 
-    def delete(self, ids: Sequence[str]) -> int:
-        """Remove rows by id (missing ids are ignored); returns how many were removed."""
+    def delete(
+        self, ids: Sequence[str] | None = None, *, where: dict[str, Any] | None = None
+    ) -> int:
+        """Remove rows by id or by metadata filter; returns how many were removed."""
 
     def search(
         self, query: str, k: int = 10, where: dict[str, Any] | None = None, retriever: Any = ...
@@ -165,16 +167,40 @@ class TextSearch:
         ) -> list[Hit]:
             """Top-k hits from one secondary index."""
 
-    def search(
+    @overload
+    def search(  # type: ignore[overload-overlap]  # a str is a Sequence[str] too
         self,
         query: str,
         k: int = 10,
         where: dict[str, Any] | None = None,
         retriever: str | Any = "dense",
-    ) -> list[Hit]:
-        """Top-k hits for `query`, best first. `retriever` is "dense", the name of one of
-        the collection's indexes (e.g. "bm25"), or any object with `search(query, k, where)`
+    ) -> list[Hit]: ...
+
+    @overload
+    def search(
+        self,
+        query: Sequence[str],
+        k: int = 10,
+        where: dict[str, Any] | None = None,
+        retriever: str | Any = "dense",
+    ) -> list[list[Hit]]: ...
+
+    def search(
+        self,
+        query: str | Sequence[str],
+        k: int = 10,
+        where: dict[str, Any] | None = None,
+        retriever: str | Any = "dense",
+    ) -> list[Hit] | list[list[Hit]]:
+        """Top-k hits for `query`, best first; a list of queries gives one list each (dense
+        queries are embedded in one batch). `retriever` is "dense", the name of one of the
+        collection's indexes (e.g. "bm25"), or any object with `search(query, k, where)`
         (for fused and reranked pipelines see `embedstack.search.Pipeline`)."""
+        if not isinstance(query, str):
+            queries = list(query)
+            if retriever == "dense":
+                return self.search_queries(queries, k, where)
+            return [self.search(q, k, where, retriever) for q in queries]
         if not isinstance(retriever, str):
             if not callable(getattr(retriever, "search", None)):
                 raise InputError(
@@ -211,3 +237,15 @@ def check_setting(key: str, value: object) -> None:
         json.dumps(value)
     except (TypeError, ValueError) as exc:
         raise InputError(f"setting {key!r} is not JSON-serialisable: {exc}") from None
+
+
+def check_delete(ids: Sequence[str] | None, where: dict[str, Any] | None) -> list[str] | None:
+    """`delete` takes ids or a `where` filter, not both: the ids as a list, or None for
+    a filter delete."""
+    if (ids is None) == (where is None):
+        raise InputError("delete takes ids=[...] or where={...} (one of them, not both)")
+    if ids is None:
+        return None
+    if isinstance(ids, str):
+        raise TypeError("ids must be a list of strings, not a single string: wrap it as [id]")
+    return list(ids)

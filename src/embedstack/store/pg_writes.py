@@ -18,9 +18,11 @@ import numpy as np
 from embedstack.encoders.base import Encoder, check_texts
 from embedstack.errors import CollectionError, InputError
 from embedstack.progress import Progress, report
+from embedstack.store.backend import check_delete
 from embedstack.store.changes import UpsertReport, check_ids, check_metadata, content_hash
 from embedstack.store.flat import check_vectors
 from embedstack.store.pg_connect import psycopg
+from embedstack.store.pg_filters import compile_where_pg
 from embedstack.store.pg_schema import to_db
 from embedstack.types import EmbeddingSpace, Kind
 
@@ -181,13 +183,22 @@ class PgWrites:
             )
         return len(items)
 
-    def delete(self, ids: Sequence[str]) -> int:
-        """Remove rows by id (missing ids are ignored); returns how many were removed."""
-        if isinstance(ids, str):
-            raise TypeError("ids must be a list of strings, not a single string: wrap it as [id]")
+    def delete(
+        self, ids: Sequence[str] | None = None, *, where: dict[str, Any] | None = None
+    ) -> int:
+        """Remove rows by id (missing ids are ignored) or every row a `where` filter
+        matches; returns how many were removed."""
+        id_list = check_delete(ids, where)
         with self._pool.connection() as conn:
-            cursor = conn.execute(self._sql("DELETE FROM {} WHERE id = ANY(%s)"), (list(ids),))
-            return int(cursor.rowcount)
+            if id_list is not None:
+                cursor = conn.execute(self._sql("DELETE FROM {} WHERE id = ANY(%s)"), (id_list,))
+                return int(cursor.rowcount)
+            condition, params = compile_where_pg(where)
+            sql = psycopg().sql
+            text = sql.SQL("DELETE FROM {table} WHERE ({cond})").format(
+                table=sql.Identifier(self.target.collection), cond=condition
+            )
+            return int(conn.execute(text, params).rowcount)
 
     # -- helpers -------------------------------------------------------------------------
     def _sql(self, text: str) -> Any:

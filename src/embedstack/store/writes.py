@@ -19,7 +19,7 @@ import numpy as np
 from embedstack.encoders.base import Encoder, check_texts
 from embedstack.errors import InputError, StorageError
 from embedstack.progress import Progress, report
-from embedstack.store.backend import check_setting
+from embedstack.store.backend import check_delete, check_setting
 from embedstack.store.changes import (
     ChangeSet,
     UpsertReport,
@@ -183,12 +183,17 @@ class CollectionWrites(CommitMixin):
             ids, vectors, metadata, texts=texts, space=self.space, hashes=hashes
         )
 
-    def delete(self, ids: Sequence[str]) -> int:
-        """Remove rows by id (missing ids ignored); returns how many. Tombstoned until compact()."""
-        if isinstance(ids, str):
-            raise TypeError("ids must be a list of strings, not a single string: wrap it as [id]")
+    def delete(
+        self, ids: Sequence[str] | None = None, *, where: dict[str, Any] | None = None
+    ) -> int:
+        """Remove rows by id (missing ids ignored) or every row a `where` filter matches,
+        decided inside the write; returns how many. Tombstoned until compact()."""
+        id_list = check_delete(ids, where)
         with self._writing() as write:
-            rows = [row for row, _, _ in self._store.lookup(list(ids)).values()]
+            if id_list is None:
+                rows = [int(r) for r in self._store.rows_where(where or {})]
+            else:
+                rows = [row for row, _, _ in self._store.lookup(id_list).values()]
             self._stage(ChangeSet(deleted_rows=rows), write)
         return len(rows)
 
