@@ -170,7 +170,7 @@ def test_delete_by_where_filter(backend, counting_encoder):
         assert col.delete(where={"year": {"$gte": 2021}}) == 2  # dog 2021, fish 2023
         assert sorted(col.ids()) == ["cat", "code", "tea"]  # "2022" is a string: kept
         assert col.delete(["cat", "missing"]) == 1
-        with pytest.raises(InputError, match="ids=.*or where="):
+        with pytest.raises(InputError, match=r"ids=.*or where="):
             col.delete()
         with pytest.raises(InputError, match="not both"):
             col.delete(["code"], where={"year": 2020})
