@@ -4,10 +4,6 @@ browser (Debian's chromium driven by Playwright; never Playwright's own download
 from __future__ import annotations
 
 import base64
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +15,7 @@ from embedstack.apps.images import index_images
 from embedstack.search.pipeline import Pipeline
 from embedstack.server.ui import create_ui_app
 from embedstack.store.collection import Collection
+from live_server import running
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -98,26 +95,6 @@ def test_serve_offers_the_page(ui_root: Path) -> None:
     assert client.get("/ui/").status_code == 200
     names = [c["name"] for c in client.get("/ui/api/collections").json()]
     assert names == ["photos.es", "text.es"]
-
-
-@contextmanager
-def running(app) -> Iterator[str]:
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 @pytest.mark.browser

@@ -7,8 +7,9 @@ from embedstack.encoders.hashing import HashEncoder
 from embedstack.registry import load_encoder
 from embedstack.server.app import create_app
 from embedstack.server.settings import ServerSettings
+from live_server import running
 
-from .conftest import make_app, running
+from .conftest import make_app
 
 openai = pytest.importorskip("openai")
 
