@@ -193,3 +193,11 @@ def test_hard_wrapped_prose_is_one_sentence_but_list_items_are_not():
     wide = Chunker(WordTokenizer(), max_tokens=50)
     spans = wide._pieces(text, 0, len(text), [s for s, _ in WordTokenizer().spans(text)])
     assert text[spans[0].start : spans[0].end] == "A long sentence wrapped\nover two lines."
+
+
+def test_a_window_of_spaces_is_no_chunk():
+    """Found by the property test: a token window holding only spaces once became a
+    blank chunk."""
+    chunks = Chunker(CharTokenizer(2), max_tokens=1).chunk("aa    a", "p")
+    _check(chunks, "aa    a", CharTokenizer(2), 1)
+    assert [c.text for c in chunks] == ["aa", "a"]

@@ -164,9 +164,10 @@ class Chunker:
                     continue
                 cuts = [s, *self._window_cuts(text, starts, s, e, window), e]
                 for a, b in itertools.pairwise(cuts):
-                    b_trim = a + len(text[a:b].rstrip())
-                    pieces.append(_Piece(a, b_trim, boundary))
-                    boundary = TOKENS
+                    a_trim, b_trim = _strip_span(text, a, b)
+                    if a_trim < b_trim:  # a window of only whitespace is no piece
+                        pieces.append(_Piece(a_trim, b_trim, boundary))
+                        boundary = TOKENS
         return pieces
 
     def _window_cuts(self, text: str, starts: list[int], s: int, e: int, window: int) -> list[int]:
@@ -246,8 +247,15 @@ class Chunker:
         if len(spans) <= self.max_tokens or len(spans) <= 1:
             return [(start, end, len(spans))]
         cut = start + spans[len(spans) // 2][0]
-        left_end = start + len(text[start:cut].rstrip())
-        return self._enforce(text, start, left_end) + self._enforce(text, cut, end)
+        parts = (_strip_span(text, start, cut), _strip_span(text, cut, end))
+        return [part for a, b in parts if a < b for part in self._enforce(text, a, b)]
+
+
+def _strip_span(text: str, start: int, end: int) -> Span:
+    """The span without its leading and trailing whitespace (empty if it is all blank)."""
+    piece = text[start:end]
+    a = start + len(piece) - len(piece.lstrip())
+    return a, max(a, start + len(piece.rstrip()))
 
 
 @dataclass
