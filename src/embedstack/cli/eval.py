@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
+from embedstack.cli.progress_view import progress_view
 from embedstack.progress import Progress as ProgressFn
 
 if TYPE_CHECKING:
@@ -25,26 +25,9 @@ err_console = Console(stderr=True)
 
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[ProgressFn | None]:
-    """A rich progress bar on stderr, driven by the library's `progress(stage, done, total)`."""
-    if not enabled:
-        yield None
-        return
-    tasks: dict[str, Any] = {}
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-
-        def update(stage: str, done: int, total: int | None) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
+    """The library's `progress(stage, done, total)` on stderr (see `progress_view`)."""
+    with progress_view(err_console, enabled=enabled) as progress:
+        yield progress
 
 
 def eval_options(
