@@ -33,9 +33,14 @@ def build(
     Example: embedstack faq build examples/faq/library-faq.md --into library.faq
     """
     from embedstack.apps.faq import FAQ
+    from embedstack.cli.progress_view import progress_view
     from embedstack.registry import load_encoder
 
-    faq = FAQ.build(file, into, load_encoder(model), index_answers=answers, threshold=threshold)
+    with progress_view(enabled=not as_json) as progress:
+        faq = FAQ.build(
+            file, into, load_encoder(model), index_answers=answers, threshold=threshold,
+            progress=progress,
+        )  # fmt: skip
     info = {
         "into": str(into),
         "pairs": len(faq.pairs),

@@ -118,6 +118,9 @@ def _root(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
+    from embedstack.cli.progress_view import set_global_quiet
+
+    set_global_quiet(quiet)
     ctx.obj = {"debug": debug, "quiet": quiet}
 
 

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -36,13 +35,17 @@ PLAIN_INTERVAL = 5.0  # seconds between two plain lines of one stage
 PLAIN_STEP = 0.1  # ... or this fraction of the stage's total, whichever comes first
 
 
+_GLOBAL_QUIET = {"on": False}  # set by the root `embedstack --quiet` on every invocation
+
+
+def set_global_quiet(value: bool) -> None:
+    """Record the global `--quiet` flag (called by the root command on each run)."""
+    _GLOBAL_QUIET["on"] = value
+
+
 def quiet_requested() -> bool:
     """True when the global `embedstack --quiet` (or EMBEDSTACK_QUIET=1) is set."""
-    if os.environ.get("EMBEDSTACK_QUIET") == "1":
-        return True
-    ctx = click.get_current_context(silent=True)
-    root = ctx.find_root() if ctx is not None else None
-    return bool(root is not None and isinstance(root.obj, dict) and root.obj.get("quiet"))
+    return _GLOBAL_QUIET["on"] or os.environ.get("EMBEDSTACK_QUIET") == "1"
 
 
 @dataclass
