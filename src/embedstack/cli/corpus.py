@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from embedstack.distributed import JobStats, embed_shards
 from embedstack.distributed.worker import UnitResult
 
-err = Console(stderr=True)
+err = Console(stderr=True, emoji=False)
 
 EXAMPLES = """
 Examples:

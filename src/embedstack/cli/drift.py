@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from embedstack.progress import Progress as ProgressCallback
     from embedstack.store.collection import Collection
 
-console = Console()
-err = Console(stderr=True)
+console = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 
 @contextmanager

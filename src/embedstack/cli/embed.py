@@ -81,7 +81,7 @@ def embed_texts(
     vectors = np.concatenate(parts)
     summary = _hosted_summary(encoder)
     if summary:
-        Console(stderr=True).print(summary, highlight=False)
+        Console(stderr=True, emoji=False).print(summary, highlight=False)
     return {"model": encoder.name, "dim": encoder.dim, "embeddings": vectors.tolist()}
 
 
@@ -121,7 +121,7 @@ def _hosted_summary(encoder: Any) -> str | None:
 
 
 def _preview(texts: list[str], result: dict[str, Any], kind: str) -> None:
-    console = Console()
+    console = Console(emoji=False)
     vectors = np.asarray(result["embeddings"], dtype=np.float32).reshape(len(texts), -1)
     table = Table(title=Text(f"{result['model']} · {result['dim']} dims · {kind}"))
     table.add_column("#", justify="right")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from embedstack.cli.progress_view import progress_view
@@ -19,8 +20,8 @@ if TYPE_CHECKING:
     from embedstack.eval.chunked import ChunkSizeResult
     from embedstack.eval.options import EvalOptions
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 
 @contextmanager
@@ -79,7 +80,7 @@ def _params(pairs: list[str]) -> dict[str, Any]:
 
 def _warn(lines: list[str]) -> None:
     for line in lines:
-        err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 MODEL_HELP = "Model spec (default: $EMBEDSTACK_MODEL or minilm), e.g. hash, ./my-model, openai:..."
@@ -238,7 +239,7 @@ def eval_sts_command(
         typer.echo(json.dumps(result.to_dict()))
         return
     console.print(
-        f"{result.dataset}: Spearman x100 = [bold]{result.spearman * 100:.2f}[/] "
+        f"{escape(result.dataset)}: Spearman x100 = [bold]{result.spearman * 100:.2f}[/] "
         f"(Pearson x100 = {result.pearson * 100:.2f}, {result.pairs} pairs, {encoder.name})"
     )
 
@@ -292,7 +293,7 @@ def compare_command(
             f"{row.memory_bytes / 2**20:.1f}",
         )
     console.print(table)
-    console.print(f"report: {index}")
+    console.print(f"report: {escape(str(index))}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

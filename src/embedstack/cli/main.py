@@ -41,7 +41,7 @@ COMMAND_MODULES = (
     "embedstack.cli.compress",
 )
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, emoji=False)
 
 
 class _FriendlyErrors(TyperGroup):

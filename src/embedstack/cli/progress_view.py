@@ -33,6 +33,7 @@ from embedstack.progress import reporting
 
 PLAIN_INTERVAL = 5.0  # seconds between two plain lines of one stage
 PLAIN_STEP = 0.1  # ... or this fraction of the stage's total, whichever comes first
+FEW_STEPS = 10  # stages with fewer steps (a model conversion) show no rate or ETA
 
 
 _GLOBAL_QUIET = {"on": False}  # set by the root `embedstack --quiet` on every invocation
@@ -106,7 +107,7 @@ class PlainProgress:
         if done >= total:
             state.finished = True
             parts.append(f"done in {_duration(elapsed)}")
-        elif done > 0 and elapsed > 0:
+        elif done > 0 and elapsed > 0 and total >= FEW_STEPS:
             rate = done / elapsed
             parts.append(f"{rate:,.1f}/s, ETA {_duration((total - done) / rate)}")
         self._print(", ".join(parts))
@@ -158,7 +159,7 @@ def progress_view(
     if not enabled or quiet or quiet_requested():
         yield None
         return
-    console = console or Console(stderr=True)
+    console = console or Console(stderr=True, emoji=False)
     if console.is_terminal:
         with Progress(*bar_columns(), console=console, transient=True) as bar:
             view: ProgressFn = BarProgress(bar)
