@@ -143,3 +143,34 @@ def test_first_model_conversion_reports_its_steps(notes, tmp_path):
     assert "converting the model to ONNX (one-off): 2/2 (100%)" in result.stderr
     again = run("index", notes, "--into", tmp_path / "d.es", "--model", model)
     assert "converting" not in again.stderr  # cached: converted once
+
+
+def test_a_stage_that_starts_over_prints_again():
+    events = [("searching", 0, 6), ("searching", 6, 6), ("searching", 0, 6), ("searching", 6, 6)]
+    lines = plain_lines(events)
+    assert [line.split(",")[0] for line in lines] == [
+        "searching: 0/6 (0%)",
+        "searching: 6/6 (100%)",
+        "searching: 0/6 (0%)",
+        "searching: 6/6 (100%)",
+    ]
+    console = Console(file=io.StringIO(), force_terminal=True)
+    with progress_view(console) as view:
+        for event in events[:3]:
+            view(*event)
+        assert view.bar.tasks[0].completed == 0  # reset, not stuck at 6/6
+
+
+def test_first_int8_quantisation_reports_its_steps(tmp_path, monkeypatch):
+    from tiny_models import make_numpy_bert
+
+    from embedstack.progress import reporting
+    from embedstack.registry import load_encoder
+
+    model = make_numpy_bert(tmp_path / "bert")
+    seen = []
+    with reporting(lambda stage, done, total: seen.append((stage, done, total))):
+        load_encoder(str(model), precision="int8")
+    int8 = [(d, t) for s, d, t in seen if s == "converting the model to int8 ONNX (one-off)"]
+    assert int8[:3] == [(0, 3), (1, 3), (2, 3)]  # converted, fused, quantising
+    assert seen, "nothing reported"

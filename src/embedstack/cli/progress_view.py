@@ -83,6 +83,8 @@ class PlainProgress:
         """Print a line if the stage is new, finished, a tenth further or due."""
         now = self.clock()
         state = self.stages.get(stage)
+        if state is not None and total is not None and done < state.done:
+            state = None  # the stage starts over (the next setup of a comparison)
         if state is None:
             state = self.stages[stage] = _Stage(began=now, last_line=now)
             self._line(stage, done, total, state, now)
@@ -133,7 +135,12 @@ class BarProgress:
             return
         if stage not in self.tasks:
             self.tasks[stage] = self.bar.add_task(escape(stage), total=total)
+        elif done < self.bar.tasks[self._index(stage)].completed:
+            self.bar.reset(self.tasks[stage], total=total)  # the stage starts over
         self.bar.update(self.tasks[stage], completed=done, total=total)
+
+    def _index(self, stage: str) -> int:
+        return [task.id for task in self.bar.tasks].index(self.tasks[stage])
 
 
 def bar_columns() -> tuple[Any, ...]:
