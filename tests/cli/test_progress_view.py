@@ -174,3 +174,26 @@ def test_first_int8_quantisation_reports_its_steps(tmp_path, monkeypatch):
     int8 = [(d, t) for s, d, t in seen if s == "converting the model to int8 ONNX (one-off)"]
     assert int8[:3] == [(0, 3), (1, 3), (2, 3)]  # converted, fused, quantising
     assert seen, "nothing reported"
+
+
+def test_embed_dedup_and_faq_build_print_progress(tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(f"text number {i} about tea" for i in range(20)) + "\n")
+    embedded = run("embed", "--file", texts)
+    assert embedded.exit_code == 0, embedded.output
+    assert "embedding: 20/20 (100%)" in embedded.stderr
+
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text("\n".join(json.dumps({"text": f"row {i % 5} tea"}) for i in range(10)) + "\n")
+    dedup = run("dedup", rows, "--threshold", "0.99")
+    assert dedup.exit_code == 0, dedup.output
+    assert "embedding: 10/10 (100%)" in dedup.stderr
+    assert "near duplicates: 10/10 (100%)" in dedup.stderr
+    assert run("--quiet", "dedup", rows, "--threshold", "0.99").stderr == ""
+
+    faq = tmp_path / "faq.csv"
+    pairs = [(f"question {i} about opening hours?", f"answer {i}") for i in range(12)]
+    faq.write_text("question,answer\n" + "\n".join(f"{q},{a}" for q, a in pairs) + "\n")
+    built = run("faq", "build", faq, "--into", tmp_path / "f", "--threshold", "0.5")
+    assert built.exit_code == 0, built.output
+    assert "embedding: 12/12 (100%)" in built.stderr
