@@ -51,19 +51,19 @@ def test_truncate_warn_gives_one_summary_with_the_fixing_flag(docs, tmp_path, be
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.stderr.splitlines() if "longer than" in line]
     assert len(warnings) == 1, result.stderr
-    assert "2 of 3 documents are longer than" in warnings[0]
+    assert "2 of the 3 new or changed documents are longer than" in warnings[0]
     assert "--chunk-tokens" in warnings[0] and "truncate=" not in result.stderr
     data = json.loads(
         run("index", docs, "--into", tmp_path / "d.es", "--model", bert, "--json").stdout
     )
-    assert data["warning"].startswith("2 of 3 documents are longer than")
+    assert data["warning"].startswith("2 of the 3 new or changed documents are longer than")
 
 
 def test_truncate_error_refuses_before_writing(docs, tmp_path, bert):
     into = tmp_path / "c.es"
     result = run("index", docs, "--into", into, "--model", bert, "--truncate", "error")
     assert result.exit_code == 1
-    assert "2 of 3 documents are longer than" in result.stderr
+    assert "2 of the 3 new or changed documents are longer than" in result.stderr
     assert "--chunk-tokens" in result.stderr and "guide.md, long)" in result.stderr
     assert not into.exists()  # nothing half-made
     bad = run("index", docs, "--into", into, "--truncate", "maybe")

@@ -24,6 +24,7 @@ from embedstack.cli.output import console, dumps, err, report_skipped
 from embedstack.cli.progress_view import progress_view
 from embedstack.errors import EmbedstackError, InputError
 from embedstack.store.backend import as_location, collection_exists, is_database_url
+from embedstack.store.changes import content_hash
 from embedstack.store.collection import Collection
 from embedstack.store.indexes import index_configs
 from embedstack.store.ingest import upsert_in_batches
@@ -97,13 +98,20 @@ def _length_check(collection: Any, req: IndexRequest, texts: list[str], ids: lis
         encoder = collection.encoder
     except EmbedstackError:
         return ""  # a collection of the user's own vectors: no model to cut anything
-    long = too_long(encoder, texts)
+    stored = collection.content_hashes(ids)  # unchanged documents were checked before
+    todo = [i for i, t in enumerate(texts) if stored.get(ids[i]) != content_hash(t)]
+    long = [todo[i] for i in too_long(encoder, [texts[i] for i in todo])]
     if not long:
         return ""
     limit = encoder.space.max_tokens
-    head = f"{len(long)} of {len(texts)} documents are longer than {encoder.name}'s {limit} tokens"
+    head = (
+        f"{len(long)} of the {len(todo)} new or changed documents are longer than "
+        f"{encoder.name}'s {limit} tokens"
+    )
     if req.truncate == "error":
-        shown = ", ".join(ids[i] for i in long[:SHOWN_IDS]) + (" ..." if len(long) > 5 else "")
+        shown = ", ".join(ids[i] for i in long[:SHOWN_IDS]) + (
+            " ..." if len(long) > SHOWN_IDS else ""
+        )
         raise InputError(
             f"{head} ({shown}); index them in chunks with --chunk-tokens N "
             "(e.g. --chunk-tokens 200 --chunk-overlap 20), or let them be cut with --truncate warn"
