@@ -22,6 +22,7 @@ import numpy as np
 from embedstack._optional import require
 from embedstack.apps.dedup_thresholds import semantic_threshold
 from embedstack.errors import InputError
+from embedstack.progress import Progress, report
 from embedstack.similarity import topk
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ _SPACE = re.compile(r"\s+")
 # (STS-B captions with injected duplicates): 0.615 (character 5-gram Jaccard, no model).
 # Semantic thresholds depend on the model: see `embedstack.apps.dedup_thresholds`.
 NEAR_THRESHOLD = 0.6
+EMBED_BLOCK = 256  # texts embedded between two progress reports
 
 
 class DupKind(str, Enum):
@@ -228,15 +230,18 @@ class Deduplicator:
         if self.semantic_threshold is None and wants_semantic:  # refuse before any work
             self.semantic_threshold = semantic_threshold(self.encoder)
 
-    def find(self, ids: Sequence[str], texts: Sequence[str]) -> list[DupCluster]:
-        """Clusters of duplicates (only groups of two or more), keeper first."""
+    def find(
+        self, ids: Sequence[str], texts: Sequence[str], progress: Progress | None = None
+    ) -> list[DupCluster]:
+        """Clusters of duplicates (only groups of two or more), keeper first; `progress`
+        hears `(stage, done, total)` of each stage (the embedding one text by text)."""
         if len(ids) != len(texts):
             raise InputError(f"{len(ids)} ids for {len(texts)} texts")
         if len(set(ids)) != len(ids):
             raise InputError("ids must be unique; give each document its own id")
         uf = _UnionFind(len(texts))
         used: list[Link] = []
-        for link in self._links(texts):
+        for link in self._links(texts, progress):
             if uf.union(link.a, link.b):
                 used.append(link)
         members: dict[int, list[int]] = {}
@@ -262,20 +267,32 @@ class Deduplicator:
             )
         return clusters
 
-    def _links(self, texts: Sequence[str]) -> list[Link]:
+    def _links(self, texts: Sequence[str], progress: Progress | None = None) -> list[Link]:
         """Cheap stages first; inside a stage, strongest links first, so each cluster's
         reported kind and score come from the best evidence that connects it."""
         links: list[Link] = []
         if "exact" in self.stages:
             links += exact_links(texts)
         if "near" in self.stages:
+            report(progress, "near duplicates", 0, len(texts))
             links += sorted(near_links(texts, self.near_threshold), key=lambda lk: -lk.score)
+            report(progress, "near duplicates", len(texts), len(texts))
         if "semantic" in self.stages and self.encoder is not None:
             threshold = self.semantic_threshold
             if threshold is None:  # the encoder was set after construction
                 threshold = self.semantic_threshold = semantic_threshold(self.encoder)
-            vectors = self.encoder.encode(list(texts), kind="document")
+            vectors = _embed(self.encoder, list(texts), progress)
             found = semantic_links(vectors, threshold, k=self.k)
             links += sorted(found, key=lambda lk: -lk.score)
         log.info("dedup: %d candidate links among %d items", len(links), len(texts))
         return links
+
+
+def _embed(encoder: Any, texts: list[str], progress: Progress | None) -> np.ndarray:
+    """Document vectors, embedded in blocks so a long run reports its progress."""
+    parts = []
+    report(progress, "embedding", 0, len(texts))
+    for start in range(0, len(texts), EMBED_BLOCK):
+        parts.append(encoder.encode(texts[start : start + EMBED_BLOCK], kind="document"))
+        report(progress, "embedding", min(start + EMBED_BLOCK, len(texts)), len(texts))
+    return np.concatenate(parts) if parts else np.zeros((0, encoder.space.dim), np.float32)

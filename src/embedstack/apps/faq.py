@@ -33,6 +33,7 @@ from typing import Any
 from embedstack.apps._files import atomic_write
 from embedstack.apps.threshold import Calibration, calibrate
 from embedstack.errors import CollectionError, InputError
+from embedstack.progress import Progress
 from embedstack.store.collection import Collection
 from embedstack.text.chunking import markdown_sections, read_text
 
@@ -195,6 +196,7 @@ class FAQ:
         index_answers: bool = False,
         threshold: float | None = None,
         held_out: Sequence[tuple[str, str | None]] | None = None,
+        progress: Progress | None = None,
     ) -> FAQ:
         """Index `source` (a file or pairs) into `into` and calibrate the no-answer threshold."""
         pairs = load_pairs(source) if isinstance(source, (str, Path)) else list(source)
@@ -217,7 +219,7 @@ class FAQ:
                 texts += [p.answer for p in pairs]
                 ids += [f"{p.id}:answer" for p in pairs]
                 meta += [{"pair": p.id, "field": "answer"} for p in pairs]
-            collection.add(texts, ids=ids, metadata=meta)
+            collection.add(texts, ids=ids, metadata=meta, progress=progress)
             faq = cls(
                 root,
                 pairs,

@@ -16,15 +16,35 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from embedstack.apps.chunked import (
+    ChunkedDocuments,
+    chunk_documents,
+    parent_ranges,
+    stale_chunk_ids,
+)
 from embedstack.errors import InputError
+from embedstack.progress import Progress
 from embedstack.registry import load_encoder
 from embedstack.search.chunks import best_chunk_scores
 from embedstack.search.pipeline import Pipeline
 from embedstack.similarity import topk
+from embedstack.store.changes import UpsertReport
 from embedstack.store.collection import Collection
-from embedstack.text.chunking import Chunk, Chunker, SemanticChunker, read_text
+from embedstack.store.ingest import upsert_in_batches
+from embedstack.text.chunking import Chunk, Chunker, SemanticChunker
+from embedstack.text.loaders import Fields, LoadResult, load_documents
 
 log = logging.getLogger(__name__)
+__all__ = [
+    "chunk_files",
+    "evaluate_chunk_sizes",
+    "expand_paths",
+    "index_chunks",
+    "index_files",
+    "load_for_chunking",
+    "parent_ranges",
+    "retrieve",
+]
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt", ".rst", ".text")
 
@@ -49,47 +69,47 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     return list(unique.values())
 
 
+def load_for_chunking(paths: Iterable[str | Path], fields: Fields | None = None) -> LoadResult:
+    """Documents of `paths` through the one loader (`embedstack.text.loaders`): a
+    .txt/.md file is one document, a JSONL/CSV file one per row; refuses an empty result."""
+    result = load_documents(paths, fields)
+    if not result.documents:
+        reasons = "; ".join(str(s) for s in result.skipped[:3])
+        raise InputError(
+            "no documents found; give .txt/.md/.jsonl/.csv files or folders holding them"
+            + (f" (skipped {reasons})" if reasons else "")
+        )
+    return result
+
+
 def chunk_files(
     paths: Iterable[str | Path], chunker: Chunker | SemanticChunker
 ) -> tuple[list[Chunk], dict[str, str]]:
-    """Chunks of every file and the file texts (by source path)."""
+    """Chunks of every document under `paths` and the document texts (by source)."""
+    docs = load_for_chunking(paths).documents
     chunks: list[Chunk] = []
-    sources: dict[str, str] = {}
-    for path in expand_paths(paths):
-        text = read_text(path)
-        sources[str(path)] = text
-        chunks += chunker.chunk(text, source=str(path))
-    return chunks, sources
+    for doc in docs:
+        chunks += chunker.chunk(doc.text, source=doc.id)
+    return chunks, {doc.id: doc.text for doc in docs}
 
 
-def parent_ranges(chunks: Sequence[Chunk], parent_max_tokens: int) -> list[tuple[int, int]]:
-    """Per chunk, the smallest enclosing section (its own, then each parent heading's
-    with subsections, then the whole file) that holds more than the chunk and fits in
-    `parent_max_tokens`; when none does, the chunk plus the neighbours that fit."""
-    areas: dict[tuple[str, tuple[str, ...]], list[int]] = {}
-    for i, c in enumerate(chunks):
-        for depth in range(len(c.headings) + 1):
-            areas.setdefault((c.source, c.headings[:depth]), []).append(i)
-    out = []
-    for i, c in enumerate(chunks):
-        found = None
-        for depth in range(len(c.headings), -1, -1):
-            members = areas[(c.source, c.headings[:depth])]
-            if sum(chunks[j].tokens for j in members) > parent_max_tokens:
-                break
-            if len(members) > 1:
-                found = (chunks[members[0]].start, max(chunks[j].end for j in members))
-                break
-        if found is None:
-            start, end, used = c.start, c.end, c.tokens
-            for j in (i - 1, i + 1):
-                near = 0 <= j < len(chunks) and chunks[j].source == c.source
-                if near and used + chunks[j].tokens <= parent_max_tokens:
-                    start, end = min(start, chunks[j].start), max(end, chunks[j].end)
-                    used += chunks[j].tokens
-            found = (start, end)
-        out.append(found)
-    return out
+def index_chunks(
+    collection: Collection,
+    chunked: ChunkedDocuments,
+    progress: Progress | None = None,
+    *,
+    max_batch: int = 1024,
+) -> tuple[UpsertReport, list[str]]:
+    """Upsert the chunks (unchanged ones are not re-embedded) and delete the stale
+    chunks of the same documents; returns the upsert report and the deleted ids."""
+    stale = stale_chunk_ids(collection.ids(), chunked)
+    if stale:
+        collection.delete(stale)
+    report = upsert_in_batches(
+        collection, chunked.texts, chunked.ids, chunked.metadata, max_batch=max_batch,
+        progress=progress,
+    )  # fmt: skip
+    return report, stale
 
 
 def index_files(
@@ -101,37 +121,20 @@ def index_files(
     overlap: int = 0,
     parent_max_tokens: int | None = None,
     semantic: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[Any, list[Chunk]]:
     """Chunk files into a collection (created or updated: unchanged chunks are not
-    re-embedded, chunks that disappeared from a re-indexed file are deleted)."""
+    re-embedded, chunks that disappeared from a re-indexed document are deleted)."""
     enc = encoder if encoder is not None else load_encoder()
     base = Chunker.for_encoder(enc, max_tokens, overlap)
     chunker: Chunker | SemanticChunker = SemanticChunker(enc, base) if semantic else base
-    chunks, sources = chunk_files(paths, chunker)
-    limit = parent_max_tokens or 4 * base.max_tokens
-    metadata = []
-    for c, (p_start, p_end) in zip(chunks, parent_ranges(chunks, limit), strict=True):
-        metadata.append(
-            {
-                "source": c.source,
-                "start": c.start,
-                "end": c.end,
-                "headings": list(c.headings),
-                "tokens": c.tokens,
-                "parent_start": p_start,
-                "parent_end": p_end,
-                "parent": sources[c.source][p_start:p_end],
-            }
-        )
+    result = load_for_chunking(paths)
+    chunked = chunk_documents(result.documents, chunker, parent_max_tokens)
     collection = Collection.create(into, enc, exist_ok=True)
-    ids = [c.id for c in chunks]
-    stale = [i for i in collection.ids() if i.rsplit("#", 1)[0] in sources and i not in set(ids)]
-    if stale:
-        collection.delete(stale)
-    if chunks:
-        collection.upsert([c.text for c in chunks], ids, metadata)
-    log.info("indexed %d chunks from %d files into %s", len(chunks), len(sources), into)
-    return collection, chunks
+    index_chunks(collection, chunked, progress)
+    log.info("indexed %d chunks from %d documents into %s", len(chunked.chunks),
+             chunked.documents, into)  # fmt: skip
+    return collection, chunked.chunks
 
 
 def retrieve(
@@ -157,7 +160,8 @@ def retrieve(
         if "source" not in meta:
             raise InputError(
                 f"{collection.path} was not built from chunks (record {hit.id} has no source); "
-                "index files with `embedstack chunk FILE... --into DIR`"
+                "index files with `embedstack index FILE... --into DIR --chunk-tokens N` "
+                "(or `embedstack chunk FILE... --into DIR`)"
             )
         item = {
             "rank": rank,

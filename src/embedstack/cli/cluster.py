@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-console = Console()
+console = Console(emoji=False)
 
 
 def cluster(
@@ -44,11 +45,12 @@ def cluster(
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
     for c in data["clusters"]:
-        console.print(f"[bold]{c['cluster']}[/] ({c['size']}): {', '.join(c['terms'])}")
+        terms = escape(", ".join(c["terms"]))
+        console.print(f"[bold]{c['cluster']}[/] ({c['size']}): {terms}", soft_wrap=True)
     if data["noise"]:
         console.print(f"noise: {len(data['noise'])} items")
     if out is not None:
-        console.print(f"map written to {out}")
+        console.print(f"map written to {escape(str(out))}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

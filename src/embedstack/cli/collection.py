@@ -17,6 +17,7 @@ from embedstack.cli.explain import (
     pipeline_search,
     print_explanation,
 )
+from embedstack.cli.index_run import IndexRequest, run_index
 from embedstack.cli.output import console, dumps, embedding_progress, err, hit_json, print_hits
 from embedstack.cli.vectors import (
     ANN_HELP,
@@ -26,37 +27,19 @@ from embedstack.cli.vectors import (
     vector_inputs,
 )
 from embedstack.errors import InputError
-from embedstack.store.backend import as_location, collection_exists
+from embedstack.store.backend import as_location
 from embedstack.store.collection import Collection
-from embedstack.store.indexes import index_configs
-from embedstack.store.ingest import upsert_in_batches
-from embedstack.store.prune import prune_missing
 from embedstack.store.vector_files import VectorFields
-from embedstack.text.loaders import Fields, LoadResult, load_documents
+from embedstack.text.loaders import Fields
 
 __all__ = ["console", "embedding_progress", "err", "hit_json", "index", "print_hits", "search"]
 MAX_WHERE_DEPTH = 100  # JSON levels; the store allows 32 levels of $and/$or
-
-
-def _report_skipped(result: LoadResult) -> None:
-    if result.skipped:
-        err.print(f"[yellow]skipped {len(result.skipped)}:[/]")
-        for item in result.skipped:
-            err.print(f"  {escape(str(item))}", highlight=False, soft_wrap=True)
 
 
 def model_indexes(splade: Path | None, colbert: Path | None) -> dict[str, dict[str, Any]]:
     """Settings of the indexes that need a model folder (`--splade`, `--colbert`)."""
     folders = {"splade": splade, "colbert": colbert}
     return {name: {"model": str(f.resolve())} for name, f in folders.items() if f is not None}
-
-
-def ensure_model_indexes(collection: Collection, wanted: dict[str, dict[str, Any]]) -> None:
-    """Build each wanted model index the collection lacks, or has with another model."""
-    for name, settings in wanted.items():
-        current = collection.manifest.indexes.get(name)
-        if current is None or current.get("model") != settings["model"]:
-            collection.rebuild_index(name, settings)
 
 
 def index(
@@ -127,6 +110,22 @@ def index(
         help="Commit at least every this many documents (and about every 30 s), so an "
         "interrupted run resumes where it stopped.",
     ),
+    truncate: str = typer.Option(
+        "warn",
+        "--truncate",
+        help="Documents longer than the model embeds: warn (embed their start; one "
+        "summary per run) or error (refuse the run before writing anything).",
+    ),
+    chunk_tokens: int | None = typer.Option(
+        None,
+        "--chunk-tokens",
+        help="Index each document as chunks of at most N model tokens (ids DOC#n; search "
+        "them with `embedstack retrieve`, which cites the document and its offsets).",
+    ),
+    chunk_overlap: int = typer.Option(
+        0, "--chunk-overlap", help="Tokens shared by neighbouring chunks (with --chunk-tokens)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or lines."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
     vector_field: str = typer.Option(
         "vector", "--vector-field", help="Parquet column / .npz array with the vectors."
@@ -145,6 +144,8 @@ def index(
 
       embedstack index ./notes --into ./notes.es --prune
 
+      embedstack index docs.jsonl --into ./docs.es --chunk-tokens 200 --chunk-overlap 20
+
       embedstack index ./notes --into ./notes.es --splade ./models/splade-v3
 
       embedstack index ./notes --into ./notes.es --colbert ./models/colbertv2.0
@@ -159,76 +160,15 @@ def index(
             paths, Path(into), fields=vector_fields, ann=ann, storage=storage, rescore=rescore,
             rebuild_indexes=rebuild_indexes, as_json=as_json,
         )  # fmt: skip
-    if max_file_mb <= 0 or batch < 1:
-        raise InputError("--max-file-mb must be positive and --batch at least 1")
-    where = as_location(into)
-    existing = Collection.open(where, model) if collection_exists(where) else None
-    fields = Fields(text=text_field, id=id_field, csv_column=csv_column)
-    result = load_documents(paths, fields, max_bytes=int(max_file_mb * 1e6))
-    if not result.documents and not (prune and existing is not None):
-        _report_skipped(result)
-        raise InputError(
-            f"no documents to index in {', '.join(map(str, paths))} "
-            f"({len(result.skipped)} skipped, {result.ignored} of other types)"
-        )
-    wanted = model_indexes(splade, colbert)
-    collection = (
-        existing
-        if existing is not None  # an empty collection is falsy in older versions
-        else Collection.create(
-            where, model, indexes={**index_configs(None if bm25 else ()), **wanted}
-        )
-    )
-    docs = result.documents
-    with collection, embedding_progress(not as_json) as progress:
-        if rebuild_vectors:
-            collection.rebuild_vectors(progress=progress)
-        if rebuild_indexes:
-            for name in collection.index_names:
-                collection.rebuild_index(name)
-        report = upsert_in_batches(
-            collection,
-            [d.text for d in docs],
-            [d.id for d in docs],
-            [d.metadata for d in docs],
-            max_batch=batch,
-            progress=progress,
-        )
-        pruned = prune_missing(collection, paths, result) if prune else []
-        ensure_model_indexes(collection, wanted)
-        total = len(collection)
-    shown = str(collection.path)  # a folder, or the URL without its password
-    _report_skipped(result)
-    if as_json:
-        summary = {
-            "collection": shown,
-            "documents": len(docs),
-            "files": result.files,
-            **report.to_dict(),
-            "pruned": len(pruned),
-            "total": total,
-            "skipped": [{"where": s.where, "reason": s.reason} for s in result.skipped],
-        }
-        typer.echo(dumps(summary))
-        return
-    if report.embedded == 0:
-        console.print(
-            f"nothing to embed: all {len(docs)} documents are unchanged "
-            f"({len(report.metadata_only)} metadata updates); {total} in {escape(shown)}",
-            soft_wrap=True,
-        )
-    else:
-        console.print(
-            f"indexed {len(docs)} documents from {result.files} files into "
-            f"{escape(shown)}: {len(report.added)} added, {len(report.updated)} updated, "
-            f"{len(report.unchanged)} unchanged; embedded {report.embedded}; {total} in total",
-            soft_wrap=True,
-        )
-    if prune:
-        console.print(
-            f"pruned {len(pruned)} documents whose source is gone; {total} in total",
-            soft_wrap=True,
-        )
+    request = IndexRequest(
+        paths=paths, into=into, model=model,
+        fields=Fields(text=text_field, id=id_field, csv_column=csv_column), bm25=bm25,
+        wanted=model_indexes(splade, colbert), rebuild_indexes=rebuild_indexes, prune=prune,
+        rebuild_vectors=rebuild_vectors, max_bytes=int(max_file_mb * 1e6), batch=batch,
+        truncate=truncate, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
+        as_json=as_json, quiet=quiet,
+    )  # fmt: skip
+    run_index(request)
 
 
 def search(

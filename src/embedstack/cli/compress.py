@@ -7,13 +7,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from embedstack.atomic import write_bytes
 from embedstack.eval.compress_report import ROW_KEYS, compress_report, retained, write_plots
 from embedstack.eval.datasets import load_retrieval_dataset
 
-console = Console()
+console = Console(emoji=False)
 MODEL_HELP = "Model spec (default: $EMBEDSTACK_MODEL or minilm), e.g. hash, ./my-model."
 
 
@@ -57,7 +58,7 @@ def compress_report_command(
         table.add_row(*(str(row[k]) for k in ROW_KEYS), f"{100 * share:.1f}%")
     console.print(table)
     if out is not None:
-        console.print(f"wrote {out / 'results.json'} and plots to {out}")
+        console.print(f"wrote {escape(str(out / 'results.json'))} and plots to {escape(str(out))}")
 
 
 def register(app: typer.Typer) -> None:

@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from embedstack.cli.progress_view import quiet_requested
 from embedstack.distributed import JobStats, embed_shards
 from embedstack.distributed.worker import UnitResult
 
-err = Console(stderr=True)
+err = Console(stderr=True, emoji=False)
 
 EXAMPLES = """
 Examples:
@@ -159,7 +160,7 @@ def register(app: typer.Typer) -> None:
         Resumable: work is split into units (file + row range), each written atomically
         and recorded; a re-run skips finished units and redoes failed or interrupted ones.
         """
-        with _display(not quiet and not dry_run) as on_unit:
+        with _display(not (quiet or quiet_requested() or dry_run)) as on_unit:
             stats = embed_shards(
                 [str(p) for p in src],
                 into,

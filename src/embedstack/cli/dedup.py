@@ -6,13 +6,17 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
-console = Console()
+from embedstack.cli.output import console, err, report_skipped
 
 
 def dedup(
-    paths: list[Path] = typer.Argument(..., help="Files, or folders of .md/.txt files."),
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="Files or folders: .txt/.md (one item each), .jsonl/.csv (one item per row, "
+        "text in the `text` field/column).",
+    ),
     threshold: float | None = typer.Option(
         None,
         "--threshold",
@@ -44,53 +48,58 @@ def dedup(
     from embedstack.apps import dedup as d
     from embedstack.apps.dedup_calibrate import calibrate_dedup
     from embedstack.apps.dedup_report import report_dict, write_report, write_unique
-    from embedstack.apps.rag import expand_paths
+    from embedstack.apps.rag import load_for_chunking
+    from embedstack.cli.progress_view import progress_view
     from embedstack.errors import InputError
     from embedstack.registry import load_encoder
     from embedstack.text.chunking import Chunker, read_text
 
     wanted = tuple(s.strip() for s in stages.split(",") if s.strip())
-    encoder = load_encoder(model) if ("semantic" in wanted or chunks) else None
-    files = expand_paths(paths)
+    loaded = load_for_chunking(paths)
     ids, texts = [], []
-    for path in files:
-        if chunks:
-            for piece in Chunker.for_encoder(encoder, max_tokens).chunk_file(path):
-                ids.append(piece.id)
-                texts.append(piece.text)
-        else:
-            ids.append(str(path))
-            texts.append(read_text(path))
-    near = near_threshold if near_threshold is not None else d.NEAR_THRESHOLD
-    semantic = threshold
-    if calibrate_file is not None:
-        rows = [json.loads(x) for x in read_text(calibrate_file).splitlines() if x.strip()]
-        if not rows or not all("text" in r and "group" in r for r in rows):
-            raise InputError(f"{calibrate_file}: each line needs 'text' and 'group'")
-        sample = [r["text"] for r in rows], [str(r["group"]) for r in rows]
-        if near_threshold is None:
-            near = calibrate_dedup(*sample, stage="near").threshold
-        if threshold is None and encoder is not None:
-            semantic = calibrate_dedup(*sample, stage="semantic", encoder=encoder).threshold
-    finder = d.Deduplicator(
-        encoder, near_threshold=near, semantic_threshold=semantic, stages=wanted, keep=keep
-    )
-    clusters = finder.find(ids, texts)
+    with progress_view(err, enabled=not as_json) as progress:
+        encoder = load_encoder(model) if ("semantic" in wanted or chunks) else None
+        chunker = Chunker.for_encoder(encoder, max_tokens) if chunks else None
+        for doc in loaded.documents:
+            if chunker is not None:
+                for piece in chunker.chunk(doc.text, doc.id):
+                    ids.append(piece.id)
+                    texts.append(piece.text)
+            else:
+                ids.append(doc.id)
+                texts.append(doc.text)
+        near = near_threshold if near_threshold is not None else d.NEAR_THRESHOLD
+        semantic = threshold
+        if calibrate_file is not None:
+            rows = [json.loads(x) for x in read_text(calibrate_file).splitlines() if x.strip()]
+            if not rows or not all("text" in r and "group" in r for r in rows):
+                raise InputError(f"{calibrate_file}: each line needs 'text' and 'group'")
+            sample = [r["text"] for r in rows], [str(r["group"]) for r in rows]
+            if near_threshold is None:
+                near = calibrate_dedup(*sample, stage="near").threshold
+            if threshold is None and encoder is not None:
+                semantic = calibrate_dedup(*sample, stage="semantic", encoder=encoder).threshold
+        finder = d.Deduplicator(
+            encoder, near_threshold=near, semantic_threshold=semantic, stages=wanted, keep=keep
+        )
+        clusters = finder.find(ids, texts, progress=progress)
+    report_skipped(loaded.skipped)
     by_id = dict(zip(ids, texts, strict=True))
     if out is not None:
-        write_report(out, clusters, by_id, files=len(files))
+        write_report(out, clusters, by_id, files=loaded.files)
         write_unique(out, ids, by_id, clusters)
     if as_json:
-        typer.echo(json.dumps(report_dict(clusters, len(files)), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(report_dict(clusters, loaded.files), indent=2, ensure_ascii=False))
         return
     dupes = sum(len(c.duplicates) for c in clusters)
     console.print(f"{len(ids)} items, {len(clusters)} clusters, {dupes} duplicates")
     for c in clusters:
-        console.print(f"[bold]{c.kind.value}[/] {c.score:.3f} keep {c.keep}")
+        line = f"[bold]{c.kind.value}[/] {c.score:.3f} keep {escape(c.keep)}"
+        console.print(line, soft_wrap=True)
         for dup in c.duplicates:
-            console.print(f"    drop {dup}")
+            console.print(f"    drop {escape(dup)}", soft_wrap=True)
     if out is not None:
-        console.print(f"report in {out}/report.html")
+        console.print(f"report in {escape(str(out))}/report.html", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from embedstack.cli.collection import console, embedding_progress, hit_json, print_hits
 from embedstack.store.collection import Collection
@@ -63,7 +64,7 @@ def demo(
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     console.print(
-        f"indexed {len(docs)} paragraphs with [bold]{space.model}[/] ({space.dim}-d) "
+        f"indexed {len(docs)} paragraphs with [bold]{escape(space.model)}[/] ({space.dim}-d) "
         f"in {seconds:.1f} s; top {k} by cosine similarity:\n",
         soft_wrap=True,
     )

@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(result))
         else:
-            Console().print(
+            Console(emoji=False).print(
                 f"static model written to [bold]{path}[/] ({result['vocabulary']} tokens x "
                 f"{result['dim']} dims); use it with --model {path}"
             )

@@ -12,33 +12,23 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 if TYPE_CHECKING:
     from embedstack.drift import DriftReport, TrackResult
     from embedstack.progress import Progress as ProgressCallback
     from embedstack.store.collection import Collection
 
-console = Console()
-err = Console(stderr=True)
+console = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 
 @contextmanager
 def _progress(enabled: bool) -> Iterator[ProgressCallback | None]:
-    """Render the library's (stage, done, total) progress with rich, on stderr."""
-    if not enabled:
-        yield None
-        return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        tasks: dict[str, Any] = {}
+    """The library's (stage, done, total) progress on stderr (see `progress_view`)."""
+    from embedstack.cli.progress_view import progress_view
 
-        def update(stage: str, done: int, total: int | None) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
+    with progress_view(err, enabled=enabled) as progress:
+        yield progress
 
 
 def _against(path: Path, text_field: str) -> tuple[Collection | list[str], str]:
@@ -147,7 +137,7 @@ def drift(
         history = drift_dir(collection)
         other, source = _against(against, text_field) if against is not None else (None, "")
         try:
-            with _progress(not as_json and err.is_terminal) as progress:
+            with _progress(not as_json) as progress:
                 result = track(
                     collection,
                     other,

@@ -11,8 +11,12 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from embedstack.cli.progress_view import progress_view
 from embedstack.errors import InputError
+from embedstack.progress import Progress as ProgressFn
+from embedstack.progress import report
 
 if TYPE_CHECKING:
     from embedstack.encoders.hosted.cost import CostEstimate
@@ -54,18 +58,30 @@ def read_lines(source: str) -> list[str]:
     return [line for line in decode_utf8(data, name).splitlines() if line.strip()]
 
 
+EMBED_BLOCK = 256  # texts between two progress reports
+
+
 def embed_texts(
-    texts: list[str], model: str | None, pooling: str | None, kind: str
+    texts: list[str],
+    model: str | None,
+    pooling: str | None,
+    kind: str,
+    progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """The library call behind the command; returns the JSON document."""
     from embedstack.registry import load_encoder
 
     options = {"pooling": pooling} if pooling else {}
     encoder = load_encoder(model, **options)
-    vectors = encoder.encode(texts, kind=kind)
+    parts = []
+    report(progress, "embedding", 0, len(texts))
+    for start in range(0, len(texts), EMBED_BLOCK):
+        parts.append(encoder.encode(texts[start : start + EMBED_BLOCK], kind=kind))
+        report(progress, "embedding", min(start + EMBED_BLOCK, len(texts)), len(texts))
+    vectors = np.concatenate(parts)
     summary = _hosted_summary(encoder)
     if summary:
-        Console(stderr=True).print(summary, highlight=False)
+        Console(stderr=True, emoji=False).print(summary, highlight=False)
     return {"model": encoder.name, "dim": encoder.dim, "embeddings": vectors.tolist()}
 
 
@@ -105,16 +121,17 @@ def _hosted_summary(encoder: Any) -> str | None:
 
 
 def _preview(texts: list[str], result: dict[str, Any], kind: str) -> None:
-    console = Console()
+    console = Console(emoji=False)
     vectors = np.asarray(result["embeddings"], dtype=np.float32).reshape(len(texts), -1)
-    table = Table(title=f"{result['model']} · {result['dim']} dims · {kind}")
+    table = Table(title=Text(f"{result['model']} · {result['dim']} dims · {kind}"))
     table.add_column("#", justify="right")
     table.add_column("text", overflow="ellipsis", max_width=48, no_wrap=True)
     table.add_column("norm", justify="right")
     table.add_column("first values")
     for i, (text, vector) in enumerate(zip(texts, vectors, strict=True)):
         head = ", ".join(f"{v:+.4f}" for v in vector[:4])
-        table.add_row(str(i), text, f"{np.linalg.norm(vector):.4f}", f"[{head}, ...]")
+        row = (str(i), text, f"{np.linalg.norm(vector):.4f}", f"[{head}, ...]")
+        table.add_row(*(Text(cell) for cell in row))  # user text is never markup
     console.print(table)
 
 
@@ -160,7 +177,9 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 "nothing to embed: give TEXT arguments, --file FILE, or --file - for stdin"
             )
-        result = embed_texts(items, model, pooling, kind)
+        err = Console(stderr=True, emoji=False)
+        with progress_view(err, enabled=not as_json or err.is_terminal) as progress:
+            result = embed_texts(items, model, pooling, kind, progress)
         if as_json:
             typer.echo(json.dumps(result))
         else:

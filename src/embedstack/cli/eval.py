@@ -10,41 +10,25 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
+from embedstack.cli.progress_view import progress_view
 from embedstack.progress import Progress as ProgressFn
 
 if TYPE_CHECKING:
     from embedstack.eval.chunked import ChunkSizeResult
     from embedstack.eval.options import EvalOptions
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[ProgressFn | None]:
-    """A rich progress bar on stderr, driven by the library's `progress(stage, done, total)`."""
-    if not enabled:
-        yield None
-        return
-    tasks: dict[str, Any] = {}
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
-
-        def update(stage: str, done: int, total: int | None) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
+    """The library's `progress(stage, done, total)` on stderr (see `progress_view`)."""
+    with progress_view(err_console, enabled=enabled) as progress:
+        yield progress
 
 
 def eval_options(
@@ -96,7 +80,7 @@ def _params(pairs: list[str]) -> dict[str, Any]:
 
 def _warn(lines: list[str]) -> None:
     for line in lines:
-        err_console.print(f"[yellow]warning:[/] {line}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 MODEL_HELP = "Model spec (default: $EMBEDSTACK_MODEL or minilm), e.g. hash, ./my-model, openai:..."
@@ -255,7 +239,7 @@ def eval_sts_command(
         typer.echo(json.dumps(result.to_dict()))
         return
     console.print(
-        f"{result.dataset}: Spearman x100 = [bold]{result.spearman * 100:.2f}[/] "
+        f"{escape(result.dataset)}: Spearman x100 = [bold]{result.spearman * 100:.2f}[/] "
         f"(Pearson x100 = {result.pearson * 100:.2f}, {result.pairs} pairs, {encoder.name})"
     )
 
@@ -309,7 +293,7 @@ def compare_command(
             f"{row.memory_bytes / 2**20:.1f}",
         )
     console.print(table)
-    console.print(f"report: {index}")
+    console.print(f"report: {escape(str(index))}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

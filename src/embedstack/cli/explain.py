@@ -67,7 +67,7 @@ def _cell(values: dict[str, float] | None) -> str:
 
 def print_explanation(explanation: Explanation, console: Console | None = None) -> None:
     """One row per hit: final rank, id, each stage's score (#rank), a text snippet."""
-    console = console or Console()
+    console = console or Console(emoji=False)
     table = Table(title=f"{' -> '.join(explanation.stages)} for {explanation.query!r}")
     # Scores and ids never wrap; the text snippet gives up its width first.
     table.add_column("#", justify="right", no_wrap=True, min_width=2)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-console = Console()
+console = Console(emoji=False)
 faq_app = typer.Typer(
     help="Semantic FAQ search with a calibrated 'no good answer' threshold.",
     no_args_is_help=True,
@@ -33,9 +34,14 @@ def build(
     Example: embedstack faq build examples/faq/library-faq.md --into library.faq
     """
     from embedstack.apps.faq import FAQ
+    from embedstack.cli.progress_view import progress_view
     from embedstack.registry import load_encoder
 
-    faq = FAQ.build(file, into, load_encoder(model), index_answers=answers, threshold=threshold)
+    with progress_view(enabled=not as_json) as progress:
+        faq = FAQ.build(
+            file, into, load_encoder(model), index_answers=answers, threshold=threshold,
+            progress=progress,
+        )  # fmt: skip
     info = {
         "into": str(into),
         "pairs": len(faq.pairs),
@@ -45,7 +51,7 @@ def build(
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
-    console.print(f"indexed {len(faq.pairs)} questions into {into}")
+    console.print(f"indexed {len(faq.pairs)} questions into {escape(str(into))}", soft_wrap=True)
     if faq.calibration:
         c = faq.calibration
         console.print(
@@ -74,10 +80,10 @@ def ask(
     if result.no_answer:
         console.print(f"[yellow]no good answer[/] (best score {result.score:.3f})")
         for alt in result.alternatives:
-            console.print(f"  maybe: {alt['question']} ({alt['score']:.3f})")
+            console.print(f"  maybe: {escape(alt['question'])} ({alt['score']:.3f})")
         return
-    console.print(f"[bold]{result.question}[/] ({result.score:.3f})")
-    console.print(result.answer or "")
+    console.print(f"[bold]{escape(result.question or '')}[/] ({result.score:.3f})")
+    console.print(result.answer or "", markup=False)
 
 
 def register(app: typer.Typer) -> None:

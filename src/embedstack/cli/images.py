@@ -14,8 +14,8 @@ from rich.markup import escape
 
 from embedstack.cli.collection import embedding_progress, hit_json, print_hits
 
-console = Console()
-err = Console(stderr=True)
+console = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 
 def index_images_command(

@@ -41,7 +41,7 @@ COMMAND_MODULES = (
     "embedstack.cli.compress",
 )
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, emoji=False)
 
 
 class _FriendlyErrors(TyperGroup):
@@ -107,11 +107,21 @@ def _print_version(value: bool) -> None:
 def _root(
     ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    quiet: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        envvar="EMBEDSTACK_QUIET",
+        help="No progress bars or progress lines (results and errors still print).",
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    ctx.obj = {"debug": debug}
+    from embedstack.cli.progress_view import set_global_quiet
+
+    set_global_quiet(quiet)
+    ctx.obj = {"debug": debug, "quiet": quiet}
 
 
 def _register_all() -> None:

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from embedstack.store.backend import as_location
 
-console = Console()
+console = Console(emoji=False)
 
 
 def migrate_store(

@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
                 else f"[yellow]missing[/]: {s.install}"
             )
             table.add_row(name, s.kind, str(s.dim), s.licence, status)
-        Console().print(table)
+        Console(emoji=False).print(table)
         typer.echo(
             "Any Hugging Face model folder also loads by path: BERT, RoBERTa, XLM-R and MPNet "
             "built in, other architectures with pip install 'embedstack[torch]'."

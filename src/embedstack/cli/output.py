@@ -1,54 +1,48 @@
 """What the collection commands print: progress, hits, and JSON that is always valid.
 
 The library reports progress through `embedstack.progress.Progress` `(stage, done,
-total)`; here it becomes a rich bar on stderr (stage "embedding") or a one-line notice
-(any other stage, e.g. "waiting for another writer (pid N)").
+total)`; `embedstack.cli.progress_view` renders it (bars on a terminal, plain lines
+elsewhere). Every string that comes from the user's data is escaped before rich sees it.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
+from embedstack.cli.progress_view import progress_view
 from embedstack.progress import Progress as ProgressCallback
 from embedstack.types import Hit
 
-console = Console()
-err = Console(stderr=True)
+# emoji=False: user text such as `notes.jsonl:100: bad line` must not become "notes.jsonl💯"
+console = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
+SHOWN_BAD_ROWS = 5  # skipped inputs listed one by one; the rest are counted
 
 
 @contextmanager
 def embedding_progress(enabled: bool = True) -> Iterator[ProgressCallback | None]:
-    """A rich progress bar fed by `Collection.add/upsert(progress=...)` (on stderr)."""
-    if not enabled:
-        yield None
+    """Progress of `Collection.add/upsert(progress=...)` on stderr (see `progress_view`)."""
+    with progress_view(err, enabled=enabled) as progress:
+        yield progress
+
+
+def report_skipped(skipped: Sequence[object], shown: int = SHOWN_BAD_ROWS) -> None:
+    """The inputs a loader skipped (on stderr): the first `shown`, then how many more."""
+    if not skipped:
         return
-    columns = (
-        TextColumn("embedding"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    notices: set[str] = set()
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task("embed", total=None)
-
-        def update(stage: str, done: int, total: int | None) -> None:
-            if stage == "embedding":
-                bar.update(task, completed=done, total=total)
-            elif stage not in notices:
-                notices.add(stage)
-                bar.console.print(f"[yellow]{escape(stage)}[/]", soft_wrap=True)
-
-        yield update
+    err.print(f"[yellow]skipped {len(skipped)}:[/]")
+    for item in skipped[:shown]:
+        err.print(f"  {escape(str(item))}", highlight=False, soft_wrap=True)
+    if len(skipped) > shown:
+        err.print(f"  ... and {len(skipped) - shown} more bad rows", highlight=False)
 
 
 def _finite(value: Any) -> Any:

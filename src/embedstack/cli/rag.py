@@ -6,13 +6,17 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
-console = Console()
+from embedstack.cli.output import console, err, report_skipped
 
 
 def chunk(
-    files: list[Path] = typer.Argument(..., help="Files, or folders of .md/.txt files."),
+    files: list[Path] = typer.Argument(
+        ...,
+        help="Files or folders: .txt/.md (one document each), .jsonl/.csv (one per row, "
+        "text in the `text` field/column).",
+    ),
     max_tokens: int | None = typer.Option(
         None, "--max-tokens", help="Chunk size in the model's tokens (default: its limit)."
     ),
@@ -28,32 +32,42 @@ def chunk(
 
     Example: embedstack chunk examples/docs --max-tokens 64 --json
     """
-    from embedstack.apps.rag import chunk_files, index_files
+    from embedstack.apps.chunked import chunk_documents
+    from embedstack.apps.rag import index_chunks, load_for_chunking
+    from embedstack.cli.progress_view import progress_view
     from embedstack.registry import load_encoder
+    from embedstack.store.collection import Collection
     from embedstack.text.chunking import Chunker, SemanticChunker
 
-    encoder = load_encoder(model)
-    if into is not None:
-        _, chunks = index_files(
-            files, into, encoder, max_tokens=max_tokens, overlap=overlap, semantic=semantic
-        )
-    else:
+    with progress_view(err, enabled=not as_json) as progress:
+        encoder = load_encoder(model)
         base = Chunker.for_encoder(encoder, max_tokens, overlap)
-        chunks, _ = chunk_files(files, SemanticChunker(encoder, base) if semantic else base)
-    data = [c.to_dict() for c in chunks]
+        loaded = load_for_chunking(files)
+        chunker = SemanticChunker(encoder, base) if semantic else base
+        chunked = chunk_documents(loaded.documents, chunker)
+        if into is not None:
+            with Collection.create(into, encoder, exist_ok=True) as collection:
+                index_chunks(collection, chunked, progress)
+    report_skipped(loaded.skipped)
+    data = [c.to_dict() for c in chunked.chunks]
     if as_json:
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
         return
-    for c in chunks:
+    for c in chunked.chunks:
         where = " > ".join(c.headings) or "-"
-        console.print(f"[bold]{c.id}[/] {c.start}-{c.end} ({c.tokens} tokens) {where}")
+        console.print(
+            f"[bold]{escape(c.id)}[/] {c.start}-{c.end} ({c.tokens} tokens) {escape(where)}",
+            soft_wrap=True,
+        )
     if into is not None:
-        console.print(f"indexed {len(chunks)} chunks into {into}")
+        console.print(f"indexed {len(data)} chunks into {escape(str(into))}", soft_wrap=True)
 
 
 def retrieve(
     question: str = typer.Argument(..., help="The question."),
-    in_: Path = typer.Option(..., "--in", help="Collection made by `chunk --into`."),
+    in_: Path = typer.Option(
+        ..., "--in", help="Collection made by `index --chunk-tokens N` or `chunk --into`."
+    ),
     k: int = typer.Option(5, "-k", help="Chunks to return."),
     parent: bool = typer.Option(False, "--parent", help="Add the surrounding section."),
     retriever: str = typer.Option(
@@ -63,7 +77,11 @@ def retrieve(
 ) -> None:
     """Retrieve chunks with scores, citations, offsets (and their parent section).
 
-    Example: embedstack retrieve "how long can I keep a DVD?" --in docs.es -k 3 --json
+    Examples:
+
+      embedstack index docs/ --into docs.es --chunk-tokens 128 --chunk-overlap 16
+
+      embedstack retrieve "how long can I keep a DVD?" --in docs.es -k 3 --json
     """
     from embedstack.apps.rag import retrieve as run
     from embedstack.store.collection import Collection
@@ -73,8 +91,8 @@ def retrieve(
         typer.echo(json.dumps(results, indent=2, ensure_ascii=False))
         return
     for r in results:
-        console.print(f"[bold]{r['citation']}[/] score {r['score']:.3f}")
-        console.print(r["parent"]["text"] if parent else r["text"], highlight=False)
+        console.print(f"[bold]{escape(r['citation'])}[/] score {r['score']:.3f}", soft_wrap=True)
+        console.print(r["parent"]["text"] if parent else r["text"], highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-console = Console(stderr=True)
+console = Console(stderr=True, emoji=False)
 
 
 def tour(
@@ -33,14 +33,13 @@ def tour(
       embedstack tour --out docs/guide --markdown docs/guide.md
     """
     from embedstack.apps.tour import run_tour
+    from embedstack.cli.progress_view import progress_view
 
-    def progress(stage: str, done: int, total: int | None) -> None:
-        if not quiet:
-            console.print(f"{stage}: step {done}/{total} done", highlight=False)
-
-    result = run_tour(
-        out, markdown=markdown, splade=splade, cpu_usd_per_hour=cpu_usd_per_hour, progress=progress
-    )
+    with progress_view(console, quiet=quiet) as progress:
+        result = run_tour(
+            out, markdown=markdown, splade=splade, cpu_usd_per_hour=cpu_usd_per_hour,
+            progress=progress,
+        )  # fmt: skip
     console.print(
         f"wrote {escape(str(result.html))}"
         + (f" and {escape(str(result.markdown))}" if result.markdown else "")

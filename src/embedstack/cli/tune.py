@@ -7,9 +7,10 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-console = Console()
+console = Console(emoji=False)
 
 
 def tune_command(
@@ -81,7 +82,8 @@ def tune_command(
     )
     table.add_row(label, f"{result.train_score:.4f}", f"{result.test_score:.4f}")
     console.print(table)
-    console.print(f"tried {len(result.tried)} settings" + (f"; wrote {target}" if target else ""))
+    wrote = f"; wrote {escape(str(target))}" if target else ""
+    console.print(f"tried {len(result.tried)} settings{wrote}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

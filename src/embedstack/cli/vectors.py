@@ -26,7 +26,7 @@ from embedstack.store.vector_files import (
     vector_dim,
 )
 
-console = Console()
+console = Console(emoji=False)
 
 ANN_HELP = "Vector index of a new collection: exact (scan) or hnsw (approximate graph)."
 STORAGE_HELP = "In-memory vector storage: float32, float16, int8, binary."

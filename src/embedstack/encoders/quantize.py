@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from embedstack.errors import EmbedstackError
+from embedstack.progress import report_ambient
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,13 @@ def quantize_int8(source: Path, target: Path, config: dict[str, Any]) -> None:
     log.info("int8 graph: probe cosine vs float32 %.5f, %d MatMuls kept float32", cosine, len(keep))
 
 
+def conversion_stage(precision: str) -> tuple[str, int]:
+    """Progress stage of a one-off model conversion, and its steps (convert, fuse[, int8])."""
+    if precision == "int8":
+        return "converting the model to int8 ONNX (one-off)", 3
+    return "converting the model to ONNX (one-off)", 2
+
+
 def finish_graph(raw: Path, target: Path, config: dict[str, Any], precision: str) -> None:
     """Turn a freshly converted float32 graph into the cached one: fused, maybe int8."""
     if raw.with_name(raw.name + ".data").exists():  # >2 GB external data: leave as converted
@@ -176,6 +184,7 @@ def finish_graph(raw: Path, target: Path, config: dict[str, Any], precision: str
     fused = raw.with_name("fused.onnx")
     source = fused if fuse(raw, fused, config) else raw
     if precision == "int8":
+        report_ambient(conversion_stage(precision)[0], 2, 3)
         quantize_int8(source, target, config)
     else:
         shutil.copyfile(source, target)

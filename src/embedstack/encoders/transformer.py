@@ -21,8 +21,14 @@ from typing import Any
 import numpy as np
 
 from embedstack.config import cache_dir
-from embedstack.encoders.quantize import GRAPH_RECIPE, PrecisionUnavailableError, finish_graph
+from embedstack.encoders.quantize import (
+    GRAPH_RECIPE,
+    PrecisionUnavailableError,
+    conversion_stage,
+    finish_graph,
+)
 from embedstack.errors import InputError, ModelNotFoundError
+from embedstack.progress import report_ambient
 
 log = logging.getLogger(__name__)
 
@@ -246,13 +252,17 @@ def _cached_onnx(root: Path, config: dict[str, Any], fingerprint: str, precision
     staging.mkdir(parents=True)
     try:
         fp32 = staging / "raw.onnx"
+        stage, steps = conversion_stage(precision)
+        report_ambient(stage, 0, steps)
         if native:
             _convert_native(root, config, fp32)
         else:
             from embedstack.encoders.torch_export import export_with_torch
 
             export_with_torch(root, fp32)
+        report_ambient(stage, 1, steps)
         finish_graph(fp32, staging / "model.onnx", config, precision)  # fusion, int8
+        report_ambient(stage, steps, steps)
         fp32.unlink(missing_ok=True)
         for item in staging.iterdir():
             with item.open("rb") as handle:

@@ -141,6 +141,7 @@ def _search(
 ) -> dict[str, list[Hit]]:
     qids = list(dataset.queries)
     ranked: dict[str, list[Hit]] = {}
+    report(progress, "searching", 0, len(qids))
     for start in range(0, len(qids), QUERY_BLOCK):
         block = qids[start : start + QUERY_BLOCK]
         lists = pipeline.search_many([dataset.queries[q] for q in block], depth)
@@ -187,6 +188,7 @@ def evaluate_sts(
     # STS sentences are symmetric: both sides embedded as documents (no query prefix).
     texts = dataset.sentences1 + dataset.sentences2
     parts = []
+    report(progress, "embedding sentences", 0, len(texts))
     for first in range(0, len(texts), QUERY_BLOCK):
         parts.append(encoder.encode(texts[first : first + QUERY_BLOCK], Kind.DOCUMENT, batch_size))
         report(progress, "embedding sentences", first + len(parts[-1]), len(texts))

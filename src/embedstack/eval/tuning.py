@@ -23,6 +23,7 @@ from embedstack.eval.datasets import RetrievalDataset
 from embedstack.eval.metrics import parse_metric, per_query
 from embedstack.eval.options import EvalOptions
 from embedstack.eval.presets import plan
+from embedstack.progress import report
 from embedstack.search.fusion import RRF, Fusion, LinearFusion, Normalization
 from embedstack.search.pipeline import Pipeline
 from embedstack.search.retrievers import search_many
@@ -198,6 +199,8 @@ def tune_on_dataset(
         pipeline = Pipeline.from_spec(corpus.collection, preset.spec)
         names = list(pipeline.retrievers)
         rankings: dict[str, dict[str, dict[str, list[Hit]]]] = {}
+        total, done = len(train.queries) + len(test.queries), 0
+        report(options.progress, "searching", 0, total)
         for split in (train, test):
             qids = list(split.queries)
             texts = [split.queries[q] for q in qids]
@@ -205,9 +208,14 @@ def tune_on_dataset(
             rankings[split.split] = {
                 qid: {n: lists[n][i] for n in names} for i, qid in enumerate(qids)
             }
+            done += len(qids)
+            report(options.progress, "searching", done, total)
     finally:
         corpus.close()
-    return tune_and_report(
+    report(options.progress, "tuning fusion", 0, 1)
+    result = tune_and_report(
         rankings[train.split], train.qrels, rankings[test.split], test.qrels,
         default=default_fusion(names), candidates=candidate_fusions(names, step), metric=metric,
     )  # fmt: skip
+    report(options.progress, "tuning fusion", 1, 1)
+    return result

@@ -142,6 +142,7 @@ def upsert_in_batches(
     to the measured time per document (unchanged documents cost almost nothing)."""
     total = UpsertReport()
     size, done = min(32, max_batch), 0
+    report(progress, "embedding", 0, len(texts))  # the total is known before any work
     while done < len(texts):
         stop = min(done + size, len(texts))
         began = time.perf_counter()

@@ -312,6 +312,8 @@ class CollectionWrites(CommitMixin):
         first = [positions[0] for positions in todo.values()]
         limit = (self.space.max_tokens or 0) * CHARS_PER_TOKEN
         chunk = max(EMBED_CHUNK, batch_size or 0)
+        if first:
+            report(progress, "embedding", 0, len(first))  # the total before the first batch
         for start in range(0, len(first), chunk):
             part = first[start : start + chunk]
             batch = [texts[i][:limit] if limit else texts[i] for i in part]

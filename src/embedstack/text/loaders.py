@@ -19,7 +19,7 @@ from typing import Any
 from embedstack.errors import InputError
 
 log = logging.getLogger(__name__)
-PLAIN = (".txt", ".md", ".markdown")
+PLAIN = (".txt", ".md", ".markdown", ".rst", ".text")
 SUFFIXES = (*PLAIN, ".jsonl", ".csv")
 
 
@@ -64,18 +64,25 @@ class Fields:
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, bool]]:
     """(file, given explicitly) for each path; folders are walked in sorted order,
-    skipping hidden files and folders."""
+    skipping hidden files and folders; a file reached twice is read once."""
+    seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_file():
-            yield path, True
+            found = [(path, True)]
         elif path.is_dir():
-            for child in sorted(path.rglob("*")):
-                hidden = any(p.startswith(".") for p in child.relative_to(path).parts)
-                if child.is_file() and not hidden:
-                    yield child, False
+            found = [
+                (child, False)
+                for child in sorted(path.rglob("*"))
+                if child.is_file()
+                and not any(p.startswith(".") for p in child.relative_to(path).parts)
+            ]
         else:
-            raise InputError(f"no such file or folder: {path}")
+            raise InputError(f"no such file or folder: {path} does not exist")
+        for file, explicit in found:
+            if (key := file.resolve()) not in seen:
+                seen.add(key)
+                yield file, explicit
 
 
 class _SkipError(Exception):
