@@ -57,9 +57,9 @@ def build(
     if faq.refusal:
         r = faq.refusal.calibration
         console.print(
-            f"refusal model (score, margin, word coverage): F1 {r.f1:.2f} on {r.positives} "
-            f"in-domain and {r.negatives} off-topic and near-topic probes; `faq ask --explain` "
-            "shows its signals"
+            "refusal model (score, margin, word coverage, known words): "
+            f"F1 {r.f1:.2f} on {r.positives} in-domain and {r.negatives} off-topic and "
+            "near-topic probes; `faq ask --explain` shows its signals"
         )
 
 
