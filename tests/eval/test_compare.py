@@ -36,14 +36,19 @@ class _Checker(HTMLParser):
         self.stack.pop()
 
 
-def _check_report(index: Path) -> _Checker:
+ALL_PLOTS = ["quality_vs_throughput.png", "quality_vs_cost.png", "index_memory.png"]
+
+
+def _check_report(index: Path, plots: list[str] = ALL_PLOTS) -> _Checker:
     text = index.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
     checker = _Checker()
     checker.feed(text)
     checker.close()
     assert checker.stack == [], f"unclosed tags: {checker.stack}"
-    assert len(checker.images) == 3
+    assert checker.images == plots
+    for name in set(ALL_PLOTS) - set(plots):
+        assert not (index.parent / name).exists(), f"{name} drawn with nothing to compare"
     for src in checker.images:
         png = index.parent / src
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", src
@@ -89,7 +94,9 @@ def test_pooling_preset_on_sts(tmp_path: Path) -> None:
     assert comparison.kind == "sts" and comparison.quality_metric == "spearman"
     assert comparison.rows[0].quality == comparison.rows[0].metrics["spearman"]
     assert comparison.rows[0].cost_per_million > 0
-    _check_report(write_report(comparison, tmp_path / "sts"))
+    # same dimension, same sentences: identical memory bars say nothing, so no such plot
+    assert comparison.rows[0].memory_bytes == comparison.rows[1].memory_bytes
+    _check_report(write_report(comparison, tmp_path / "sts"), ALL_PLOTS[:2])
 
 
 def test_one_file_with_several_configs(tmp_path: Path) -> None:
@@ -134,7 +141,7 @@ def test_hosted_price_comes_from_the_shipped_table(tmp_path: Path) -> None:
 def test_throughput_is_timed_past_an_embedding_cache(tmp_path: Path) -> None:
     from embedstack.encoders.cache import CachedEncoder, EmbeddingCache
     from embedstack.encoders.hashing import HashEncoder
-    from embedstack.eval.compare import _measure_encoder
+    from embedstack.eval.timing import REPEATS, measure_encoder
 
     class Counting(HashEncoder):
         seen = 0
@@ -147,6 +154,8 @@ def test_throughput_is_timed_past_an_embedding_cache(tmp_path: Path) -> None:
     cached = CachedEncoder(Counting(32), EmbeddingCache(tmp_path / "c.sqlite"))
     cached.encode(texts)  # everything is in the cache now
     Counting.seen = 0
-    docs_per_second, cpu_per_doc, tokens_per_doc = _measure_encoder(cached, texts, None)
-    assert Counting.seen == 8 + 20  # warm-up + the timed sample, all really encoded
-    assert docs_per_second > 0 and cpu_per_doc >= 0 and tokens_per_doc == 3
+    timing = measure_encoder(cached, texts, None)
+    assert Counting.seen == 8 + REPEATS * 20  # warm-up + every timed pass, really encoded
+    assert len(timing.runs) == REPEATS and timing.low <= timing.median <= timing.high
+    assert timing.median > 0 and timing.cpu_seconds_per_doc >= 0 and timing.tokens_per_doc == 3
+    assert timing.basis == "encode"

@@ -14,11 +14,16 @@ How the threshold is learned from the FAQ itself (no labelled queries needed):
 - the threshold is the cut with the best F1 between the two (`threshold.calibrate`).
 Users with real held-out questions pass them as `held_out=[(question, pair_id|None)]`;
 they replace the synthetic probes.
+
+A cosine cut alone answers near-topic questions the FAQ does not cover, so a calibrated
+FAQ also fits a `faq_refusal.RefusalModel` on the same probes (plus near-topic
+negatives made from the FAQ itself): margin and word-coverage signals beside the score.
+`ask` decides with it; an FAQ built with a fixed `threshold`, or by an older version,
+uses the cosine cut.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import random
@@ -31,28 +36,18 @@ from pathlib import Path
 from typing import Any
 
 from embedstack.apps._files import atomic_write
+from embedstack.apps.faq_files import QAPair, load_pairs
+from embedstack.apps.faq_refusal import RefusalModel, Signals, Vocabulary, fit, near_topic_probes
 from embedstack.apps.threshold import Calibration, calibrate
 from embedstack.errors import CollectionError, InputError
 from embedstack.progress import Progress
 from embedstack.store.collection import Collection
-from embedstack.text.chunking import markdown_sections, read_text
 
 log = logging.getLogger(__name__)
 
 FAQ_FILE = "faq.json"
 INDEX_DIR = "index"
 _SENTENCE = re.compile(r"(?<=[.!?])\s")
-_QUESTION_KEYS = ("question", "q", "query", "title")
-_ANSWER_KEYS = ("answer", "a", "response", "body")
-
-
-@dataclass(frozen=True)
-class QAPair:
-    """One question with its answer (and the source it came from)."""
-
-    id: str
-    question: str
-    answer: str
 
 
 @dataclass
@@ -66,10 +61,12 @@ class FAQAnswer:
     no_answer: bool
     id: str | None = None
     alternatives: list[dict[str, Any]] = field(default_factory=list)
+    explanation: dict[str, Any] | None = None
+    """With `ask(..., explain=True)`: the signals, and how the decision was made."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (what `faq ask --json` prints)."""
-        return {
+        out: dict[str, Any] = {
             "answer": self.answer,
             "question": self.question,
             "score": round(self.score, 4),
@@ -77,78 +74,9 @@ class FAQAnswer:
             "id": self.id,
             "alternatives": self.alternatives,
         }
-
-
-def _pick(row: dict[str, Any], keys: Sequence[str]) -> str | None:
-    lowered = {str(k).strip().lower(): v for k, v in row.items()}
-    for key in keys:
-        value = lowered.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
-
-
-def _from_rows(rows: list[dict[str, Any]], path: Path) -> list[QAPair]:
-    pairs = []
-    for n, row in enumerate(rows, start=1):
-        q, a = _pick(row, _QUESTION_KEYS), _pick(row, _ANSWER_KEYS)
-        if q is None or a is None:
-            raise InputError(
-                f"{path}: entry {n} has no question/answer (keys {sorted(row)}); name the "
-                "fields 'question' and 'answer'"
-            )
-        pairs.append(QAPair(str(row.get("id") or f"q{n}"), q, a))
-    return pairs
-
-
-def _from_markdown(text: str, path: Path) -> list[QAPair]:
-    """Headings ending in '?' are questions (if none do, the deepest headings are)."""
-    sections = [s for s in markdown_sections(text) if s.headings]
-    if not sections:
-        raise InputError(f"{path}: no Markdown headings; write each question as a '## ...' heading")
-    asked = [s for s in sections if s.headings[-1].endswith("?")]
-    if not asked:
-        deepest = max(len(s.headings) for s in sections)
-        asked = [s for s in sections if len(s.headings) == deepest]
-    pairs: list[QAPair] = []
-    for s in asked:
-        body = text[s.start : s.end].split("\n", 1)
-        answer = body[1].strip() if len(body) > 1 else ""
-        if not answer:
-            raise InputError(f"{path}: the question {s.headings[-1]!r} has no answer below it")
-        pairs.append(QAPair(f"q{len(pairs) + 1}", s.headings[-1], " ".join(answer.split())))
-    return pairs
-
-
-def load_pairs(path: str | Path) -> list[QAPair]:
-    """Q/A pairs from CSV/TSV (columns question, answer), JSONL/JSON (objects with
-    question/answer) or Markdown (question headings, answer below)."""
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        with p.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle, delimiter="\t" if suffix == ".tsv" else ","))
-        pairs = _from_rows(rows, p)
-    elif suffix in (".jsonl", ".json"):
-        text = read_text(p)
-        try:
-            data = (
-                json.loads(text)
-                if suffix == ".json"
-                else [json.loads(line) for line in text.splitlines() if line.strip()]
-            )
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{p}: invalid JSON ({exc}); one object per line for .jsonl") from None
-        pairs = _from_rows(list(data), p)
-    elif suffix in (".md", ".markdown"):
-        pairs = _from_markdown(read_text(p), p)
-    else:
-        raise InputError(f"{p}: unsupported FAQ format {suffix!r}; use .csv, .tsv, .jsonl or .md")
-    if not pairs:
-        raise InputError(f"{p}: no question/answer pairs found")
-    if len({q.id for q in pairs}) != len(pairs):
-        raise InputError(f"{p}: duplicate ids; give each entry its own 'id'")
-    return pairs
+        if self.explanation is not None:
+            out["explanation"] = self.explanation
+        return out
 
 
 def offtopic_questions() -> list[str]:
@@ -177,6 +105,7 @@ class FAQ:
         threshold: float,
         calibration: Calibration | None,
         index_answers: bool,
+        refusal: RefusalModel | None = None,
     ) -> None:
         self.path = path
         self.pairs = pairs
@@ -185,6 +114,8 @@ class FAQ:
         self.threshold = threshold
         self.calibration = calibration
         self.index_answers = index_answers
+        self.refusal = refusal
+        self.vocabulary = Vocabulary({p.id: (p.question, p.answer) for p in pairs})
 
     @classmethod
     def build(
@@ -248,6 +179,7 @@ class FAQ:
             )
         state = json.loads((root / FAQ_FILE).read_text(encoding="utf-8"))
         calibration = Calibration(**state["calibration"]) if state.get("calibration") else None
+        refusal = RefusalModel.from_dict(state["refusal"]) if state.get("refusal") else None
         return cls(
             root,
             [QAPair(**p) for p in state["pairs"]],
@@ -255,6 +187,7 @@ class FAQ:
             threshold=float(state["threshold"]),
             calibration=calibration,
             index_answers=bool(state["index_answers"]),
+            refusal=refusal,
         )
 
     def save(self) -> None:
@@ -263,6 +196,7 @@ class FAQ:
             "version": 1,
             "threshold": self.threshold,
             "calibration": self.calibration.to_dict() if self.calibration else None,
+            "refusal": self.refusal.to_dict() if self.refusal else None,
             "index_answers": self.index_answers,
             "pairs": [asdict(p) for p in self.pairs],
         }
@@ -280,49 +214,102 @@ class FAQ:
         ranked = sorted(best.items(), key=lambda kv: -kv[1])[:k]
         return [(self.by_id[pid], score) for pid, score in ranked]
 
-    def ask(self, question: str, k: int = 3) -> FAQAnswer:
-        """The best answers to `question`, or none when the best match is below the threshold."""
+    def signals(self, question: str, found: list[tuple[QAPair, float]]) -> Signals:
+        """The refusal signals of `question` given its matches (best first)."""
+        return self.vocabulary.signals(question, [(p.id, s) for p, s in found])
+
+    def decide(self, signals: Signals) -> bool:
+        """Answer (True) or refuse: the refusal model if calibrated, else the cosine cut."""
+        if self.refusal is not None:
+            return self.refusal.answers(signals)
+        return signals.score >= self.threshold
+
+    def ask(self, question: str, k: int = 3, *, explain: bool = False) -> FAQAnswer:
+        """The best answers to `question`, or none when the FAQ has no good answer
+        (`decide`). `explain=True` adds the signals and how each weighed."""
         if not question.strip():
             raise InputError("the question is empty; ask something")
-        found = self.matches(question, k=k)
+        found = self.matches(question, k=max(k, 2))
+        signals = self.signals(question, found)
+        found = found[:k]
         alternatives = [
             {"id": p.id, "question": p.question, "answer": p.answer, "score": round(s, 4)}
             for p, s in found
         ]
-        if not found or found[0][1] < self.threshold:
-            score = found[0][1] if found else 0.0
-            return FAQAnswer(None, None, score, True, None, alternatives)
+        answered = bool(found) and self.decide(signals)
+        explanation = self._explain(signals, answered) if explain else None
+        if not answered:
+            return FAQAnswer(None, None, signals.score, True, None, alternatives, explanation)
         top, score = found[0]
-        return FAQAnswer(top.answer, top.question, score, False, top.id, alternatives[1:])
+        return FAQAnswer(
+            top.answer, top.question, score, False, top.id, alternatives[1:], explanation
+        )
+
+    def _explain(self, signals: Signals, answered: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"signals": signals.to_dict(), "answered": answered}
+        if self.refusal is None:
+            out.update(method="cosine threshold", threshold=round(self.threshold, 4))
+            return out
+        out.update(
+            method="refusal model",
+            probability=round(self.refusal.probability(signals), 4),
+            cut=round(self.refusal.cut, 4),
+            contributions=self.refusal.contributions(signals),
+            bias=round(self.refusal.bias, 4),
+        )
+        return out
 
     def calibrate(self, held_out: Sequence[tuple[str, str | None]] | None = None) -> Calibration:
-        """Learn the no-answer threshold (method in the module docstring)."""
-        probes: list[tuple[str, str | None, dict[str, Any] | None]]
+        """Learn the no-answer threshold and the refusal model (see the module docstring);
+        returns the cosine calibration, sets `self.refusal`."""
+        # (text, pair that answers it or None, search filter, (pair, field) it was made from)
+        Probe = tuple[str, str | None, dict[str, Any] | None, tuple[str, str] | None]
+        probes: list[Probe]
+        near: list[Probe] = []
         if held_out:
-            probes = [(q, pid, None) for q, pid in held_out]
+            probes = [(q, pid, None, None) for q, pid in held_out]
         else:
             rng = random.Random(0)
             only_questions = {"field": "question"}
-            probes = [(_dropout(p.question, rng), p.id, None) for p in self.pairs]
-            probes += [(_SENTENCE.split(p.answer)[0], p.id, only_questions) for p in self.pairs]
-            probes += [(q, None, None) for q in offtopic_questions()]
-        positives, negatives = [], []
-        for text, expected, where in probes:
-            found = self.matches(text, k=1, where=where)
+            bank = offtopic_questions()
+            probes = [
+                (_dropout(p.question, rng), p.id, None, (p.id, "question")) for p in self.pairs
+            ]
+            probes += [
+                (_SENTENCE.split(p.answer)[0], p.id, only_questions, (p.id, "answer"))
+                for p in self.pairs
+            ]
+            probes += [(q, None, None, None) for q in bank]
+            questions = {p.id: p.question for p in self.pairs}
+            made = near_topic_probes(questions, self.vocabulary, bank)
+            near = [(q, None, None, (pid, "question")) for q, pid in made]
+        positives: list[Signals] = []
+        negatives: list[Signals] = []
+        cosine_negatives = 0
+        for n, (text, expected, where, origin) in enumerate(probes + near):
+            found = self.matches(text, k=2, where=where)
             if not found:
                 continue
-            pair, score = found[0]
+            source, lent = origin or (None, None)
+            signals = self.vocabulary.signals(text, [(p.id, s) for p, s in found], source, lent)
             if expected is None:
-                negatives.append(score)
-            elif pair.id == expected:
-                positives.append(score)
-        result = calibrate(positives, negatives)
+                negatives.append(signals)
+                cosine_negatives += n < len(probes)
+            elif found[0][0].id == expected:
+                positives.append(signals)
+        result = calibrate(
+            [s.score for s in positives], [s.score for s in negatives[:cosine_negatives]]
+        )
+        self.refusal = fit(positives, negatives)
         log.info(
-            "faq threshold %.3f (precision %.2f, recall %.2f on %d+%d probes)",
+            "faq threshold %.3f (precision %.2f, recall %.2f on %d+%d probes); refusal "
+            "model F1 %.2f with %d near-topic probes",
             result.threshold,
             result.precision,
             result.recall,
             len(positives),
-            len(negatives),
+            cosine_negatives,
+            self.refusal.calibration.f1,
+            len(negatives) - cosine_negatives,
         )
         return result

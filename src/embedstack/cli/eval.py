@@ -280,20 +280,40 @@ def compare_command(
     index = write_report(comparison, out)
     if as_json:
         typer.echo(json.dumps({**comparison.to_dict(), "report": str(index)}))
-        return
-    table = Table(title=f"{comparison.dataset}: {comparison.quality_metric}")
-    for column in ("config", comparison.quality_metric, "docs/s", "$ / 1M docs", "index MiB"):
-        table.add_column(column, justify="left" if column == "config" else "right")
-    for row in comparison.rows:
-        table.add_row(
-            row.name,
-            f"{row.quality:.4f}",
-            f"{row.throughput:.1f}",
-            f"{row.cost_per_million:.4f}",
-            f"{row.memory_bytes / 2**20:.1f}",
+    else:
+        _print_comparison(comparison)
+        console.print(f"report: {escape(str(index))}", soft_wrap=True, highlight=False)
+    if comparison.failed:
+        names = ", ".join(r.name for r in comparison.failed)
+        err_console.print(
+            f"[red]error:[/] {len(comparison.failed)} setup(s) failed while running ({names}); "
+            "the report holds the setups that finished",
+            highlight=False,
         )
+        raise typer.Exit(1)
+
+
+def _print_comparison(comparison: Any) -> None:
+    """The compare table: numbers never wrap; a failed setup shows its error."""
+
+    table = Table(title=escape(f"{comparison.dataset}: {comparison.quality_metric}"))
+    table.add_column("config", overflow="fold")
+    for column in (comparison.quality_metric, "docs/s (range)", "$ / 1M docs", "index MiB"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("speed / error", overflow="fold")
+    for row in comparison.rows:
+        if row.error is not None:
+            cells = ["—"] * 4 + [f"[red]failed:[/] {escape(row.error)}"]
+        else:
+            cells = [
+                f"{row.quality:.4f}",
+                f"{row.throughput:.1f} ({row.throughput_low:.0f}–{row.throughput_high:.0f})",
+                f"{row.cost_per_million:.4f}",
+                f"{row.memory_bytes / 2**20:.1f}",
+                escape(row.throughput_note),
+            ]
+        table.add_row(escape(row.name), *cells)
     console.print(table)
-    console.print(f"report: {escape(str(index))}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

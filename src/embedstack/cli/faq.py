@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -47,6 +48,7 @@ def build(
         "pairs": len(faq.pairs),
         "threshold": round(faq.threshold, 4),
         "calibration": faq.calibration.to_dict() if faq.calibration else None,
+        "refusal": faq.refusal.calibration.to_dict() if faq.refusal else None,
     }
     if as_json:
         typer.echo(json.dumps(info, indent=2))
@@ -58,6 +60,13 @@ def build(
             f"no-answer threshold {c.threshold:.3f} (precision {c.precision:.2f}, recall "
             f"{c.recall:.2f} on {c.positives} in-domain and {c.negatives} off-topic probes)"
         )
+    if faq.refusal:
+        r = faq.refusal.calibration
+        console.print(
+            "refusal model (score, margin, word coverage, known words): "
+            f"F1 {r.f1:.2f} on {r.positives} in-domain and {r.negatives} off-topic and "
+            "near-topic probes; `faq ask --explain` shows its signals"
+        )
 
 
 @faq_app.command("ask")
@@ -65,18 +74,25 @@ def ask(
     question: str = typer.Argument(..., help="The question."),
     in_: Path = typer.Option(..., "--in", help="FAQ folder made by `faq build`."),
     k: int = typer.Option(3, "-k", help="Matches to consider (best + alternatives)."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Show the refusal signals and how each weighed."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Answer a question from the FAQ, or say there is no good answer.
 
-    Example: embedstack faq ask "when do you open?" --in library.faq --json
+    Examples:
+      embedstack faq ask "when do you open?" --in library.faq --json
+      embedstack faq ask "can I get a passport here?" --in library.faq --explain
     """
     from embedstack.apps.faq import FAQ
 
-    result = FAQ.open(in_).ask(question, k=k)
+    result = FAQ.open(in_).ask(question, k=k, explain=explain)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return
+    if result.explanation is not None:
+        _print_explanation(result.explanation)
     if result.no_answer:
         console.print(f"[yellow]no good answer[/] (best score {result.score:.3f})")
         for alt in result.alternatives:
@@ -84,6 +100,37 @@ def ask(
         return
     console.print(f"[bold]{escape(result.question or '')}[/] ({result.score:.3f})")
     console.print(result.answer or "", markup=False)
+
+
+def _print_explanation(explanation: dict[str, Any]) -> None:
+    """The signals of `ask --explain` as a small table, then the decision rule."""
+    from rich.table import Table
+
+    table = Table(title="refusal signals", title_justify="left")
+    table.add_column("signal")
+    table.add_column("value", justify="right", no_wrap=True)
+    contributions = explanation.get("contributions")
+    if contributions is not None:
+        table.add_column("push to answer (log-odds)", justify="right", no_wrap=True)
+    for name, value in explanation["signals"].items():
+        row = [name, f"{value:.3f}"]
+        if contributions is not None:
+            row.append(f"{contributions[name]:+.2f}")
+        table.add_row(*row)
+    console.print(table)
+    verdict = "answer" if explanation["answered"] else "refuse"
+    if contributions is not None:
+        console.print(
+            f"{explanation['method']}: P(answerable) {explanation['probability']:.3f} vs cut "
+            f"{explanation['cut']:.3f} (bias {explanation['bias']:+.2f}) -> {verdict}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"{explanation['method']}: score {explanation['signals']['score']:.3f} vs "
+            f"{explanation['threshold']:.3f} -> {verdict}",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:
