@@ -174,10 +174,10 @@ class CollectionVersions(CollectionWrites):
     def versions(self) -> list[VersionInfo]:
         """Every live version: name, state, rows, space, model spec and its aliases."""
 
-        def count(folder: Path) -> tuple[int, dict[str, Any], str]:
+        def count(name: str) -> tuple[int, dict[str, Any], str]:
             from embedstack.store.collection import Collection
 
-            with Collection.open(folder) as one:
+            with Collection.open(self.root, version=name) as one:
                 return len(one), one.space.to_dict(), one.manifest.model_spec
 
         return list_versions(self.root, count)
@@ -250,9 +250,9 @@ class CollectionVersions(CollectionWrites):
         registry = read_registry(self.root)
         source = self._sibling_or_self(registry.resolve(CURRENT))
         name, resumed = self._target(registry, encoder.space, spec, source)
-        folder = self.root / VERSIONS_DIR / name
+        folder = self.root / read_registry(self.root).versions[name]["folder"]
         if (folder / MANIFEST).is_file():
-            target = Collection.open(folder, encoder)
+            target = Collection.open(self.root, encoder, version=name)
         else:
             target = Collection.create(
                 folder, encoder, indexes=_index_configs(source, encoder.space.dim),
@@ -282,6 +282,10 @@ class CollectionVersions(CollectionWrites):
         for name in registry.live():
             entry = registry.versions[name]
             recorded = entry.get("space")
+            folder = self.root / entry["folder"]
+            ready = entry["state"] == READY and (folder / MANIFEST).is_file()
+            if ready and name != source.version and Manifest.read(folder).space == space:
+                return name, True  # built before and kept: bring it in step, reuse it
             if entry["state"] != BUILDING:
                 continue
             if recorded is not None and Space.from_dict(recorded) == space:

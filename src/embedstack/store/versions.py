@@ -168,9 +168,9 @@ class VersionInfo:
 
 
 def list_versions(
-    root: Path, count: Callable[[Path], tuple[int, dict[str, Any], str]]
+    root: Path, count: Callable[[str], tuple[int, dict[str, Any], str]]
 ) -> list[VersionInfo]:
-    """Every live version of `root`; `count(folder)` gives (rows, space, model spec)."""
+    """Every live version of `root`; `count(name)` gives (rows, space, model spec)."""
     registry = read_registry(root)
     out = []
     for name in registry.live():
@@ -178,7 +178,7 @@ def list_versions(
         folder = root / entry["folder"]
         space: dict[str, Any] | None
         if (folder / "manifest.json").is_file():
-            rows, space, spec = count(folder)
+            rows, space, spec = count(name)
         else:  # a migration that stopped before creating its folder
             rows, space, spec = 0, entry.get("space"), str(entry.get("model_spec", ""))
         out.append(
