@@ -165,6 +165,7 @@ def versions(
             f"{space.get('model', '?')}  dim {space.get('dim', '?')}  "
             f"pooling {space.get('pooling') or '-'}",
             highlight=False,
+            soft_wrap=True,
         )
 
 
