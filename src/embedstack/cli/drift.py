@@ -117,6 +117,9 @@ def drift(
         None, "--out", help="Write drift.png (runs over time) and report.html here."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    version: str | None = typer.Option(
+        None, "--version", help="Version (or alias) of DIR to check [default: current]."
+    ),
 ) -> None:
     """Detect drift: test new data against the collection's reference profile.
 
@@ -128,12 +131,14 @@ def drift(
       embedstack drift ./notes.es
       embedstack drift ./notes.es --against new-batch.jsonl --out drift-report
       embedstack drift ./notes.es --against ./notes-v2.es --json
+
+      embedstack drift ./notes.es --version v1 --against ./notes.es/versions/v2
     """
     from embedstack.drift import Thresholds, drift_dir, track
     from embedstack.store.collection import Collection
 
     thresholds = Thresholds(alpha=alpha)
-    with Collection.open(directory) as collection:
+    with Collection.open(directory, version=version) as collection:
         history = drift_dir(collection)
         other, source = _against(against, text_field) if against is not None else (None, "")
         try:

@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "embedstack.cli.images",
     "embedstack.cli.corpus",
     "embedstack.cli.drift",
+    "embedstack.cli.versions",
     "embedstack.cli.migrate",
     "embedstack.cli.compress",
 )

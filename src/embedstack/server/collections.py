@@ -76,8 +76,10 @@ class CollectionRegistry:
     def get(self, name: str, encoders: list[Any]) -> Any:
         """Collection `name`, opened once (sharing a served encoder when the space matches)."""
         path = self.path(name)
-        if name in self._open:
+        if name in self._open and _still_current(path, self._open[name]):
             return self._open[name]
+        if name in self._open:  # `current` moved to another version: serve that one
+            self._open.pop(name).close()
         if not (path / "manifest.json").exists():
             raise ApiError(404, f"no collection named {name!r}", code="collection_not_found")
         collection = None
@@ -110,6 +112,15 @@ class CollectionRegistry:
             raise ApiError(404, f"no collection named {name!r}", code="collection_not_found")
         self._open.pop(name, None)
         shutil.rmtree(path)
+
+
+def _still_current(path: Path, collection: Any) -> bool:
+    """Whether the `current` alias still points at the version `collection` holds."""
+    from embedstack.store.versions import REGISTRY, version_folder
+
+    if not (path / REGISTRY).is_file():
+        return True
+    return Path(version_folder(path, None)).resolve() == Path(collection.path).resolve()
 
 
 def _registry(request: Request) -> CollectionRegistry:
@@ -186,6 +197,41 @@ async def create_collection(body: CollectionCreate, request: Request) -> Collect
 async def collection_info(name: str, request: Request) -> CollectionInfo:
     """Size, model and embedding space of a collection."""
     return await _locked(request, name, lambda c: _info(name, c))
+
+
+@router.get("/{name}/versions")
+async def collection_versions(name: str, request: Request) -> dict[str, Any]:
+    """The collection's versions (space, rows, state) and which `current` points at."""
+
+    def work(collection: Any) -> dict[str, Any]:
+        listed = [v.to_dict() for v in collection.versions()]
+        for item in listed:
+            item.pop("folder")  # server paths stay private
+        current = next((v["name"] for v in listed if v["current"]), None)
+        return {"collection": name, "current": current, "versions": listed}
+
+    return dict(await _locked(request, name, work))
+
+
+@router.get("/{name}/drift")
+async def collection_drift(name: str, request: Request) -> dict[str, Any]:
+    """The drift history of the current version (read-only: `embedstack drift` runs
+    the checks): its reference profile, and every snapshot, oldest first."""
+    from embedstack.drift import drift_dir, load_profile, load_snapshots
+
+    def work(collection: Any) -> dict[str, Any]:
+        folder = drift_dir(collection)
+        profile = load_profile(folder)
+        snapshots = [s.to_dict() for s in load_snapshots(folder)]
+        return {
+            "collection": name,
+            "version": getattr(collection, "version", "v1"),
+            "profile": None if profile is None else profile.summary(),
+            "drift": snapshots[-1]["drift"] if snapshots else None,
+            "snapshots": snapshots,
+        }
+
+    return dict(await _locked(request, name, work))
 
 
 @router.delete("/{name}")

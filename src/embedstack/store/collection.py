@@ -50,7 +50,8 @@ from embedstack.store.own_vectors import OwnVectors, require_encoder
 from embedstack.store.reads import CollectionReads, vectors_hint
 from embedstack.store.records import DATABASE, RecordStore
 from embedstack.store.vecindex import create_vector_config
-from embedstack.store.writes import CollectionWrites
+from embedstack.store.versioned import CollectionVersions
+from embedstack.store.versions import locate, version_folder
 from embedstack.types import EmbeddingSpace
 
 __all__ = ["Collection", "Record", "UpsertReport"]
@@ -67,11 +68,13 @@ def _database_hint(folder: Path) -> str:
     )
 
 
-class Collection(CollectionReads, CollectionWrites, OwnVectors):
+class Collection(CollectionReads, CollectionVersions, OwnVectors):
     """Create with `Collection.create`, reopen with `Collection.open`."""
 
     def __init__(self, path: Path, manifest: Manifest, encoder: Encoder | None) -> None:
         self.path = path
+        self.root, self.version = locate(path)  # see store/versions.py
+        self._siblings: dict[str, Collection] = {}
         self.manifest = manifest
         self._encoder = encoder
         self._store = RecordStore(path / DATABASE, hint=_database_hint(path))
@@ -158,15 +161,22 @@ class Collection(CollectionReads, CollectionWrites, OwnVectors):
         return cls(folder, manifest, enc)
 
     @classmethod
-    def open(cls, path: str | Path, encoder: Encoder | str | None = None) -> Collection:
-        """Open an existing collection; nothing on disk is changed. Without an encoder,
-        it is rebuilt from the manifest's model spec when first needed; a given one must
-        match the space."""
+    def open(
+        cls, path: str | Path, encoder: Encoder | str | None = None, *, version: str | None = None
+    ) -> Collection:
+        """Open an existing collection at the version its `current` alias points at, or
+        at `version` (a version or alias name); nothing on disk is changed. Without an
+        encoder, it is rebuilt from the manifest's model spec when first needed; a given
+        one must match the space."""
         if is_database_url(path):
             from embedstack.store.postgres import PostgresCollection
 
+            if version is not None:
+                raise CollectionError("versions are kept by folder collections only")
             return cast(Collection, PostgresCollection.open(str(path), encoder))
         folder = Path(path)
+        if (folder / MANIFEST).is_file():
+            folder = version_folder(folder, version)
         manifest = Manifest.read(folder)
         enc = None
         if encoder is not None:
@@ -175,7 +185,9 @@ class Collection(CollectionReads, CollectionWrites, OwnVectors):
         return cls(folder, manifest, enc)
 
     def close(self) -> None:
-        """Close the collection's record database."""
+        """Close the collection's record database (and other versions it wrote to)."""
+        for sibling in self._siblings.values():
+            sibling.close()
         self._store.close()
 
     def __enter__(self) -> Collection:
@@ -218,28 +230,6 @@ class Collection(CollectionReads, CollectionWrites, OwnVectors):
     def ids(self) -> list[str]:
         """Ids of the live rows, in insertion order."""
         return self._query(self._store.ids)
-
-    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
-        """id -> stored content hash, for the ids present (lets callers skip unchanged
-        items before computing anything, e.g. images by file hash)."""
-        return self._query(
-            lambda: {i: found[1] for i, found in self._store.lookup(list(ids)).items()}
-        )
-
-    def source_paths(self) -> dict[str, str]:
-        """id -> the file it was indexed from (the `path` metadata the loaders set)."""
-        return self._query(self._store.source_paths)
-
-    def ids_where(self, where: dict[str, Any]) -> list[str]:
-        """Ids of the rows a metadata filter matches, in insertion order; e.g. delete by
-        filter: `collection.delete(collection.ids_where({"source": "a.txt"}))`."""
-
-        def matching() -> list[str]:
-            rows = self._store.rows_where(where)
-            data = self._store.fetch_rows(rows.tolist())
-            return [data[int(row)][0] for row in rows if int(row) in data]
-
-        return self._query(matching)
 
     # -- state ---------------------------------------------------------------------------
     def _query(self, work: Callable[[], T]) -> T:

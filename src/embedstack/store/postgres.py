@@ -35,6 +35,7 @@ from embedstack.store.pg_schema import (
 )
 from embedstack.store.pg_search import PgSearch
 from embedstack.store.pg_state import PgState
+from embedstack.store.pg_versions import PgVersions
 from embedstack.store.pg_writes import PgWrites
 from embedstack.types import EmbeddingSpace
 
@@ -67,7 +68,7 @@ def _require_space(where: str, space: EmbeddingSpace, encoder: Encoder) -> None:
         raise SpaceMismatchError(f"{where}: {exc}") from None
 
 
-class PostgresCollection(TextSearch, PgState, PgSearch, PgWrites):
+class PostgresCollection(TextSearch, PgState, PgSearch, PgWrites, PgVersions):
     """Create with `Collection.create(URL)`, reopen with `Collection.open(URL)`."""
 
     def __init__(

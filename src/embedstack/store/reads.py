@@ -56,11 +56,34 @@ class CollectionReads(TextSearch):
             """The collection's embedding space."""
 
         def _read(self, work: Callable[[], T]) -> T: ...
+        def _query(self, work: Callable[[], T]) -> T: ...
         def _rows_where(self, where: dict[str, Any]) -> np.ndarray: ...
         def _alive_rows(self) -> np.ndarray: ...
         def _index(self, name: str) -> SecondaryIndex: ...
 
     # -- reads ---------------------------------------------------------------------------
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """id -> stored content hash, for the ids present (lets callers skip unchanged
+        items before computing anything, e.g. images by file hash)."""
+        return self._query(
+            lambda: {i: found[1] for i, found in self._store.lookup(list(ids)).items()}
+        )
+
+    def source_paths(self) -> dict[str, str]:
+        """id -> the file it was indexed from (the `path` metadata the loaders set)."""
+        return self._query(self._store.source_paths)
+
+    def ids_where(self, where: dict[str, Any]) -> list[str]:
+        """Ids of the rows a metadata filter matches, in insertion order; e.g. delete by
+        filter: `collection.delete(collection.ids_where({"source": "a.txt"}))`."""
+
+        def matching() -> list[str]:
+            rows = self._store.rows_where(where)
+            data = self._store.fetch_rows(rows.tolist())
+            return [data[int(row)][0] for row in rows if int(row) in data]
+
+        return self._query(matching)
+
     def get(self, ids: Sequence[str]) -> list[Record]:
         """Records for the ids that exist, in the order asked (missing ids are left out)."""
         if isinstance(ids, str):
