@@ -10,6 +10,14 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from embedstack.cli.encoder_options import (
+    document_prefix_option,
+    encoder_choice,
+    model_option,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
 from embedstack.cli.explain import (
     EXPLAIN_HELP,
     RERANK_COLBERT_HELP,
@@ -70,9 +78,13 @@ def index(
         "--into",
         help="Collection folder, or a postgresql://...?collection=NAME URL (created if missing).",
     ),
-    model: str | None = typer.Option(
-        None, "--model", help="Model for a new collection [default: $EMBEDSTACK_MODEL or minilm]."
+    model: str | None = model_option(
+        "Model for a new collection [default: $EMBEDSTACK_MODEL or minilm]."
     ),
+    pooling: str | None = pooling_option(),
+    precision: str | None = precision_option(),
+    query_prefix: str | None = query_prefix_option(),
+    document_prefix: str | None = document_prefix_option(),
     text_field: str = typer.Option("text", "--text-field", help="JSONL field with the text."),
     id_field: str = typer.Option(
         "id", "--id-field", "--ids-field", help="JSONL field / CSV or Parquet column with the id."
@@ -162,7 +174,9 @@ def index(
     if max_file_mb <= 0 or batch < 1:
         raise InputError("--max-file-mb must be positive and --batch at least 1")
     where = as_location(into)
-    existing = Collection.open(where, model) if collection_exists(where) else None
+    encoder = encoder_choice(model, pooling, precision, query_prefix, document_prefix)
+    model_or_encoder = encoder.spec_or_encoder()
+    existing = Collection.open(where, model_or_encoder) if collection_exists(where) else None
     fields = Fields(text=text_field, id=id_field, csv_column=csv_column)
     result = load_documents(paths, fields, max_bytes=int(max_file_mb * 1e6))
     if not result.documents and not (prune and existing is not None):
@@ -176,7 +190,7 @@ def index(
         existing
         if existing is not None  # an empty collection is falsy in older versions
         else Collection.create(
-            where, model, indexes={**index_configs(None if bm25 else ()), **wanted}
+            where, model_or_encoder, indexes={**index_configs(None if bm25 else ()), **wanted}
         )
     )
     docs = result.documents
@@ -237,7 +251,7 @@ def search(
     image: Path | None = typer.Option(
         None, "--image", help="Query by image (image collections from `index-images`)."
     ),
-    k: int = typer.Option(10, "-k", "--k", help="Number of results."),
+    k: int = typer.Option(10, "--k", "-k", help="Number of results."),
     retriever: str = typer.Option(
         "dense",
         "--retriever",

@@ -8,6 +8,15 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from embedstack.cli.encoder_options import (
+    document_prefix_option,
+    encoder_choice,
+    model_option,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
+
 console = Console()
 
 
@@ -26,14 +35,23 @@ def dedup(
         "exact,near,semantic", "--stages", help="Comma-separated: exact, near, semantic."
     ),
     chunks: bool = typer.Option(False, "--chunks", help="Compare chunks (ids path#n)."),
-    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Chunk size."),
+    chunk_tokens: int | None = typer.Option(
+        None,
+        "--chunk-tokens",
+        "--max-tokens",
+        help="Chunk size in the model's tokens, with --chunks (default: the model's limit).",
+    ),
     keep: str = typer.Option("first", "--keep", help="Keeper: first (input order) or longest."),
     calibrate_file: Path | None = typer.Option(
         None, "--calibrate", help="JSONL of {text, group} to calibrate both thresholds on."
     ),
-    model: str | None = typer.Option(None, "--model", envvar="EMBEDSTACK_MODEL"),
+    model: str | None = model_option(envvar="EMBEDSTACK_MODEL"),
+    pooling: str | None = pooling_option(),
+    precision: str | None = precision_option(),
+    query_prefix: str | None = query_prefix_option(),
+    document_prefix: str | None = document_prefix_option(),
     out: Path | None = typer.Option(
-        None, "--out", help="Write report.json/.csv/.html and unique.jsonl here."
+        None, "--out", "-o", help="Write report.json/.csv/.html and unique.jsonl here."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -46,16 +64,16 @@ def dedup(
     from embedstack.apps.dedup_report import report_dict, write_report, write_unique
     from embedstack.apps.rag import expand_paths
     from embedstack.errors import InputError
-    from embedstack.registry import load_encoder
     from embedstack.text.chunking import Chunker, read_text
 
     wanted = tuple(s.strip() for s in stages.split(",") if s.strip())
-    encoder = load_encoder(model) if ("semantic" in wanted or chunks) else None
+    choice = encoder_choice(model, pooling, precision, query_prefix, document_prefix)
+    encoder = choice.load() if ("semantic" in wanted or chunks) else None
     files = expand_paths(paths)
     ids, texts = [], []
     for path in files:
         if chunks:
-            for piece in Chunker.for_encoder(encoder, max_tokens).chunk_file(path):
+            for piece in Chunker.for_encoder(encoder, chunk_tokens).chunk_file(path):
                 ids.append(piece.id)
                 texts.append(piece.text)
         else:

@@ -12,6 +12,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from embedstack.cli.encoder_options import (
+    EncoderChoice,
+    document_prefix_option,
+    encoder_choice,
+    model_option,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
 from embedstack.errors import InputError
 
 if TYPE_CHECKING:
@@ -54,14 +63,9 @@ def read_lines(source: str) -> list[str]:
     return [line for line in decode_utf8(data, name).splitlines() if line.strip()]
 
 
-def embed_texts(
-    texts: list[str], model: str | None, pooling: str | None, kind: str
-) -> dict[str, Any]:
+def embed_texts(texts: list[str], choice: EncoderChoice, kind: str) -> dict[str, Any]:
     """The library call behind the command; returns the JSON document."""
-    from embedstack.registry import load_encoder
-
-    options = {"pooling": pooling} if pooling else {}
-    encoder = load_encoder(model, **options)
+    encoder = choice.load()
     vectors = encoder.encode(texts, kind=kind)
     summary = _hosted_summary(encoder)
     if summary:
@@ -127,15 +131,11 @@ def register(app: typer.Typer) -> None:
         file: str | None = typer.Option(
             None, "--file", "-f", help="Read one text per line from a file, or - for stdin."
         ),
-        model: str | None = typer.Option(
-            None,
-            "--model",
-            "-m",
-            help="Model spec or folder (default: $EMBEDSTACK_MODEL or minilm).",
-        ),
-        pooling: str | None = typer.Option(
-            None, "--pooling", help="mean | cls | max | last (default: the model's own)."
-        ),
+        model: str | None = model_option(),
+        pooling: str | None = pooling_option(),
+        precision: str | None = precision_option(),
+        query_prefix: str | None = query_prefix_option(),
+        document_prefix: str | None = document_prefix_option(),
         kind: str = typer.Option(
             "document", "--kind", help="query | document (selects the prefix)."
         ),
@@ -160,7 +160,8 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 "nothing to embed: give TEXT arguments, --file FILE, or --file - for stdin"
             )
-        result = embed_texts(items, model, pooling, kind)
+        choice = encoder_choice(model, pooling, precision, query_prefix, document_prefix)
+        result = embed_texts(items, choice, kind)
         if as_json:
             typer.echo(json.dumps(result))
         else:

@@ -8,17 +8,35 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from embedstack.cli.encoder_options import (
+    document_prefix_option,
+    encoder_choice,
+    model_option,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
+
 console = Console()
 
 
 def chunk(
     files: list[Path] = typer.Argument(..., help="Files, or folders of .md/.txt files."),
-    max_tokens: int | None = typer.Option(
-        None, "--max-tokens", help="Chunk size in the model's tokens (default: its limit)."
+    chunk_tokens: int | None = typer.Option(
+        None,
+        "--chunk-tokens",
+        "--max-tokens",
+        help="Chunk size in the model's tokens (default: its limit).",
     ),
-    overlap: int = typer.Option(0, "--overlap", help="Tokens shared by neighbouring chunks."),
+    chunk_overlap: int = typer.Option(
+        0, "--chunk-overlap", "--overlap", help="Tokens shared by neighbouring chunks."
+    ),
     semantic: bool = typer.Option(False, "--semantic", help="Break where the topic changes."),
-    model: str | None = typer.Option(None, "--model", envvar="EMBEDSTACK_MODEL"),
+    model: str | None = model_option(envvar="EMBEDSTACK_MODEL"),
+    pooling: str | None = pooling_option(),
+    precision: str | None = precision_option(),
+    query_prefix: str | None = query_prefix_option(),
+    document_prefix: str | None = document_prefix_option(),
     into: Path | None = typer.Option(
         None, "--into", help="Also index the chunks into this collection (for `retrieve`)."
     ),
@@ -26,19 +44,18 @@ def chunk(
 ) -> None:
     """Split files into token-bounded chunks that keep offsets and heading paths.
 
-    Example: embedstack chunk examples/docs --max-tokens 64 --json
+    Example: embedstack chunk examples/docs --chunk-tokens 64 --json
     """
     from embedstack.apps.rag import chunk_files, index_files
-    from embedstack.registry import load_encoder
     from embedstack.text.chunking import Chunker, SemanticChunker
 
-    encoder = load_encoder(model)
+    encoder = encoder_choice(model, pooling, precision, query_prefix, document_prefix).load()
     if into is not None:
         _, chunks = index_files(
-            files, into, encoder, max_tokens=max_tokens, overlap=overlap, semantic=semantic
+            files, into, encoder, max_tokens=chunk_tokens, overlap=chunk_overlap, semantic=semantic
         )
     else:
-        base = Chunker.for_encoder(encoder, max_tokens, overlap)
+        base = Chunker.for_encoder(encoder, chunk_tokens, chunk_overlap)
         chunks, _ = chunk_files(files, SemanticChunker(encoder, base) if semantic else base)
     data = [c.to_dict() for c in chunks]
     if as_json:
@@ -54,7 +71,7 @@ def chunk(
 def retrieve(
     question: str = typer.Argument(..., help="The question."),
     in_: Path = typer.Option(..., "--in", help="Collection made by `chunk --into`."),
-    k: int = typer.Option(5, "-k", help="Chunks to return."),
+    k: int = typer.Option(5, "--k", "-k", help="Chunks to return."),
     parent: bool = typer.Option(False, "--parent", help="Add the surrounding section."),
     retriever: str = typer.Option(
         "dense", "--retriever", help="dense, bm25, hybrid, ... (any retriever name `search` takes)."
