@@ -36,6 +36,7 @@ from embedstack.cli.vectors import (
 from embedstack.errors import InputError
 from embedstack.store.backend import as_location, collection_exists
 from embedstack.store.collection import Collection
+from embedstack.store.filter_hints import range_type_warnings
 from embedstack.store.indexes import index_configs
 from embedstack.store.ingest import upsert_in_batches
 from embedstack.store.prune import prune_missing
@@ -302,6 +303,10 @@ def search(
             rerank_colbert=rerank_colbert,
         )  # fmt: skip
         hits = explanation.hits
+        # say why a filter matched nothing, when a range compares a number with a string
+        hints = range_type_warnings(collection, filters) if filters and len(hits) < k else []
+    for hint in hints:
+        err.print(f"[yellow]warning:[/] {escape(hint)}", soft_wrap=True)
     for warning in caught:  # e.g. a BM25 query made only of stop words
         err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
     if as_json and explain and explanation is not None:
