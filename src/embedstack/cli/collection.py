@@ -256,6 +256,7 @@ def search(
     retriever: str = typer.Option(
         "dense",
         "--retriever",
+        "-r",
         help="dense (embeddings), bm25 (keywords), splade (learned sparse; needs an index "
         "built with --splade), colbert (late interaction; needs an index built with "
         "--colbert) or hybrid (dense + bm25 fused; tuned by `embedstack tune --into`).",

@@ -74,7 +74,10 @@ def retrieve(
     k: int = typer.Option(5, "--k", "-k", help="Chunks to return."),
     parent: bool = typer.Option(False, "--parent", help="Add the surrounding section."),
     retriever: str = typer.Option(
-        "dense", "--retriever", help="dense, bm25, hybrid, ... (any retriever name `search` takes)."
+        "dense",
+        "--retriever",
+        "-r",
+        help="dense, bm25, hybrid, ... (any retriever name `search` takes).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON ready for a prompt."),
 ) -> None:
