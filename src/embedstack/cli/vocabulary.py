@@ -56,6 +56,9 @@ TERMS: tuple[Term, ...] = (
     Term("--batch-size", None, "texts per encoder batch"),
 )
 BY_NAME = {term.name: term for term in TERMS}
+# Terms whose short flag every command offering the term must offer too; other short
+# flags are optional, but where present they mean their term.
+SHORT_REQUIRED = ("--k", "--model", "--out")
 BY_SHORT = {term.short: term for term in TERMS if term.short}
 
 # The options every command that takes `--model` accepts (an encoder's space settings).
