@@ -67,3 +67,18 @@ def test_index_records_the_chosen_space_and_reopens_it(tmp_path: Path) -> None:
     assert again.exit_code == 0 and "nothing to embed" in again.output
     other = runner.invoke(app, [*args[:6], "--pooling", "max"])
     assert other.exit_code == 1 and "pooling" in other.output
+
+
+def test_embed_corpus_creates_the_collection_in_the_chosen_space(tmp_path: Path) -> None:
+    shard = tmp_path / "shards" / "part-0.jsonl"
+    shard.parent.mkdir()
+    shard.write_text('{"id": "a", "text": "tides"}\n{"id": "b", "text": "moon"}\n')
+    into = tmp_path / "c.es"
+    args = ["embed-corpus", str(shard.parent), "--into", str(into), "--format", "collection",
+            "-m", "minilm", "--pooling", "max", "--json", "--quiet"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with Collection.open(into) as col:
+        assert col.space.pooling == "max" and len(col) == 2
+        expected = load_encoder("minilm", pooling="max").encode(["moon"])[0]
+        np.testing.assert_allclose(col.get(["b"])[0].vector, expected, atol=1e-5)
