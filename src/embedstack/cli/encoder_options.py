@@ -19,6 +19,7 @@ from embedstack.errors import InputError
 if TYPE_CHECKING:
     from embedstack.encoders.base import Encoder
 
+PANEL = "Embedding space (on every command that takes --model)"
 MODEL_HELP = "Model spec or folder (default: $EMBEDSTACK_MODEL or minilm), e.g. hash, ./my-model."
 
 
@@ -30,14 +31,20 @@ def model_option(help: str = MODEL_HELP, envvar: str | None = None) -> Any:
 def pooling_option() -> Any:
     """`--pooling mean|cls|max|last`."""
     return typer.Option(
-        None, "--pooling", help="mean | cls | max | last (default: the model's own)."
+        None,
+        "--pooling",
+        help="mean | cls | max | last (default: the model's own).",
+        rich_help_panel=PANEL,
     )
 
 
 def precision_option() -> Any:
     """`--precision float32|int8`."""
     return typer.Option(
-        None, "--precision", help="float32 | int8: weights precision of a local model."
+        None,
+        "--precision",
+        help="float32 | int8: weights precision of a local model.",
+        rich_help_panel=PANEL,
     )
 
 
@@ -47,6 +54,7 @@ def query_prefix_option() -> Any:
         None,
         "--query-prefix",
         help="Text put before every query (default: the model's own prompt; '' for none).",
+        rich_help_panel=PANEL,
     )
 
 
@@ -56,6 +64,7 @@ def document_prefix_option() -> Any:
         None,
         "--document-prefix",
         help="Text put before every document (default: the model's own prompt; '' for none).",
+        rich_help_panel=PANEL,
     )
 
 
