@@ -98,3 +98,12 @@ def test_range_type_warnings_in_python(years: Path) -> None:
     assert list(range_conditions({"$and": [{"a": {"$gt": 1, "$in": [2]}}, {"b": 2}]})) == [
         ("a", "$gt", 1)
     ]
+
+
+def test_tune_keeps_its_cache_under_cache_dir(tmp_path: Path) -> None:
+    cache = tmp_path / "tune-cache"
+    args = ["tune", str(DATA / "beir_tiny"), "-m", "hash", "--step", "0.5", "--json"]
+    result = runner.invoke(app, [*args, "--cache-dir", str(cache), "-o", str(tmp_path / "f.json")])
+    assert result.exit_code == 0, result.output
+    assert (cache / "collections").is_dir() and any((cache / "collections").iterdir())
+    assert json.loads((tmp_path / "f.json").read_text(encoding="utf-8"))
