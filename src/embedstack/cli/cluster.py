@@ -1,4 +1,4 @@
-"""`embedstack cluster --in DIR [--k N] [--out FILE.html] [--json]`."""
+"""`embedstack cluster --in DIR [--clusters N] [--out FILE.html] [--json]`."""
 
 from __future__ import annotations
 
@@ -14,17 +14,19 @@ console = Console(emoji=False)
 
 def cluster(
     in_: str = typer.Option(..., "--in", help="Collection folder or postgresql:// URL."),
-    k: int | None = typer.Option(None, "--k", help="Clusters for k-means (default: silhouette)."),
+    clusters: int | None = typer.Option(
+        None, "--clusters", "--k", help="Clusters for k-means (default: chosen by silhouette)."
+    ),
     method: str = typer.Option("kmeans", "--method", help="kmeans or hdbscan."),
     min_size: int = typer.Option(5, "--min-size", help="HDBSCAN minimum cluster size."),
     projection: str = typer.Option("pca", "--projection", help="pca, or umap if installed."),
     seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same output)."),
-    out: Path | None = typer.Option(None, "--out", help="Write an interactive HTML map."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write an interactive HTML map."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Cluster a collection's stored vectors and name clusters by their top terms.
 
-    Example: embedstack cluster --in docs.es --k 4 --out map.html
+    Example: embedstack cluster --in docs.es --clusters 4 --out map.html
     """
     from embedstack.apps.cluster import cluster_collection, write_html
     from embedstack.store.backend import as_location
@@ -33,7 +35,7 @@ def cluster(
     result = cluster_collection(
         Collection.open(as_location(in_)),
         method=method,
-        k=k,
+        k=clusters,
         seed=seed,
         projection=projection,
         min_cluster_size=min_size,

@@ -10,6 +10,14 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from embedstack.cli.encoder_options import (
+    document_prefix_option,
+    encoder_choice,
+    model_option,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
 from embedstack.cli.explain import (
     EXPLAIN_HELP,
     RERANK_COLBERT_HELP,
@@ -29,6 +37,7 @@ from embedstack.cli.vectors import (
 from embedstack.errors import InputError
 from embedstack.store.backend import as_location
 from embedstack.store.collection import Collection
+from embedstack.store.filter_hints import range_type_warnings
 from embedstack.store.vector_files import VectorFields
 from embedstack.text.loaders import Fields
 
@@ -53,9 +62,13 @@ def index(
         "--into",
         help="Collection folder, or a postgresql://...?collection=NAME URL (created if missing).",
     ),
-    model: str | None = typer.Option(
-        None, "--model", help="Model for a new collection [default: $EMBEDSTACK_MODEL or minilm]."
+    model: str | None = model_option(
+        "Model for a new collection [default: $EMBEDSTACK_MODEL or minilm]."
     ),
+    pooling: str | None = pooling_option(),
+    precision: str | None = precision_option(),
+    query_prefix: str | None = query_prefix_option(),
+    document_prefix: str | None = document_prefix_option(),
     text_field: str = typer.Option("text", "--text-field", help="JSONL field with the text."),
     id_field: str = typer.Option(
         "id", "--id-field", "--ids-field", help="JSONL field / CSV or Parquet column with the id."
@@ -161,7 +174,10 @@ def index(
             rebuild_indexes=rebuild_indexes, as_json=as_json,
         )  # fmt: skip
     request = IndexRequest(
-        paths=paths, into=into, model=model,
+        paths=paths, into=into,
+        model=encoder_choice(
+            model, pooling, precision, query_prefix, document_prefix
+        ).spec_or_encoder(),
         fields=Fields(text=text_field, id=id_field, csv_column=csv_column), bm25=bm25,
         wanted=model_indexes(splade, colbert), rebuild_indexes=rebuild_indexes, prune=prune,
         rebuild_vectors=rebuild_vectors, max_bytes=int(max_file_mb * 1e6), batch=batch,
@@ -177,10 +193,11 @@ def search(
     image: Path | None = typer.Option(
         None, "--image", help="Query by image (image collections from `index-images`)."
     ),
-    k: int = typer.Option(10, "-k", "--k", help="Number of results."),
+    k: int = typer.Option(10, "--k", "-k", help="Number of results."),
     retriever: str = typer.Option(
         "dense",
         "--retriever",
+        "-r",
         help="dense (embeddings), bm25 (keywords), splade (learned sparse; needs an index "
         "built with --splade), colbert (late interaction; needs an index built with "
         "--colbert) or hybrid (dense + bm25 fused; tuned by `embedstack tune --into`).",
@@ -228,6 +245,10 @@ def search(
             rerank_colbert=rerank_colbert,
         )  # fmt: skip
         hits = explanation.hits
+        # say why a filter matched nothing, when a range compares a number with a string
+        hints = range_type_warnings(collection, filters) if filters and len(hits) < k else []
+    for hint in hints:
+        err.print(f"[yellow]warning:[/] {escape(hint)}", soft_wrap=True)
     for warning in caught:  # e.g. a BM25 query made only of stop words
         err.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
     if as_json and explain and explanation is not None:

@@ -11,6 +11,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from embedstack.atomic import write_bytes
+from embedstack.cli.encoder_options import (
+    document_prefix_option,
+    encoder_choice,
+    model_option,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
 from embedstack.eval.compress_report import ROW_KEYS, compress_report, retained, write_plots
 from embedstack.eval.datasets import load_retrieval_dataset
 
@@ -21,13 +29,17 @@ MODEL_HELP = "Model spec (default: $EMBEDSTACK_MODEL or minilm), e.g. hash, ./my
 def compress_report_command(
     dataset_dir: Path = typer.Argument(..., help="BEIR folder (corpus, queries, qrels)."),
     split: str = typer.Option("test", "--split", help="qrels/<split>.tsv to score."),
-    model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    model: str | None = model_option(MODEL_HELP),
+    pooling: str | None = pooling_option(),
+    precision: str | None = precision_option(),
+    query_prefix: str | None = query_prefix_option(),
+    document_prefix: str | None = document_prefix_option(),
     ann: list[str] = typer.Option(
         ["exact", "hnsw"], "--ann", help="Index kinds to measure (repeatable)."
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached vectors."),
     out: Path | None = typer.Option(
-        None, "--out", help="Write results.json and PNG plots into this folder."
+        None, "--out", "-o", help="Write results.json and PNG plots into this folder."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as a JSON list."),
 ) -> None:
@@ -38,11 +50,9 @@ def compress_report_command(
       embedstack compress-report ../shared/data/scifact --out ./compress
       embedstack compress-report ./data --model hash --ann exact --json
     """
-    from embedstack.config import default_model_spec
-    from embedstack.registry import load_encoder
-
     dataset = load_retrieval_dataset(dataset_dir, split)
-    encoder = load_encoder(model or default_model_spec(), cache=not no_cache)
+    choice = encoder_choice(model, pooling, precision, query_prefix, document_prefix)
+    encoder = choice.load(cache=not no_cache)
     rows = compress_report(dataset, encoder, anns=tuple(ann))
     if out is not None:
         write_plots(rows, out, dataset.name)

@@ -14,6 +14,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from embedstack.cli.encoder_options import (
+    document_prefix_option,
+    encoder_choice,
+    model_option,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
 from embedstack.cli.progress_view import quiet_requested
 from embedstack.distributed import JobStats, embed_shards
 from embedstack.distributed.worker import UnitResult
@@ -114,12 +122,13 @@ def register(app: typer.Typer) -> None:
         into: str = typer.Option(
             ..., "--into", help="Folder of Parquet shards, a collection folder or a URL."
         ),
-        model: str | None = typer.Option(
-            None,
-            "--model",
-            "-m",
-            help="Model spec (default: the collection's, else $EMBEDSTACK_MODEL or minilm).",
+        model: str | None = model_option(
+            "Model spec (default: the collection's, else $EMBEDSTACK_MODEL or minilm)."
         ),
+        pooling: str | None = pooling_option(),
+        precision: str | None = precision_option(),
+        query_prefix: str | None = query_prefix_option(),
+        document_prefix: str | None = document_prefix_option(),
         ray: str | None = typer.Option(
             None,
             "--ray",
@@ -173,6 +182,9 @@ def register(app: typer.Typer) -> None:
                 text_field=text_field,
                 id_field=id_field,
                 state=state,
+                options=encoder_choice(
+                    model, pooling, precision, query_prefix, document_prefix
+                ).options,
                 rpm=rpm,
                 tpm=tpm,
                 max_cost=max_cost,

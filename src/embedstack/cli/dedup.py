@@ -8,6 +8,14 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from embedstack.cli.encoder_options import (
+    document_prefix_option,
+    encoder_choice,
+    model_option,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
 from embedstack.cli.output import console, err, report_skipped
 
 
@@ -30,14 +38,23 @@ def dedup(
         "exact,near,semantic", "--stages", help="Comma-separated: exact, near, semantic."
     ),
     chunks: bool = typer.Option(False, "--chunks", help="Compare chunks (ids path#n)."),
-    max_tokens: int | None = typer.Option(None, "--max-tokens", help="Chunk size."),
+    chunk_tokens: int | None = typer.Option(
+        None,
+        "--chunk-tokens",
+        "--max-tokens",
+        help="Chunk size in the model's tokens, with --chunks (default: the model's limit).",
+    ),
     keep: str = typer.Option("first", "--keep", help="Keeper: first (input order) or longest."),
     calibrate_file: Path | None = typer.Option(
         None, "--calibrate", help="JSONL of {text, group} to calibrate both thresholds on."
     ),
-    model: str | None = typer.Option(None, "--model", envvar="EMBEDSTACK_MODEL"),
+    model: str | None = model_option(envvar="EMBEDSTACK_MODEL"),
+    pooling: str | None = pooling_option(),
+    precision: str | None = precision_option(),
+    query_prefix: str | None = query_prefix_option(),
+    document_prefix: str | None = document_prefix_option(),
     out: Path | None = typer.Option(
-        None, "--out", help="Write report.json/.csv/.html and unique.jsonl here."
+        None, "--out", "-o", help="Write report.json/.csv/.html and unique.jsonl here."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -51,15 +68,15 @@ def dedup(
     from embedstack.apps.rag import load_for_chunking
     from embedstack.cli.progress_view import progress_view
     from embedstack.errors import InputError
-    from embedstack.registry import load_encoder
     from embedstack.text.chunking import Chunker, read_text
 
     wanted = tuple(s.strip() for s in stages.split(",") if s.strip())
     loaded = load_for_chunking(paths)
     ids, texts = [], []
     with progress_view(err, enabled=not as_json) as progress:
-        encoder = load_encoder(model) if ("semantic" in wanted or chunks) else None
-        chunker = Chunker.for_encoder(encoder, max_tokens) if chunks else None
+        choice = encoder_choice(model, pooling, precision, query_prefix, document_prefix)
+        encoder = choice.load() if ("semantic" in wanted or chunks) else None
+        chunker = Chunker.for_encoder(encoder, chunk_tokens) if chunks else None
         for doc in loaded.documents:
             if chunker is not None:
                 for piece in chunker.chunk(doc.text, doc.id):

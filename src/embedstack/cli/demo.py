@@ -13,6 +13,14 @@ import typer
 from rich.markup import escape
 
 from embedstack.cli.collection import console, embedding_progress, hit_json, print_hits
+from embedstack.cli.encoder_options import (
+    document_prefix_option,
+    encoder_choice,
+    model_option,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
 from embedstack.store.collection import Collection
 from embedstack.text.loaders import load_documents
 
@@ -24,10 +32,12 @@ def _demo_data() -> tuple[Path, list[str]]:
 
 
 def demo(
-    model: str | None = typer.Option(
-        None, "--model", help="Model spec [default: $EMBEDSTACK_MODEL or minilm]."
-    ),
-    k: int = typer.Option(3, "-k", "--k", help="Results per query."),
+    model: str | None = model_option(),
+    pooling: str | None = pooling_option(),
+    precision: str | None = precision_option(),
+    query_prefix: str | None = query_prefix_option(),
+    document_prefix: str | None = document_prefix_option(),
+    k: int = typer.Option(3, "--k", "-k", help="Results per query."),
     query: list[str] | None = typer.Option(
         None, "--query", "-q", help="Ask your own question(s) instead of the built-in ones."
     ),
@@ -37,13 +47,14 @@ def demo(
 
     Example:
 
-      embedstack demo -q "how do tides work?"
+      embedstack demo --query "how do tides work?"
     """
     corpus, queries = _demo_data()
     docs = load_documents([corpus]).documents
     with tempfile.TemporaryDirectory(prefix="embedstack-demo-") as tmp:
         started = time.perf_counter()
-        collection = Collection.create(Path(tmp) / "demo", model)
+        choice = encoder_choice(model, pooling, precision, query_prefix, document_prefix)
+        collection = Collection.create(Path(tmp) / "demo", choice.spec_or_encoder())
         with collection, embedding_progress(not as_json) as progress:
             collection.add(
                 [d.text for d in docs],

@@ -114,7 +114,7 @@ def drift(
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the samples and permutations."),
     out: Path | None = typer.Option(
-        None, "--out", help="Write drift.png (runs over time) and report.html here."
+        None, "--out", "-o", help="Write drift.png (runs over time) and report.html here."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     version: str | None = typer.Option(

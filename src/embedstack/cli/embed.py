@@ -13,6 +13,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from embedstack.cli.encoder_options import (
+    EncoderChoice,
+    document_prefix_option,
+    encoder_choice,
+    model_option,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
 from embedstack.cli.progress_view import progress_view
 from embedstack.errors import InputError
 from embedstack.progress import Progress as ProgressFn
@@ -62,17 +71,10 @@ EMBED_BLOCK = 256  # texts between two progress reports
 
 
 def embed_texts(
-    texts: list[str],
-    model: str | None,
-    pooling: str | None,
-    kind: str,
-    progress: ProgressFn | None = None,
+    texts: list[str], choice: EncoderChoice, kind: str, progress: ProgressFn | None = None
 ) -> dict[str, Any]:
     """The library call behind the command; returns the JSON document."""
-    from embedstack.registry import load_encoder
-
-    options = {"pooling": pooling} if pooling else {}
-    encoder = load_encoder(model, **options)
+    encoder = choice.load()
     parts = []
     report(progress, "embedding", 0, len(texts))
     for start in range(0, len(texts), EMBED_BLOCK):
@@ -144,15 +146,11 @@ def register(app: typer.Typer) -> None:
         file: str | None = typer.Option(
             None, "--file", "-f", help="Read one text per line from a file, or - for stdin."
         ),
-        model: str | None = typer.Option(
-            None,
-            "--model",
-            "-m",
-            help="Model spec or folder (default: $EMBEDSTACK_MODEL or minilm).",
-        ),
-        pooling: str | None = typer.Option(
-            None, "--pooling", help="mean | cls | max | last (default: the model's own)."
-        ),
+        model: str | None = model_option(),
+        pooling: str | None = pooling_option(),
+        precision: str | None = precision_option(),
+        query_prefix: str | None = query_prefix_option(),
+        document_prefix: str | None = document_prefix_option(),
         kind: str = typer.Option(
             "document", "--kind", help="query | document (selects the prefix)."
         ),
@@ -179,7 +177,8 @@ def register(app: typer.Typer) -> None:
             )
         err = Console(stderr=True, emoji=False)
         with progress_view(err, enabled=not as_json or err.is_terminal) as progress:
-            result = embed_texts(items, model, pooling, kind, progress)
+            choice = encoder_choice(model, pooling, precision, query_prefix, document_prefix)
+            result = embed_texts(items, choice, kind, progress)
         if as_json:
             typer.echo(json.dumps(result))
         else:

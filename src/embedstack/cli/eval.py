@@ -13,6 +13,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from embedstack.cli.encoder_options import (
+    document_prefix_option,
+    encoder_choice,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
 from embedstack.cli.progress_view import progress_view
 from embedstack.progress import Progress as ProgressFn
 
@@ -41,12 +48,14 @@ def eval_options(
     cache_dir: Path | None = None,
     progress: ProgressFn | None = None,
     params: dict[str, Any] | None = None,
+    encoder: dict[str, Any] | None = None,
 ) -> EvalOptions:
-    """The `EvalOptions` the eval-family flags describe."""
+    """The `EvalOptions` the eval-family flags describe (`encoder`: the options of
+    `encoder_choice`, e.g. precision and prefixes)."""
     from embedstack.eval.options import EvalOptions
 
     return EvalOptions(
-        model=model, encoder_options=_encoder_options(pooling, max_length),
+        model=model, encoder_options={**(encoder or {}), **_encoder_options(pooling, max_length)},
         batch_size=batch_size, cache=not no_cache, cache_dir=cache_dir, progress=progress,
         params=params or {},
     )  # fmt: skip
@@ -91,9 +100,16 @@ def eval_command(
     split: str = typer.Option("test", "--split", help="qrels/<split>.tsv to score."),
     retriever: str = typer.Option("dense", "--retriever", "-r", help="Retriever preset."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    pooling: str | None = typer.Option(None, "--pooling", help="mean, cls, max or last."),
-    max_length: int | None = typer.Option(None, "--max-length", help="Max tokens per text."),
-    k: list[int] = typer.Option([], "-k", help="Also report metrics at this cut-off."),
+    pooling: str | None = pooling_option(),
+    precision: str | None = precision_option(),
+    query_prefix: str | None = query_prefix_option(),
+    document_prefix: str | None = document_prefix_option(),
+    max_length: int | None = typer.Option(
+        None, "--max-length", help="The model's token limit; longer texts are cut."
+    ),
+    cutoffs: list[str] = typer.Option(
+        [], "--cutoffs", "-k", help="Also report metrics at these cut-offs, e.g. 5,20."
+    ),
     param: list[str] = typer.Option(
         [], "--param", "-p", help="Preset setting KEY=VALUE (repeatable), e.g. k1=1.2."
     ),
@@ -121,13 +137,17 @@ def eval_command(
     Examples:
       embedstack eval ../shared/data/scifact
       embedstack eval ./faq.csv --retriever dense --model hash --json
-      embedstack eval ./data --retriever bm25 -p k1=1.2 -p b=0.75
+      embedstack eval ./data --retriever bm25 -p k1=1.2 -p b=0.75 --cutoffs 5,20
       embedstack eval ./data --chunk-tokens 64,128,256 --chunk-overlap 16
     """
+    from embedstack.cli.vocabulary import parse_int_list
     from embedstack.errors import InputError
     from embedstack.eval.datasets import load_retrieval_dataset
     from embedstack.eval.runner import evaluate_retrieval, metric_names
 
+    k = parse_int_list(cutoffs, "--cutoffs")
+    params = _params(param)
+    choice = encoder_choice(model, None, precision, query_prefix, document_prefix)
     sizes = None
     if chunk_tokens is not None:
         from embedstack.eval.chunked import parse_chunk_sizes
@@ -146,7 +166,8 @@ def eval_command(
     with progress_bar(not as_json) as progress:
         options = eval_options(
             model=model, pooling=pooling, max_length=max_length, batch_size=batch_size,
-            no_cache=no_cache, cache_dir=cache_dir, progress=progress, params=_params(param),
+            no_cache=no_cache, cache_dir=cache_dir, progress=progress, params=params,
+            encoder=choice.options,
         )  # fmt: skip
         if sizes is not None:
             from embedstack.eval.chunked import evaluate_chunked
@@ -158,11 +179,13 @@ def eval_command(
         _print_chunked(chunked, as_json)
         return
     if as_json:
-        typer.echo(json.dumps(result.to_dict()))
+        typer.echo(json.dumps({**result.to_dict(), "params": params}))
         return
     table = Table(title=f"{result.dataset} ({result.split}) · {retriever}")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    for name, value in params.items():
+        table.add_row(f"--param {name}", json.dumps(value) if not isinstance(value, str) else value)
     for name, value in result.metrics.items():
         table.add_row(name, f"{value:.4f}")
     table.add_row("queries", str(result.queries))
@@ -175,6 +198,7 @@ def eval_command(
 
 
 def _print_chunked(result: ChunkSizeResult, as_json: bool) -> None:
+    _warn(result.notes)
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
         return
@@ -207,8 +231,13 @@ def _print_chunked(result: ChunkSizeResult, as_json: bool) -> None:
 def eval_sts_command(
     file: Path = typer.Argument(..., help="TSV/CSV/JSONL with score, sentence1, sentence2."),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
-    pooling: str | None = typer.Option(None, "--pooling", help="mean, cls, max or last."),
-    max_length: int | None = typer.Option(None, "--max-length", help="Max tokens per text."),
+    pooling: str | None = pooling_option(),
+    precision: str | None = precision_option(),
+    query_prefix: str | None = query_prefix_option(),
+    document_prefix: str | None = document_prefix_option(),
+    max_length: int | None = typer.Option(
+        None, "--max-length", help="The model's token limit; longer texts are cut."
+    ),
     batch_size: int | None = typer.Option(None, "--batch-size"),
     no_cache: bool = typer.Option(
         False, "--no-cache", help="Do not keep or reuse the indexed corpus and vectors."
@@ -228,9 +257,10 @@ def eval_sts_command(
 
     dataset = load_sts(file)
     _warn(dataset.report.lines())
+    choice = encoder_choice(model, None, precision, query_prefix, document_prefix)
     options = eval_options(
         model=model, pooling=pooling, max_length=max_length, no_cache=no_cache,
-        cache_dir=cache_dir,
+        cache_dir=cache_dir, encoder=choice.options,
     )  # fmt: skip
     encoder = options.encoder()
     with progress_bar(not as_json) as progress:

@@ -10,8 +10,18 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from embedstack.cli.encoder_options import (
+    document_prefix_option,
+    encoder_choice,
+    model_option,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
+from embedstack.cli.vocabulary import group
+
 console = Console(emoji=False)
-faq_app = typer.Typer(
+faq_app = group(
     help="Semantic FAQ search with a calibrated 'no good answer' threshold.",
     no_args_is_help=True,
 )
@@ -21,9 +31,11 @@ faq_app = typer.Typer(
 def build(
     file: Path = typer.Argument(..., help="Q/A pairs: .csv/.tsv, .jsonl/.json or Markdown."),
     into: Path = typer.Option(..., "--into", help="Folder to create for the FAQ."),
-    model: str | None = typer.Option(
-        None, "--model", envvar="EMBEDSTACK_MODEL", help="Model spec (default: minilm)."
-    ),
+    model: str | None = model_option(envvar="EMBEDSTACK_MODEL"),
+    pooling: str | None = pooling_option(),
+    precision: str | None = precision_option(),
+    query_prefix: str | None = query_prefix_option(),
+    document_prefix: str | None = document_prefix_option(),
     answers: bool = typer.Option(False, "--answers", help="Index the answers too."),
     threshold: float | None = typer.Option(
         None, "--threshold", help="Fixed no-answer threshold instead of calibrating one."
@@ -36,11 +48,11 @@ def build(
     """
     from embedstack.apps.faq import FAQ
     from embedstack.cli.progress_view import progress_view
-    from embedstack.registry import load_encoder
 
+    encoder = encoder_choice(model, pooling, precision, query_prefix, document_prefix).load()
     with progress_view(enabled=not as_json) as progress:
         faq = FAQ.build(
-            file, into, load_encoder(model), index_answers=answers, threshold=threshold,
+            file, into, encoder, index_answers=answers, threshold=threshold,
             progress=progress,
         )  # fmt: skip
     info = {
@@ -73,10 +85,10 @@ def build(
 def ask(
     question: str = typer.Argument(..., help="The question."),
     in_: Path = typer.Option(..., "--in", help="FAQ folder made by `faq build`."),
-    k: int = typer.Option(3, "-k", help="Matches to consider (best + alternatives)."),
     explain: bool = typer.Option(
         False, "--explain", help="Show the refusal signals and how each weighed."
     ),
+    k: int = typer.Option(3, "--k", "-k", help="Matches to consider (best + alternatives)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Answer a question from the FAQ, or say there is no good answer.

@@ -22,7 +22,10 @@ def index_images_command(
     folder: Path = typer.Argument(..., help="Folder of images (recursive) or one image."),
     into: Path = typer.Option(..., "--into", help="Collection folder (created if missing)."),
     model: Path | None = typer.Option(
-        None, "--model", help="CLIP or SigLIP model folder (Hugging Face layout); new collections."
+        None,
+        "--model",
+        "-m",
+        help="CLIP or SigLIP model folder (Hugging Face layout); new collections.",
     ),
     bm25: bool = typer.Option(
         True, "--bm25/--no-bm25", help="Keyword index over file names, captions and EXIF text."

@@ -41,7 +41,7 @@ class IndexRequest:
 
     paths: list[Path]
     into: str
-    model: str | None
+    model: Any  # a spec string, an Encoder, or None for the default
     fields: Fields
     bm25: bool = True
     wanted: dict[str, dict[str, Any]] = field(default_factory=dict)  # --splade/--colbert

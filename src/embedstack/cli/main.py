@@ -15,8 +15,8 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
 
+from embedstack.cli.vocabulary import App, Group
 from embedstack.errors import EmbedstackError
 
 COMMAND_MODULES = (
@@ -45,7 +45,7 @@ COMMAND_MODULES = (
 err_console = Console(stderr=True, emoji=False)
 
 
-class _FriendlyErrors(TyperGroup):
+class _FriendlyErrors(Group):
     """Turn EmbedstackError (and a few OS errors) into a one-line message and exit 1."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's own click Context
@@ -85,7 +85,7 @@ def _one_line(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
-app = typer.Typer(
+app = App(
     cls=_FriendlyErrors,
     name="embedstack",
     help="Local-first embeddings and retrieval: embed, index, search, evaluate, serve.",

@@ -34,8 +34,11 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps([s.to_dict() for s in statuses], indent=2))
             return
         table = Table(title="embedstack models")
-        for column in ("name", "kind", "dim", "licence", "status"):
-            table.add_column(column)
+        for column in ("name", "kind", "dim"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("licence", max_width=12)
+        # the status names the package or the install command: wrap it, never cut it
+        table.add_column("status", overflow="fold")
         for s in statuses:
             name = f"{s.name} (default)" if s.default else s.name
             status = (

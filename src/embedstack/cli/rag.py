@@ -8,6 +8,14 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from embedstack.cli.encoder_options import (
+    document_prefix_option,
+    encoder_choice,
+    model_option,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
 from embedstack.cli.output import console, err, report_skipped
 
 
@@ -17,12 +25,21 @@ def chunk(
         help="Files or folders: .txt/.md (one document each), .jsonl/.csv (one per row, "
         "text in the `text` field/column).",
     ),
-    max_tokens: int | None = typer.Option(
-        None, "--max-tokens", help="Chunk size in the model's tokens (default: its limit)."
+    chunk_tokens: int | None = typer.Option(
+        None,
+        "--chunk-tokens",
+        "--max-tokens",
+        help="Chunk size in the model's tokens (default: its limit).",
     ),
-    overlap: int = typer.Option(0, "--overlap", help="Tokens shared by neighbouring chunks."),
+    chunk_overlap: int = typer.Option(
+        0, "--chunk-overlap", "--overlap", help="Tokens shared by neighbouring chunks."
+    ),
     semantic: bool = typer.Option(False, "--semantic", help="Break where the topic changes."),
-    model: str | None = typer.Option(None, "--model", envvar="EMBEDSTACK_MODEL"),
+    model: str | None = model_option(envvar="EMBEDSTACK_MODEL"),
+    pooling: str | None = pooling_option(),
+    precision: str | None = precision_option(),
+    query_prefix: str | None = query_prefix_option(),
+    document_prefix: str | None = document_prefix_option(),
     into: Path | None = typer.Option(
         None, "--into", help="Also index the chunks into this collection (for `retrieve`)."
     ),
@@ -30,18 +47,17 @@ def chunk(
 ) -> None:
     """Split files into token-bounded chunks that keep offsets and heading paths.
 
-    Example: embedstack chunk examples/docs --max-tokens 64 --json
+    Example: embedstack chunk examples/docs --chunk-tokens 64 --json
     """
     from embedstack.apps.chunked import chunk_documents
     from embedstack.apps.rag import index_chunks, load_for_chunking
     from embedstack.cli.progress_view import progress_view
-    from embedstack.registry import load_encoder
     from embedstack.store.collection import Collection
     from embedstack.text.chunking import Chunker, SemanticChunker
 
     with progress_view(err, enabled=not as_json) as progress:
-        encoder = load_encoder(model)
-        base = Chunker.for_encoder(encoder, max_tokens, overlap)
+        encoder = encoder_choice(model, pooling, precision, query_prefix, document_prefix).load()
+        base = Chunker.for_encoder(encoder, chunk_tokens, chunk_overlap)
         loaded = load_for_chunking(files)
         chunker = SemanticChunker(encoder, base) if semantic else base
         chunked = chunk_documents(loaded.documents, chunker)
@@ -68,10 +84,13 @@ def retrieve(
     in_: Path = typer.Option(
         ..., "--in", help="Collection made by `index --chunk-tokens N` or `chunk --into`."
     ),
-    k: int = typer.Option(5, "-k", help="Chunks to return."),
+    k: int = typer.Option(5, "--k", "-k", help="Chunks to return."),
     parent: bool = typer.Option(False, "--parent", help="Add the surrounding section."),
     retriever: str = typer.Option(
-        "dense", "--retriever", help="dense, bm25, hybrid, ... (any retriever name `search` takes)."
+        "dense",
+        "--retriever",
+        "-r",
+        help="dense, bm25, hybrid, ... (any retriever name `search` takes).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON ready for a prompt."),
 ) -> None:

@@ -24,7 +24,7 @@ def tour(
     cpu_usd_per_hour: float = typer.Option(
         0.05, "--cpu-usd-per-hour", help="Price of one CPU-hour, for the cost step."
     ),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Run seven short, real steps that explain embeddings and write them as a page.
 

@@ -10,13 +10,22 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from embedstack.cli.encoder_options import (
+    document_prefix_option,
+    encoder_choice,
+    model_option,
+    pooling_option,
+    precision_option,
+    query_prefix_option,
+)
+
 console = Console(emoji=False)
 
 
 def tune_command(
     dataset_dir: Path = typer.Argument(..., help="BEIR folder with qrels for two splits."),
     out: Path | None = typer.Option(
-        None, "--out", help="Write the chosen fusion to this JSON file."
+        None, "--out", "-o", help="Write the chosen fusion to this JSON file."
     ),
     into: Path | None = typer.Option(
         None,
@@ -25,10 +34,17 @@ def tune_command(
     ),
     train_split: str = typer.Option("train", "--train-split", help="Split to tune on."),
     test_split: str = typer.Option("test", "--test-split", help="Held-out split to report on."),
-    model: str | None = typer.Option(None, "--model", "-m", help="Dense model spec."),
+    model: str | None = model_option("Dense model spec (default: $EMBEDSTACK_MODEL or minilm)."),
+    pooling: str | None = pooling_option(),
+    precision: str | None = precision_option(),
+    query_prefix: str | None = query_prefix_option(),
+    document_prefix: str | None = document_prefix_option(),
     depth: int = typer.Option(100, "--depth", help="Hits per retriever that fusion sees."),
     step: float = typer.Option(0.1, "--step", help="Weight grid step."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write cached vectors."),
+    cache_dir: Path | None = typer.Option(
+        None, "--cache-dir", help="Where the indexed corpus and vectors are kept."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Grid-search fusion weights, normalisation and RRF k for dense + BM25, maximising
@@ -54,7 +70,11 @@ def tune_command(
     train = load_retrieval_dataset(dataset_dir, train_split)
     test = load_retrieval_dataset(dataset_dir, test_split)
     with progress_bar(not as_json) as progress:
-        options = eval_options(model=model, no_cache=no_cache, progress=progress)
+        choice = encoder_choice(model, pooling, precision, query_prefix, document_prefix)
+        options = eval_options(
+            model=model, no_cache=no_cache, cache_dir=cache_dir, progress=progress,
+            encoder=choice.options,
+        )  # fmt: skip
         result = tune_on_dataset(train, test, options, depth=depth, step=step)
     if into is not None:
         with Collection.open(into) as collection:

@@ -135,7 +135,7 @@ def embed_shards(
             _limits(spec, pending, fields, stats, {**settings, "options": options})
         stats.extra["pending_units"] = len(pending)
         return stats
-    sink = open_sink(dest, fmt, spec, state)
+    sink = open_sink(dest, fmt, encoder if options else spec, state)  # options: in its space
     run = None
     try:
         sink.check_space(encoder.space)

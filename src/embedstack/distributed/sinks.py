@@ -161,7 +161,7 @@ class CollectionSink:
     format = "collection"
     staged = True
 
-    def __init__(self, dest: str, spec: str, state: str | Path | None) -> None:
+    def __init__(self, dest: str, spec: str | Encoder, state: str | Path | None) -> None:
         self.state_dir = state_folder(dest, self.format, state)
         where = as_location(dest)
         exists = collection_exists(where)
@@ -203,8 +203,9 @@ class CollectionSink:
         self.collection.close()
 
 
-def open_sink(dest: str, fmt: str, spec: str, state: str | Path | None) -> Any:
-    """The sink for a destination: a collection, or a folder of Parquet shards."""
+def open_sink(dest: str, fmt: str, spec: str | Encoder, state: str | Path | None) -> Any:
+    """The sink for a destination: a collection, or a folder of Parquet shards. `spec`
+    creates a new collection: a model spec, or an encoder built with options."""
     if fmt == "collection":
         return CollectionSink(dest, spec, state)
     return ParquetSink(dest, state)

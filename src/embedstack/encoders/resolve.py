@@ -208,4 +208,18 @@ def catalog_status() -> list[ModelStatus]:
                 default=entry.name == default,
             )
         )
+    out.append(  # built in, no weights: deterministic vectors for tests and dry runs
+        ModelStatus(
+            name="hash",
+            kind="hash",
+            dim=256,
+            licence="Apache-2.0",
+            hf_id="",
+            installed=True,
+            source="built in, for tests; hash:DIM",
+            path="",
+            install="",
+            default=default == "hash",
+        )
+    )
     return out

@@ -63,6 +63,8 @@ class ChunkSizeResult:
     rows: list[ChunkSizeRow]
     space: dict[str, Any]
     validation: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """e.g. a size above the model's limit, evaluated at the limit instead."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON `eval --chunk-tokens --json` prints."""
@@ -76,6 +78,7 @@ class ChunkSizeResult:
             "overlap": self.overlap,
             "space": self.space,
             "validation": self.validation,
+            "notes": self.notes,
         }
 
 
@@ -94,6 +97,21 @@ def parse_chunk_sizes(raw: str) -> list[int]:
             raise InputError(f"--chunk-tokens sizes must be at least 1 token, got {size}")
         sizes.append(size)
     return list(dict.fromkeys(sizes))
+
+
+def clamp_chunk_sizes(sizes: Sequence[int], encoder: Any) -> tuple[list[int], list[str]]:
+    """Sizes above what the model accepts become its limit (each size once), with a
+    note per clamped size: `--chunk-tokens 64,128,256` works for a 254-token model."""
+    room = content_limit(encoder)
+    if room is None:
+        return list(sizes), []
+    notes = [
+        f"--chunk-tokens {size} is more than {encoder.name} accepts ({room} content "
+        f"tokens): evaluated at {room}"
+        for size in sizes
+        if size > room
+    ]
+    return list(dict.fromkeys(min(size, room) for size in sizes)), notes
 
 
 def check_chunk_sizes(sizes: Sequence[int], overlap: int, encoder: Any) -> None:
@@ -128,6 +146,7 @@ def evaluate_chunked(
     names = metrics or list(DEFAULT_METRICS)
     depth = max(parse_metric(n)[1] for n in names)
     encoder = options.encoder()
+    sizes, notes = clamp_chunk_sizes(sizes, encoder)
     check_chunk_sizes(sizes, overlap, encoder)
     ids = list(dataset.corpus)
     texts = [dataset.corpus[d].full_text for d in ids]
@@ -165,4 +184,5 @@ def evaluate_chunked(
         rows=rows,
         space=encoder.space.to_dict(),
         validation=dataset.report.to_dict(),
+        notes=notes,
     )

@@ -246,7 +246,7 @@ def load_faq(path: str | Path, split: str = "test") -> RetrievalDataset:
             f"{questions_path} has no rows in split {split!r} (splits present: {sorted(splits)})"
         )
     return _assemble(
-        folder.name,
+        target.name if target.is_file() else folder.name,  # a file: named after it
         split=split,
         corpus=corpus,
         all_queries=queries,

@@ -134,7 +134,10 @@ class Collection(CollectionReads, CollectionVersions, OwnVectors):
         if (folder / MANIFEST).exists():
             if exist_ok:
                 return cls.open(folder, encoder)
-            raise CollectionError(f"{folder} is already a collection: open it instead")
+            raise CollectionError(
+                f"{folder} is already a collection: open it instead (Collection.open), or "
+                "pass exist_ok=True to reopen it when its embedding space matches"
+            )
         check_leftovers(folder)
         if metric not in {m.value for m in Metric}:
             raise InputError(f"metric must be one of cosine, dot, euclidean; got {metric!r}")

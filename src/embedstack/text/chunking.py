@@ -117,7 +117,7 @@ class Chunker:
         elif room is not None and max_tokens > room:
             raise InputError(
                 f"max_tokens {max_tokens} is more than {encoder.name} accepts ({room} "
-                f"content tokens); use --max-tokens {room} or less"
+                f"content tokens); use --chunk-tokens {room} or less"
             )
         return cls(tokenizer, max_tokens, overlap, **kwargs)
 
