@@ -180,3 +180,19 @@ def test_langchain_openai_embeddings_with_default_settings(offline_tiktoken_cach
     # the default settings really send token arrays, not text
     assert all(isinstance(body["input"][0], list) for body in sent)
     assert sent[0]["input"][0] == ids(TEXTS[0])
+
+
+async def test_without_the_tokenizer_files_the_error_names_the_extra(client, monkeypatch):
+    import embedstack.encoders.hosted.tokens as tokens
+
+    def missing(name):
+        raise ImportError("No module named 'tiktoken'")
+
+    monkeypatch.setattr(tokens, "load_tiktoken", missing)
+    response = await client.post("/v1/embeddings", json={"input": [[1, 2]]})
+    assert response.status_code == 501
+    error = response.json()["error"]
+    assert "pip install 'embedstack[server]'" in error["message"]
+    assert error["code"] == "token_input_unsupported"
+    texts = await client.post("/v1/embeddings", json={"input": ["text still works"]})
+    assert texts.status_code == 200
