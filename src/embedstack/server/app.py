@@ -210,7 +210,8 @@ def _install_error_handlers(app: FastAPI, metrics: ServerMetrics) -> None:
                 problem = f"{'.'.join(loc) or 'body'}: {err.get('msg', 'invalid')}"
             if problem not in problems:
                 problems.append(problem)
-        problems = problems[:5]
+            if len(problems) == 5:
+                break
         return reply(
             400,
             "invalid request: " + "; ".join(problems),
