@@ -45,7 +45,7 @@ async def test_base64_and_single_string_and_default_model(client):
     [
         ({"input": []}, 400, "empty list"),
         ({"input": ["a"], "model": "nope"}, 404, "not served"),
-        ({"input": [1, 2]}, 400, "input"),
+        ({"input": [1, "two"]}, 400, "token array"),
         ({"input": ["a"], "dimensions": 8}, 400, "dimensions"),
         ({"input": ["a"], "encoding_format": "int8"}, 400, "encoding_format"),
         ({"model": "hash:32"}, 400, "input"),

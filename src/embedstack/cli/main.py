@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import os
 import sqlite3
+import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -41,6 +43,41 @@ COMMAND_MODULES = (
     "embedstack.cli.migrate",
     "embedstack.cli.compress",
 )
+
+# Which module defines each command, so that the `embedstack` process imports only the
+# module of the command it runs (`search` must not pay for what `compare` or `serve`
+# import). A name missing here still works: every module is registered then.
+# tests/cli/test_cold_start.py keeps this in step with the modules.
+COMMAND_INDEX = {
+    "embed": "embedstack.cli.embed",
+    "index": "embedstack.cli.collection",
+    "search": "embedstack.cli.collection",
+    "demo": "embedstack.cli.demo",
+    "models": "embedstack.cli.models",
+    "faq": "embedstack.cli.faq",
+    "dedup": "embedstack.cli.dedup",
+    "chunk": "embedstack.cli.rag",
+    "retrieve": "embedstack.cli.rag",
+    "cluster": "embedstack.cli.cluster",
+    "cache": "embedstack.cli.cache",
+    "serve": "embedstack.cli.serve",
+    "eval": "embedstack.cli.eval",
+    "eval-sts": "embedstack.cli.eval",
+    "compare": "embedstack.cli.eval",
+    "tune": "embedstack.cli.tune",
+    "distill": "embedstack.cli.distill",
+    "tour": "embedstack.cli.tour",
+    "index-images": "embedstack.cli.images",
+    "label": "embedstack.cli.images",
+    "ui": "embedstack.cli.images",
+    "embed-corpus": "embedstack.cli.corpus",
+    "drift": "embedstack.cli.drift",
+    "migrate": "embedstack.cli.versions",
+    "versions": "embedstack.cli.versions",
+    "alias": "embedstack.cli.versions",
+    "migrate-store": "embedstack.cli.migrate",
+    "compress-report": "embedstack.cli.compress",
+}
 
 err_console = Console(stderr=True, emoji=False)
 
@@ -130,7 +167,28 @@ def _register_all() -> None:
         importlib.import_module(name).register(app)
 
 
-_register_all()
+def _running_as_cli(argv0: str) -> bool:
+    """True when this process is the `embedstack` command itself (the console script,
+    `python -m embedstack` or this module), not a program importing `app` (the tests)."""
+    path = Path(argv0)
+    if path.stem == "embedstack":
+        return True
+    here = Path(__file__).resolve()
+    return path.resolve() in (here, here.parent.parent / "__main__.py")
+
+
+def _register(argv: list[str]) -> None:
+    """Every command, or only the invoked command's module when the CLI runs one."""
+    if _running_as_cli(argv[0] if argv else ""):
+        command = next((arg for arg in argv[1:] if not arg.startswith("-")), None)
+        module = COMMAND_INDEX.get(command or "")
+        if module is not None:
+            importlib.import_module(module).register(app)
+            return
+    _register_all()
+
+
+_register(sys.argv)
 
 
 def main() -> None:

@@ -11,48 +11,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from embedstack.encoders.families import NATIVE_TYPES, Family
 from embedstack.errors import EmbedstackError
 
 OPSET = 17
-# Bump when the graph layout changes, so cached graphs are rebuilt.
-CONVERTER_VERSION = 3
-
-
-@dataclass(frozen=True)
-class Family:
-    """Where one architecture keeps its attention weights (relative to `...attention.`),
-    and how it numbers positions: `absolute` 0..t-1, or `padded` (RoBERTa/MPNet: after
-    padding_idx, skipping padding)."""
-
-    positions: str
-    query: str
-    key: str
-    value: str
-    out: str
-    norm: str
-    relative_bias: bool = False
-
-
-BERT = Family(
-    "absolute", "self.query", "self.key", "self.value", "output.dense", "output.LayerNorm"
-)
-ROBERTA = replace(BERT, positions="padded")
-MPNET = Family("padded", "attn.q", "attn.k", "attn.v", "attn.o", "LayerNorm", relative_bias=True)
-NATIVE_TYPES = {
-    "bert": BERT,
-    "roberta": ROBERTA,
-    "xlm-roberta": ROBERTA,
-    "camembert": ROBERTA,
-    "mpnet": MPNET,
-}
-
 TensorGetter = Callable[[str], np.ndarray]
 
 

@@ -42,7 +42,7 @@ POOLING = "max-log1p-relu"  # per term: max over tokens of log(1 + ReLU(logit))
 
 def _activation(x: np.ndarray, name: str) -> np.ndarray:
     if name == "gelu":
-        from scipy.special import erf
+        from embedstack.numeric import erf
 
         return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
     if name in ("gelu_new", "gelu_pytorch_tanh", "gelu_fast"):

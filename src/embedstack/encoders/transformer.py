@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from embedstack.config import cache_dir
+from embedstack.encoders.digests import file_sha256
 from embedstack.encoders.quantize import (
     GRAPH_RECIPE,
     PrecisionUnavailableError,
@@ -33,20 +34,6 @@ from embedstack.progress import report_ambient
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("float32", "int8")
-_HASHES: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, memoised per (path, size, mtime) so a process hashes weights once."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _HASHES:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _HASHES[key] = digest.hexdigest()
-    return _HASHES[key]
 
 
 @dataclass
@@ -238,7 +225,7 @@ def _session(path: Path) -> Any:
 
 def _cached_onnx(root: Path, config: dict[str, Any], fingerprint: str, precision: str) -> Path:
     """Convert once per (weights, config, converter version, precision); reuse afterwards."""
-    from embedstack.encoders.onnx_export import CONVERTER_VERSION, NATIVE_TYPES
+    from embedstack.encoders.families import CONVERTER_VERSION, NATIVE_TYPES
 
     native = config.get("model_type") in NATIVE_TYPES
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]

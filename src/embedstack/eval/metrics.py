@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embedstack.errors import InputError
+from embedstack.numeric import pearson, spearman
 
 Run = Mapping[str, Mapping[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
@@ -124,13 +125,11 @@ class Correlation:
 
 def correlation(predicted: np.ndarray, gold: np.ndarray) -> Correlation:
     """Spearman and Pearson correlation between model similarities and gold scores."""
-    from scipy import stats
-
     predicted = np.asarray(predicted, dtype=np.float64)
     gold = np.asarray(gold, dtype=np.float64)
     if predicted.shape != gold.shape or predicted.ndim != 1 or predicted.size < 2:
         raise InputError("correlation needs two 1-d arrays of the same length (at least 2)")
     return Correlation(
-        spearman=float(stats.spearmanr(predicted, gold).statistic),
-        pearson=float(stats.pearsonr(predicted, gold).statistic),
+        spearman=spearman(predicted, gold),
+        pearson=pearson(predicted, gold),
     )

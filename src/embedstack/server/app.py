@@ -7,12 +7,13 @@ worker thread or through the dynamic batcher), and formats. Errors use OpenAI's
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -39,12 +40,17 @@ from embedstack.server.schemas import (
     Usage,
 )
 from embedstack.server.settings import ServerSettings
+from embedstack.server.tokens import decode_token_arrays
 from embedstack.types import Kind
 
 log = logging.getLogger(__name__)
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 500, 503)
 }
+INPUT_SHAPES = (
+    "input: must be a string, a list of strings, a token array (a list of integer "
+    "cl100k_base token ids) or a list of token arrays"
+)
 
 
 def create_app(
@@ -60,8 +66,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.preload:
-            await pool.get(pool.default)
+        if settings.preload:  # every served model, so /v1/models knows each dimension
+            for spec in pool.specs:
+                await pool.get(spec)
         yield
         await pool.close()  # in-flight batches finish first
 
@@ -89,19 +96,23 @@ def create_app(
 
     @app.get("/v1/models", response_model=ModelList)
     async def list_models() -> ModelList:
-        return ModelList(data=[ModelCard(id=spec) for spec in pool.specs])
+        return ModelList(data=[ModelCard(id=spec, dim=pool.dim(spec)) for spec in pool.specs])
 
     @app.post("/v1/embeddings", response_model=EmbeddingsResponse)
     async def embeddings(body: EmbeddingsRequest) -> EmbeddingsResponse:
-        texts = [body.input] if isinstance(body.input, str) else body.input
-        if not texts:
+        items = _input_items(body.input)
+        if not items:
             raise ApiError(400, "'input' is an empty list: send at least one text", param="input")
-        if len(texts) > settings.max_inputs:
+        if len(items) > settings.max_inputs:
             raise ApiError(
                 400,
-                f"'input' has {len(texts)} texts; the limit is {settings.max_inputs} per request",
+                f"'input' has {len(items)} texts; the limit is {settings.max_inputs} per request",
                 param="input",
             )
+        if isinstance(items[0], str):
+            texts = cast("list[str]", items)
+        else:  # token arrays (LangChain's OpenAIEmbeddings sends these by default)
+            texts = await asyncio.to_thread(decode_token_arrays, cast("list[list[int]]", items))
         spec = pool.resolve(body.model)
         if spec is None:
             raise ApiError(
@@ -163,6 +174,13 @@ def create_app(
     return app
 
 
+def _input_items(value: str | list[str] | list[int] | list[list[int]]) -> list[Any]:
+    """One item per text: a string or a token array (a flat id list is one text)."""
+    if isinstance(value, str) or (value and isinstance(value[0], int)):
+        return [value]
+    return list(value)
+
+
 def _format(vector: np.ndarray, encoding: str) -> list[float] | str:
     if encoding == "base64":
         return base64.b64encode(np.ascontiguousarray(vector, dtype="<f4").tobytes()).decode()
@@ -182,10 +200,18 @@ def _install_error_handlers(app: FastAPI, metrics: ServerMetrics) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        for err in exc.errors()[:5]:
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            problems.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+        problems: list[str] = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+            shape = loc[:1] == ["input"] and err.get("type") != "missing"
+            if shape and request.url.path == "/v1/embeddings":
+                problem = INPUT_SHAPES  # one clear line instead of one per union member
+            else:
+                problem = f"{'.'.join(loc) or 'body'}: {err.get('msg', 'invalid')}"
+            if problem not in problems:
+                problems.append(problem)
+            if len(problems) == 5:
+                break
         return reply(
             400,
             "invalid request: " + "; ".join(problems),

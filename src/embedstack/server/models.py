@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from embedstack.catalog import catalog_entry
 from embedstack.encoders.base import Encoder
 from embedstack.registry import load_encoder
 from embedstack.server.batching import DynamicBatcher
@@ -55,6 +56,14 @@ class ModelPool:
             if served.encoder.space.model == name:
                 return spec
         return None
+
+    def dim(self, spec: str) -> int | None:
+        """The vector dimension of `spec` without loading it: the loaded encoder's, else the
+        catalog's; None when neither is known yet (it is once the model is loaded)."""
+        if spec in self._loaded:
+            return self._loaded[spec].encoder.dim
+        entry = catalog_entry(spec)
+        return entry.dim if entry else None
 
     def get_loaded(self, spec: str) -> ServedModel:
         """Load synchronously (for collection work already in a thread)."""

@@ -3,9 +3,12 @@ shape so existing clients work by changing only their base URL."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
+
+# A token id as JSON sends it (no floats, bools or numeric strings).
+TokenId = Annotated[int, Strict()]
 
 
 class EmbeddingsRequest(BaseModel):
@@ -13,8 +16,9 @@ class EmbeddingsRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    input: str | list[str] = Field(
-        description="A text or a list of texts. Token arrays are not accepted: send text."
+    input: str | list[str] | list[TokenId] | list[list[TokenId]] = Field(
+        description="A text, a list of texts, or token arrays as OpenAI clients send them "
+        "(cl100k_base ids: one list of ids per text); token ids are decoded to text."
     )
     model: str | None = Field(default=None, description="A served model id; default if omitted.")
     encoding_format: Literal["float", "base64"] = "float"
@@ -56,7 +60,11 @@ class ModelCard(BaseModel):
     object: Literal["model"] = "model"
     created: int = 0
     owned_by: str = "embedstack"
-    dim: int | None = None
+    dim: int | None = Field(
+        default=None,
+        description="Vector dimension; null only for a model not loaded yet "
+        "whose dimension no catalog knows.",
+    )
 
 
 class ModelList(BaseModel):

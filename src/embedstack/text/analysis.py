@@ -8,33 +8,20 @@ letters and compatibility forms match their plain spelling.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
+from importlib import resources
 from typing import Any, Literal
 
 from embedstack.errors import InputError
 
-# Stop-word lists shipped by bm25s (from NLTK / stopwords-iso), by language name.
-_STOPWORD_LISTS = {
-    "english": "STOPWORDS_EN",
-    "english_plus": "STOPWORDS_EN_PLUS",
-    "german": "STOPWORDS_GERMAN",
-    "dutch": "STOPWORDS_DUTCH",
-    "french": "STOPWORDS_FRENCH",
-    "spanish": "STOPWORDS_SPANISH",
-    "portuguese": "STOPWORDS_PORTUGUESE",
-    "italian": "STOPWORDS_ITALIAN",
-    "russian": "STOPWORDS_RUSSIAN",
-    "swedish": "STOPWORDS_SWEDISH",
-    "norwegian": "STOPWORDS_NORWEGIAN",
-    "chinese": "STOPWORDS_CHINESE",
-    "turkish": "STOPWORDS_TURKISH",
-    "korean": "STOPWORDS_KOREAN",
-    "danish": "STOPWORDS_DANISH",
-}
+# Stop-word lists by language name, vendored from bm25s (from NLTK / stopwords-iso; MIT,
+# see data/stopwords/LICENSE.txt) so that the core install needs no bm25s.
+_STOPWORDS_FILE = "data/stopwords/stopwords.json"
 _ISO_CODES = {
     "en": "english",
     "de": "german",
@@ -61,7 +48,7 @@ class EmptyQueryWarning(UserWarning):
 
 def stopword_languages() -> list[str]:
     """Languages with a built-in stop-word list."""
-    return sorted(_STOPWORD_LISTS)
+    return sorted(_stopword_lists())
 
 
 def stemmer_languages() -> list[str]:
@@ -69,6 +56,13 @@ def stemmer_languages() -> list[str]:
     import Stemmer
 
     return sorted(Stemmer.algorithms())
+
+
+@cache
+def _stopword_lists() -> dict[str, list[str]]:
+    text = resources.files("embedstack").joinpath(_STOPWORDS_FILE).read_text("utf-8")
+    lists: dict[str, list[str]] = json.loads(text)
+    return lists
 
 
 def _language(name: str) -> str:
@@ -81,15 +75,14 @@ def load_stopwords(spec: str | Iterable[str] | None) -> frozenset[str]:
         return frozenset()
     if isinstance(spec, str):
         language = _language(spec)
-        if language not in _STOPWORD_LISTS:
+        lists = _stopword_lists()
+        if language not in lists:
             raise InputError(
                 f"no built-in stop-word list for {spec!r}. Choose one of "
                 f"{', '.join(stopword_languages())}, pass your own list of words, "
                 "or turn stop words off (stopwords=None)."
             )
-        from bm25s import stopwords as lists
-
-        return frozenset(getattr(lists, _STOPWORD_LISTS[language]))
+        return frozenset(lists[language])
     return frozenset(word.lower() for word in spec)
 
 

@@ -10,15 +10,29 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from embedstack._optional import require
 from embedstack.catalog import HOSTED_PROVIDERS
 from embedstack.encoders.base import Encoder
 from embedstack.encoders.cache import CachedEncoder, VectorCache, open_cache
-from embedstack.encoders.hosted.base import HostedEncoder, ModelCard, Usage
 from embedstack.errors import InputError, ModelNotFoundError
 
+if TYPE_CHECKING:
+    from embedstack.encoders.hosted.base import HostedEncoder, ModelCard, Usage
+
 PROVIDERS: dict[str, str] = HOSTED_PROVIDERS
+_BASE_NAMES = ("HostedEncoder", "ModelCard", "Usage")
+
+
+def __getattr__(name: str) -> Any:
+    # The wire classes need httpx (the `hosted` extra); token counting, limits and the
+    # price table in this package do not, so they stay importable without it.
+    if name in _BASE_NAMES:
+        require("httpx", "hosted", "hosted embedding APIs")
+        return getattr(importlib.import_module("embedstack.encoders.hosted.base"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PROVIDERS",
@@ -38,6 +52,7 @@ def provider_class(provider: str) -> type[HostedEncoder]:
         raise ModelNotFoundError(
             f"unknown hosted provider {provider!r}; known: {', '.join(PROVIDERS)}"
         )
+    require("httpx", "hosted", f"the {provider} API")
     module, attr = target.split(":")
     cls: type[HostedEncoder] = getattr(importlib.import_module(module), attr)
     return cls

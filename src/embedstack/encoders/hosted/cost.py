@@ -14,18 +14,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from embedstack.encoders.base import check_texts
 from embedstack.encoders.cache import VectorCache, open_cache
-from embedstack.encoders.hosted import (
-    PROVIDERS,
-    HostedEncoder,
-    provider_class,
-    split_dimensions,
-)
+from embedstack.encoders.hosted import PROVIDERS, provider_class, split_dimensions
 from embedstack.errors import InputError
 from embedstack.types import Kind
+
+if TYPE_CHECKING:
+    from embedstack.encoders.hosted.base import HostedEncoder
 
 ENV_PRICES = "EMBEDSTACK_PRICES"
 
@@ -151,6 +149,10 @@ def usage_cost(
 ) -> float | None:
     """Dollars billed so far by a hosted encoder (or a `CachedEncoder` around one)."""
     inner = getattr(encoder, "encoder", encoder)
+    try:
+        from embedstack.encoders.hosted.base import HostedEncoder
+    except ImportError:  # without httpx (the hosted extra) no encoder is a hosted one
+        return None
     if not isinstance(inner, HostedEncoder):
         return None
     table = prices if isinstance(prices, Mapping) else load_prices(prices)

