@@ -6,11 +6,13 @@ its hits are candidates that store/vector_search.py rescores with full precision
 
 Saving is incremental. The index is a large *base* graph plus a small *delta* graph of
 the rows added since the base was saved, and a list of base rows deleted since then
-(tombstones). A commit writes the delta and the tombstones; the unchanged base file is
-hard-linked into the new folder, not rewritten. When the delta passes a quarter of the
-base, it is folded into the base (rewritten once), so a commit costs O(rows changed)
-amortised. A loaded base is memory-mapped (usearch "view"), so a float32 graph's vectors
-are not copied into RAM next to the collection's own memory-mapped float32 segments.
+(tombstones). A small commit writes the delta and the tombstones; the unchanged base
+file is hard-linked into the new folder, not rewritten. When the delta passes a quarter
+of the base it is folded into the base (rewritten once), so small commits cost
+O(rows changed) amortised; a bulk batch (5% of the base or more) goes into the base
+directly, since inserting it costs more than rewriting the file. A loaded base is
+memory-mapped (usearch "view"), so a float32 graph's vectors are not copied into RAM
+next to the collection's own memory-mapped float32 segments.
 Every file is sealed with a checksum (store/sealed.py): damage is refused on load.
 """
 
@@ -34,6 +36,7 @@ DELTA = "delta.usearch"
 REMOVED = "removed.npy"
 SCALE = "int8-scale.npy"
 MERGE_SHARE = 0.25  # the delta (or the tombstones) is folded into the base past this share
+DIRECT_SHARE = 0.05  # a batch this large (vs the base) goes straight into the base
 FORMAT = 2  # base + delta + tombstones; embedstack versions before it read only a base
 _DTYPES = {"float32": "f32", "float16": "f16", "int8": "i8", "binary": "b1"}
 _METRICS = {"dot": "ip", "euclidean": "l2sq"}
@@ -146,13 +149,16 @@ class HnswIndex(VectorIndexBase):
         return graph
 
     def add(self, rows: np.ndarray, vectors: np.ndarray) -> None:
-        """Insert rows: into the delta graph while it stays small next to the base,
-        else into the base (after folding the delta in)."""
+        """Insert rows: a small batch into the delta graph while that stays small next
+        to the base; a large batch (a bulk load) into the base, after folding the delta
+        in: graph insertions cost far more than rewriting the file, so no row is
+        inserted twice except the few a fold moves."""
         if len(rows):
             codes = self._encode(vectors)
             keys = np.asarray(rows, dtype=np.uint64)
             base = _size(self._graph) - len(self._removed)
-            if base <= 0 or _size(self._delta) + len(rows) > MERGE_SHARE * base:
+            large = len(rows) >= DIRECT_SHARE * base  # inserting it costs more than a rewrite
+            if base <= 0 or large or _size(self._delta) + len(rows) > MERGE_SHARE * base:
                 self._fold(self._ndim(codes)).add(keys, codes, threads=self.threads)
             else:
                 if self._delta is None:

@@ -9,24 +9,20 @@ rebuilds the index. A damaged ANN graph would otherwise return plausible garbage
 from __future__ import annotations
 
 import json
-import zlib
 from pathlib import Path
 
 from embedstack.errors import CollectionError
+from embedstack.store.checksums import file_checksum
 
 SEAL = "SEAL.json"
 MAGIC = "embedstack-sealed-index"
 FORMAT = 1
-_CHUNK = 1 << 22
 
 
 def crc32_file(path: Path) -> int:
-    """CRC-32 of a file, read in 4 MiB chunks."""
-    crc = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            crc = zlib.crc32(chunk, crc)
-    return crc
+    """CRC-32 of a file, shared with the commit's checksums (store/checksums.py caches
+    it by inode, size and mtime), so a large graph file is read once, not twice."""
+    return int(file_checksum(path).removeprefix("crc32:"), 16)
 
 
 def seal(
