@@ -199,6 +199,9 @@ class HnswIndex(VectorIndexBase):
                 counts = np.full(len(codes), keys.shape[1]) if counts is None else counts
                 parts.append((keys, dist, np.asarray(counts)))
         out: list[tuple[np.ndarray, np.ndarray]] = []
+        if len(parts) == 1 and not len(self._removed):  # one graph, nothing hidden
+            keys, dist, counts = parts[0]
+            return [(keys[i, : counts[i]], dist[i, : counts[i]]) for i in range(len(codes))]
         for i in range(len(codes)):
             rows = np.concatenate([keys[i, : counts[i]] for keys, _, counts in parts])
             dist = np.concatenate([d[i, : counts[i]] for _, d, counts in parts])

@@ -80,6 +80,9 @@ def search_many(
         if len(cand) < min(k, allowed):  # the graph ran dry: the exact scan never does
             out.append(exact_search(flat, metric, query, k, rows))
             continue
+        if index.rescore == "none" and len(cand) == k:  # the graph's order, best first
+            out.append((cand, np.asarray(approximate, dtype=np.float32)))
+            continue
         values = approximate
         if index.rescore == "float32":
             values = block_scores(flat.take(cand), query, Metric(metric))
