@@ -24,7 +24,8 @@ rounds (median queries/s per system):
 rows' ids, texts and metadata, `Hit` objects. Unless `--separate-raw`, raw usearch
 searches the very graph file our float32 collection saved (restored into RAM), so the
 ratio of the two is exactly our per-query overhead on the same graph. Every system uses
-the same HNSW settings (M, ef_construction, ef_search). Exact-scan queries/s are timed
+the same HNSW settings (M, ef_construction, ef_search). The exact scan is the float32
+collection searched with `exact=True` (unless `--separate-raw`). Exact queries/s are timed
 on `--exact-queries` queries (a 1M scan is slow). Filtered search (1% and 50% of rows)
 runs on the float32 HNSW collection against the exact filtered scan.
 """
@@ -57,6 +58,7 @@ LABELS = {
     "faiss": "faiss IndexHNSWFlat",
     "chroma": "chroma hnsw",
 }
+REUSED = ("es-exact", "usearch")  # searched on the float32 collection unless --separate-raw
 BATCH = 100_000  # rows per add, as `embedstack index` streams a file
 
 
@@ -278,15 +280,19 @@ def run(name: str, x: np.ndarray, q: np.ndarray, args: argparse.Namespace, root:
     data = work / "data.npy"
     np.save(data, x)
     truth = exact_top(x, q)
-    wanted = [
-        s for s in SYSTEMS if s not in args.skip and not (s == "usearch" and not args.separate_raw)
-    ]
+    # Unless --separate-raw, the exact scan and raw usearch use the float32 collection
+    # (exact=True) and its graph file: the same data, one build less each.
+    reuse = not args.separate_raw and "es-hnsw-f32" not in args.skip
+    wanted = [s for s in SYSTEMS if s not in args.skip and not (reuse and s in REUSED)]
     outs = {s: work / s for s in wanted}
     built = {s: build_in_child(s, data, outs[s], hnsw) for s in wanted}
-    if not args.separate_raw and "es-hnsw-f32" in built:
+    if reuse:
+        nothing = {"build_s": float("nan"), "rss_mb": float("nan")}
+        outs["es-exact"] = outs["es-hnsw-f32"]
+        built = {"es-exact": {**nothing, "disk_mb": folder_mb(outs["es-exact"] / "vectors")},
+                 **built}  # fmt: skip
         outs["usearch"] = our_graph(outs["es-hnsw-f32"])
-        built["usearch"] = {"build_s": float("nan"), "rss_mb": float("nan"),
-                            "disk_mb": folder_mb(outs["usearch"])}  # fmt: skip
+        built["usearch"] = {**nothing, "disk_mb": folder_mb(outs["usearch"])}
     opened = {s: open_system(s, outs[s], hnsw) for s in built}
     exact_q = q[: args.exact_queries]
     for single, batch in opened.values():  # warm up: page the indexes in
