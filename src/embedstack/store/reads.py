@@ -190,8 +190,11 @@ class CollectionReads(TextSearch):
                     f"row {bad} of {self.path} scores {values[~np.isfinite(values)][0]} for "
                     f"this query: its stored vector is damaged; {vectors_hint(self.path)}"
                 )
-        wanted = np.concatenate([np.asarray(rows, dtype=np.int64) for rows, _ in found])
-        data = self._store.fetch_rows(np.unique(wanted).tolist())
+        if len(found) == 1:  # one query: its rows are distinct already
+            wanted = np.asarray(found[0][0], dtype=np.int64)
+        else:
+            wanted = np.unique(np.concatenate([np.asarray(r, dtype=np.int64) for r, _ in found]))
+        data = self._store.fetch_rows(wanted.tolist())
         out: list[list[Hit]] = []
         seen: set[int] = set()
         for rows, values in found:
