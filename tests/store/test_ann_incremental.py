@@ -140,3 +140,25 @@ def test_crash_during_an_incremental_save_keeps_the_previous_index(tmp_path, mon
     assert len(list((tmp_path / "c" / "indexes").glob("hnsw-*"))) == 1
     reopened.add(ids=["second"], vectors=q[None, :])
     assert ids(reopened.search_vector(q, 1)) == ["second"]
+
+
+def test_deleted_rows_are_left_out_without_filtering_the_graph(tmp_path, monkeypatch):
+    col, x = make(tmp_path, n=1000, ann="hnsw", rescore="none")
+    deleted = [f"d{i}" for i in range(0, 1000, 10)]
+    col.delete(deleted)
+    unfiltered: list[bool] = []
+    original = HnswIndex.candidates_many
+
+    def spy(self, queries, count, allowed):
+        unfiltered.append(allowed is None)
+        return original(self, queries, count, allowed)
+
+    monkeypatch.setattr(HnswIndex, "candidates_many", spy)
+    qs = queries_near(x, 20)
+    batch = col.search_vectors(qs, 10)
+    assert unfiltered == [True]  # the graph dropped them on delete: one batched walk
+    assert not set(deleted) & {h.id for hits in batch for h in hits}
+    assert [ids(hits) for hits in batch] == [ids(col.search_vector(q, 10)) for q in qs]
+    exact = [ids(col.search_vector(q, 10, exact=True)) for q in qs]
+    recall = np.mean([len(set(ids(a)) & set(b)) / 10 for a, b in zip(batch, exact, strict=True)])
+    assert recall >= 0.95

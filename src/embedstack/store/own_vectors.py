@@ -204,6 +204,7 @@ class OwnVectors:
             k=k,
             rows=allowed,
             live=live,
+            filtered=filtered,
         )
 
 

@@ -63,18 +63,21 @@ def search_many(
     k: int,
     rows: np.ndarray | None,
     live: int,
+    filtered: bool = True,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Top-k (row ids, scores) of each query (one row of `queries` each). `rows` are the
     sorted allowed rows (None: all rows are live and allowed); `live` is the number of
     live rows; scores use `metric` when rescored with float32, so they equal the exact
-    search's scores. The index answers all queries in one call (one batched graph walk)."""
+    search's scores. The index answers all queries in one call (one batched graph walk).
+    `filtered` False says `rows` are just the live rows: the index left deleted rows out
+    when they were deleted, so only the exact-scan fallback needs them."""
     allowed = live if rows is None else len(rows)
     if allowed == 0:
         return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in queries]
     if _scan_exactly(index, allowed):
         return [exact_search(flat, metric, query, k, rows) for query in queries]
     count = k if index.rescore == "none" else max(index.settings.candidates, 4 * k)
-    found = index.candidates_many(queries, count, rows)
+    found = index.candidates_many(queries, count, rows if filtered else None)
     out: list[tuple[np.ndarray, np.ndarray]] = []
     for query, (cand, approximate) in zip(queries, found, strict=True):
         if len(cand) < min(k, allowed):  # the graph ran dry: the exact scan never does
