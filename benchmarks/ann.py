@@ -2,27 +2,43 @@
 
 Run from the repository root (faiss-cpu and chromadb come with the [bench] extra):
 
-    PYTHONPATH=src python benchmarks/ann.py --n 100000 [--scifact]
+    PYTHONPATH=src python benchmarks/ann.py --n 1000000 --scifact      # the issue's run
+    PYTHONPATH=src python benchmarks/ann.py --n 20000 --queries 100    # a quick check
 
 Synthetic set: 1,000 clusters in a 32-d latent space lifted to 384 dimensions, plus
 isotropic noise whose norm is 10% of each vector's norm (not per-dimension noise, which
 in 384 dimensions would swamp the signal and make every point nearly equidistant, so
 recall would say nothing); queries are fresh draws. Ground truth is the exact top-10.
 
-Every system gets the same vectors, the same HNSW settings (M=16, ef_construction=128,
-ef_search=64) and answers one query per call, single-threaded, in interleaved rounds;
-the table shows the median queries/s per system. Build time, recall@10, the process's
-peak RSS after each build and on-disk size are reported. `--scifact` repeats the run on
-SciFact MiniLM embeddings (cached by the eval vector cache after the first run).
+Every index is built in its own child process from the same `.npy` file, streamed in
+batches, so each build's peak RSS (`os.wait4`) is its own and the data set held by this
+process does not count. The parent then opens every index and times, in interleaved
+rounds (median queries/s per system):
+
+- single: one query per call on one thread (`Collection.search_vector`, usearch
+  `search(v, threads=1)`, faiss with one OpenMP thread, Chroma `query` of one vector);
+- batch: all queries in one call on every core (`Collection.search_vectors`, usearch
+  `search(matrix, threads=0)`, faiss `search(matrix)`, Chroma `query` of the matrix).
+
+"embedstack" rows include everything a user gets: the SQLite read snapshot, the hit
+rows' ids, texts and metadata, `Hit` objects. Unless `--separate-raw`, raw usearch
+searches the very graph file our float32 collection saved (restored into RAM), so the
+ratio of the two is exactly our per-query overhead on the same graph. Every system uses
+the same HNSW settings (M, ef_construction, ef_search). The exact scan is the float32
+collection searched with `exact=True` (unless `--separate-raw`). Exact queries/s are timed
+on `--exact-queries` queries (a 1M scan is slow). Filtered search (1% and 50% of rows)
+runs on the float32 HNSW collection against the exact filtered scan.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,10 +46,20 @@ from pathlib import Path
 
 import numpy as np
 
-from embedstack.store.collection import Collection
-
-M, EF_ADD, EF_SEARCH, K = 16, 128, 64, 10
-Searcher = Callable[[np.ndarray], list[int]]
+K = 10
+SYSTEMS = ("es-exact", "es-hnsw-f32", "es-hnsw-int8", "es-hnsw-binary", "usearch", "faiss",
+           "chroma")  # fmt: skip
+LABELS = {
+    "es-exact": "embedstack exact (float32)",
+    "es-hnsw-f32": "embedstack hnsw float32",
+    "es-hnsw-int8": "embedstack hnsw int8+f32",
+    "es-hnsw-binary": "embedstack hnsw binary+f32",
+    "usearch": "raw usearch hnsw",
+    "faiss": "faiss IndexHNSWFlat",
+    "chroma": "chroma hnsw",
+}
+REUSED = ("es-exact", "usearch")  # searched on the float32 collection unless --separate-raw
+BATCH = 100_000  # rows per add, as `embedstack index` streams a file
 
 
 def clustered(n: int, dim: int, queries: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -46,181 +72,298 @@ def clustered(n: int, dim: int, queries: int, seed: int = 0) -> tuple[np.ndarray
     lift = (rng.standard_normal((latent_dim, dim)) / np.sqrt(latent_dim)).astype(np.float32)
 
     def draw(count: int) -> np.ndarray:
-        latent = centres[rng.integers(0, len(centres), count)]
-        latent = latent + 0.5 * rng.standard_normal((count, latent_dim)).astype(np.float32)
-        x = latent @ lift
-        noise = rng.standard_normal((count, dim)).astype(np.float32)
-        # noise norm = 10% of the vector's norm, whatever the dimension
-        scale = 0.1 * np.linalg.norm(x, axis=1, keepdims=True)
-        x += noise * scale / np.linalg.norm(noise, axis=1, keepdims=True)
-        return x / np.linalg.norm(x, axis=1, keepdims=True)
+        out = np.empty((count, dim), dtype=np.float32)
+        for start in range(0, count, BATCH):  # in blocks: 1M x 384 without 3 copies
+            m = min(BATCH, count - start)
+            latent = centres[rng.integers(0, len(centres), m)]
+            latent = latent + 0.5 * rng.standard_normal((m, latent_dim)).astype(np.float32)
+            x = latent @ lift
+            noise = rng.standard_normal((m, dim)).astype(np.float32)
+            # noise norm = 10% of the vector's norm, whatever the dimension
+            scale = 0.1 * np.linalg.norm(x, axis=1, keepdims=True)
+            x += noise * scale / np.linalg.norm(noise, axis=1, keepdims=True)
+            out[start : start + m] = x / np.linalg.norm(x, axis=1, keepdims=True)
+        return out
 
     return draw(n), draw(queries)
 
 
 def exact_top(x: np.ndarray, q: np.ndarray, k: int = K) -> np.ndarray:
+    """Exact top-k by dot product (unit vectors), 64 queries at a time."""
     out = np.empty((len(q), k), dtype=np.int64)
-    for start in range(0, len(q), 256):
-        s = q[start : start + 256] @ x.T
-        part = np.argpartition(-s, k, axis=1)[:, :k]
-        order = np.take_along_axis(s, part, 1).argsort(axis=1)[:, ::-1]
-        out[start : start + 256] = np.take_along_axis(part, order, 1)
+    for start in range(0, len(q), 64):
+        scores = q[start : start + 64] @ x.T
+        part = np.argpartition(-scores, k, axis=1)[:, :k]
+        order = np.take_along_axis(scores, part, 1).argsort(axis=1)[:, ::-1]
+        out[start : start + 64] = np.take_along_axis(part, order, 1)
     return out
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def folder_mb(path: Path) -> float:
+    if path.is_file():
+        return path.stat().st_size / 2**20
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
-def build_embedstack(x: np.ndarray, root: Path, **create) -> tuple[Collection, Path]:
-    path = root / f"es-{create.get('ann', 'exact')}-{create.get('storage', 'float32')}"
-    settings = {"exact_below": 0, "connectivity": M, "expansion_add": EF_ADD,
-                "expansion_search": EF_SEARCH} if create.get("ann") == "hnsw" else None  # fmt: skip
-    col = Collection.create(path, dim=x.shape[1], ann_settings=settings, **create)
-    ids = [str(i) for i in range(len(x))]
-    for start in range(0, len(x), 100_000):  # streamed, as `embedstack index` does
-        col.add(ids=ids[start : start + 100_000], vectors=x[start : start + 100_000])
-    return col, path
+# -- builds (each in a child process) ---------------------------------------------------
+def batches(data: Path, size: int = BATCH):
+    from embedstack.store.vector_files import VectorFields, read_vector_batches
+
+    for ids, vectors, _, _ in read_vector_batches(data, VectorFields(), batch_size=size):
+        yield int(ids[0]), vectors
 
 
-def systems(x: np.ndarray, root: Path, with_chroma: bool) -> dict[str, tuple[Searcher, dict]]:
-    out: dict[str, tuple[Searcher, dict]] = {}
+def build(system: str, data: Path, out: Path, hnsw: dict) -> None:
+    """Build one system's index from the `.npy` file into `out` (a child process)."""
+    if system.startswith("es-"):
+        from embedstack.store.collection import Collection
 
-    def timed(name: str, build: Callable[[], tuple[Searcher, float]]) -> None:
-        start = time.perf_counter()
-        search, disk = build()
-        out[name] = (search, {"build_s": time.perf_counter() - start, "rss_mb": peak_rss_mb(),
-                              "disk_mb": disk})  # fmt: skip
-        print(f"  built {name:<28} in {out[name][1]['build_s']:7.1f} s", flush=True)
-
-    def es_exact() -> tuple[Searcher, float]:
-        col, path = build_embedstack(x, root)
-        return (lambda q: [int(h.id) for h in col.search_vector(q, K, exact=True)]), folder_mb(path)
-
-    def es(storage: str, rescore: str) -> Callable[[], tuple[Searcher, float]]:
-        def build() -> tuple[Searcher, float]:
-            col, path = build_embedstack(x, root, ann="hnsw", storage=storage, rescore=rescore)
-            return (lambda q: [int(h.id) for h in col.search_vector(q, K)]), folder_mb(path)
-
-        return build
-
-    def raw_usearch() -> tuple[Searcher, float]:
+        ann = {} if system == "es-exact" else {"ann": "hnsw"}
+        if system in ("es-hnsw-int8", "es-hnsw-binary"):  # compressed graph, float32 rescoring
+            ann.update(storage=system.rsplit("-", 1)[1], rescore="float32")
+        settings = {"exact_below": 0, **hnsw} if ann else None
+        col = Collection.create(out, dim=_dim(data), ann_settings=settings, **ann)
+        for start, vectors in batches(data):
+            n = len(vectors)
+            ids = [str(i) for i in range(start, start + n)]
+            meta = [{"p1": i % 100 == 0, "p50": i % 2 == 0} for i in range(start, start + n)]
+            col.add(ids=ids, vectors=vectors, metadata=meta)
+        col.close()
+    elif system == "usearch":
         from usearch.index import Index
 
-        index = Index(ndim=x.shape[1], metric="cos", dtype="f32", connectivity=M,
-                      expansion_add=EF_ADD, expansion_search=EF_SEARCH)  # fmt: skip
-        index.add(np.arange(len(x), dtype=np.uint64), x)
-        index.save(str(root / "raw.usearch"))
-        size = (root / "raw.usearch").stat().st_size / 2**20
-        return (lambda q: index.search(q, K, threads=1).keys.tolist()), size
-
-    def faiss_hnsw() -> tuple[Searcher, float]:
+        index = Index(ndim=_dim(data), metric="cos", dtype="f32",
+                      connectivity=hnsw["connectivity"], expansion_add=hnsw["expansion_add"],
+                      expansion_search=hnsw["expansion_search"])  # fmt: skip
+        for start, vectors in batches(data):
+            index.add(np.arange(start, start + len(vectors), dtype=np.uint64), vectors)
+        index.save(str(out))
+    elif system == "faiss":
         import faiss
 
-        index = faiss.IndexHNSWFlat(x.shape[1], M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = EF_ADD
-        index.add(x)
-        index.hnsw.efSearch = EF_SEARCH
-        faiss.write_index(index, str(root / "faiss.index"))
-
-        def search(q: np.ndarray) -> list[int]:
-            return index.search(q[None, :], K)[1][0].tolist()
-
-        return search, (root / "faiss.index").stat().st_size / 2**20
-
-    def chroma() -> tuple[Searcher, float]:
+        index = faiss.IndexHNSWFlat(_dim(data), hnsw["connectivity"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = hnsw["expansion_add"]
+        for _, vectors in batches(data):
+            index.add(vectors)
+        faiss.write_index(index, str(out))
+    elif system == "chroma":
         import chromadb
 
-        client = chromadb.PersistentClient(path=str(root / "chroma"))
+        client = chromadb.PersistentClient(path=str(out))
         col = client.create_collection(
-            "bench", configuration={"hnsw": {"space": "cosine", "max_neighbors": M,
-                                             "ef_construction": EF_ADD, "ef_search": EF_SEARCH}},
+            "bench", configuration={"hnsw": {
+                "space": "cosine", "max_neighbors": hnsw["connectivity"],
+                "ef_construction": hnsw["expansion_add"], "ef_search": hnsw["expansion_search"]}},
         )  # fmt: skip
-        batch = client.get_max_batch_size()
-        for start in range(0, len(x), batch):
-            part = x[start : start + batch]
-            col.add(ids=[str(i) for i in range(start, start + len(part))], embeddings=part)
-
-        def search(q: np.ndarray) -> list[int]:
-            found = col.query(query_embeddings=q[None, :], n_results=K, include=[])
-            return [int(i) for i in found["ids"][0]]
-
-        return search, folder_mb(root / "chroma")
-
-    timed("embedstack exact (float32)", es_exact)
-    timed("embedstack hnsw float32", es("float32", "none"))
-    timed("embedstack hnsw binary+f32", es("binary", "float32"))
-    timed("raw usearch hnsw", raw_usearch)
-    timed("faiss IndexHNSWFlat", faiss_hnsw)
-    if with_chroma:
-        timed("chroma hnsw", chroma)
-    return out
+        size = client.get_max_batch_size()
+        for start, vectors in batches(data, size):
+            col.add(ids=[str(i) for i in range(start, start + len(vectors))], embeddings=vectors)
 
 
-def run(name: str, x: np.ndarray, q: np.ndarray, rounds: int, with_chroma: bool) -> None:
-    import faiss
+def _dim(data: Path) -> int:
+    return int(np.load(data, mmap_mode="r").shape[1])
 
-    faiss.omp_set_num_threads(1)  # one query per call, one thread, for every system
-    print(f"\n== {name}: {len(x):,} x {x.shape[1]}, {len(q)} queries; load {os.getloadavg()}")
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. `VmHWM` is reset by exec; `ru_maxrss` is not (a child
+    started by a big parent would report the parent's size), so it is the fallback."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(next(x for x in status.splitlines() if x.startswith("VmHWM")).split()[1]) / 1024
+    except (OSError, StopIteration, ValueError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def build_in_child(system: str, data: Path, out: Path, hnsw: dict) -> dict:
+    """Run `build` in a fresh process; its wall time and its own peak RSS."""
+    start = time.perf_counter()
+    report = out.with_name(out.name + ".rss")
+    args = [sys.executable, __file__, "--child", system, str(data), str(out), json.dumps(hnsw),
+            str(report)]  # fmt: skip
+    subprocess.run(args, check=True)
+    seconds = time.perf_counter() - start
+    info = {"build_s": seconds, "rss_mb": float(report.read_text()), "disk_mb": folder_mb(out)}
+    print(f"  built {LABELS[system]:<28} in {seconds:7.1f} s, peak RSS {info['rss_mb']:7.0f} "
+          f"MB, disk {info['disk_mb']:7.1f} MB; load {os.getloadavg()[0]:.1f}",
+          flush=True)  # fmt: skip
+    return info
+
+
+# -- searchers --------------------------------------------------------------------------
+Single = Callable[[np.ndarray], list[int]]
+Batch = Callable[[np.ndarray], list[list[int]]]
+
+
+def open_system(system: str, out: Path, hnsw: dict) -> tuple[Single, Batch]:
+    """(one query per call on one thread, all queries in one call on every core)."""
+    if system.startswith("es-"):
+        from embedstack.store.collection import Collection
+
+        col = Collection.open(out)
+        exact = system == "es-exact"
+
+        def single(v: np.ndarray) -> list[int]:
+            return [int(h.id) for h in col.search_vector(v, K, exact=exact)]
+
+        def batch(q: np.ndarray) -> list[list[int]]:
+            return [[int(h.id) for h in hs] for hs in col.search_vectors(q, K, exact=exact)]
+
+        return single, batch
+    if system == "usearch":
+        from usearch.index import Index
+
+        index = Index.restore(str(out))
+        index.expansion_search = hnsw["expansion_search"]
+        return (
+            lambda v: index.search(v, K, threads=1).keys.tolist(),
+            lambda q: index.search(q, K, threads=0).keys.tolist(),
+        )
+    if system == "faiss":
+        import faiss
+
+        index = faiss.read_index(str(out))
+        index.hnsw.efSearch = hnsw["expansion_search"]
+
+        def one(v: np.ndarray) -> list[int]:
+            faiss.omp_set_num_threads(1)
+            return index.search(v[None, :], K)[1][0].tolist()
+
+        def many(q: np.ndarray) -> list[list[int]]:
+            faiss.omp_set_num_threads(os.cpu_count() or 1)
+            return index.search(q, K)[1].tolist()
+
+        return one, many
+    import chromadb
+
+    col = chromadb.PersistentClient(path=str(out)).get_collection("bench")
+
+    def ask(q: np.ndarray) -> list[list[int]]:
+        found = col.query(query_embeddings=q, n_results=K, include=[])
+        return [[int(i) for i in ids] for ids in found["ids"]]
+
+    return (lambda v: ask(v[None, :])[0]), ask
+
+
+def our_graph(folder: Path) -> Path:
+    """The base graph file our float32 collection saved (bulk loads leave no delta)."""
+    (index_dir,) = (folder / "indexes").glob("hnsw-*")
+    assert not (index_dir / "delta.usearch").exists(), "bulk load left a delta graph"
+    return index_dir / "graph.usearch"
+
+
+def time_rounds(runs: dict[str, Callable[[], object]], rounds: int, count: dict[str, int]) -> dict:
+    qps: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):  # interleaved: every system runs once per round
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            qps[name].append(count[name] / (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in qps.items()}
+
+
+def recall(found: list[list[int]], truth: np.ndarray) -> float:
+    return float(
+        np.mean([len(set(f) & set(t.tolist())) / K for f, t in zip(found, truth, strict=True)])
+    )
+
+
+def run(name: str, x: np.ndarray, q: np.ndarray, args: argparse.Namespace, root: Path) -> None:
+    hnsw = {"connectivity": args.m, "expansion_add": args.ef_construction,
+            "expansion_search": args.ef_search}  # fmt: skip
+    print(f"\n== {name}: {len(x):,} x {x.shape[1]}, {len(q)} queries, M={args.m} "
+          f"ef_construction={args.ef_construction} ef_search={args.ef_search}; "
+          f"load {os.getloadavg()}", flush=True)  # fmt: skip
+    work = root / name.split(maxsplit=1)[0].lower()
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / "data.npy"
+    np.save(data, x)
     truth = exact_top(x, q)
-    with tempfile.TemporaryDirectory(prefix="ann-bench-") as tmp:
-        built = systems(x, Path(tmp), with_chroma)
-        qps: dict[str, list[float]] = {n: [] for n in built}
-        recall: dict[str, float] = {}
-        for _ in range(rounds):  # interleaved: every system runs once per round
-            for sys_name, (search, _) in built.items():
-                start = time.perf_counter()
-                found = [search(v) for v in q]
-                qps[sys_name].append(len(q) / (time.perf_counter() - start))
-                recall[sys_name] = float(np.mean(
-                    [len(set(f) & set(t.tolist())) / K for f, t in zip(found, truth, strict=True)]
-                ))  # fmt: skip
-        print(f"load after: {os.getloadavg()}")
-        exact_qps = statistics.median(qps["embedstack exact (float32)"])
-        print(f"{'system':<28} {'recall@10':>9} {'q/s':>9} {'vs exact':>9} {'build s':>8} "
-              f"{'peak RSS MB':>11} {'disk MB':>8}")  # fmt: skip
-        for sys_name, (_, info) in built.items():
-            median = statistics.median(qps[sys_name])
-            print(f"{sys_name:<28} {recall[sys_name]:9.3f} {median:9.0f} "
-                  f"{median / exact_qps:8.1f}x {info['build_s']:8.1f} {info['rss_mb']:11.0f} "
-                  f"{info['disk_mb']:8.1f}")  # fmt: skip
-        shutil.rmtree(tmp, ignore_errors=True)
+    # Unless --separate-raw, the exact scan and raw usearch use the float32 collection
+    # (exact=True) and its graph file: the same data, one build less each.
+    reuse = not args.separate_raw and "es-hnsw-f32" not in args.skip
+    wanted = [s for s in SYSTEMS if s not in args.skip and not (reuse and s in REUSED)]
+    outs = {s: work / s for s in wanted}
+    built = {s: build_in_child(s, data, outs[s], hnsw) for s in wanted}
+    if reuse:
+        nothing = {"build_s": float("nan"), "rss_mb": float("nan")}
+        outs["es-exact"] = outs["es-hnsw-f32"]
+        built = {"es-exact": {**nothing, "disk_mb": folder_mb(outs["es-exact"] / "vectors")},
+                 **built}  # fmt: skip
+        outs["usearch"] = our_graph(outs["es-hnsw-f32"])
+        built["usearch"] = {**nothing, "disk_mb": folder_mb(outs["usearch"])}
+    opened = {s: open_system(s, outs[s], hnsw) for s in built}
+    exact_q = q[: args.exact_queries]
+    for single, batch in opened.values():  # warm up: page the indexes in
+        single(q[0])
+        batch(q[:32])
+    found = {s: [single(v) for v in q] for s, (single, _) in opened.items() if s != "es-exact"}
+    found["es-exact"] = [opened["es-exact"][0](v) for v in exact_q]
+    singles = {s: (lambda f=f, qq=(exact_q if s == "es-exact" else q): [f(v) for v in qq])
+               for s, (f, _) in opened.items()}  # fmt: skip
+    batches_ = {s: (lambda f=b, qq=(exact_q if s == "es-exact" else q): f(qq))
+                for s, (_, b) in opened.items()}  # fmt: skip
+    count = {s: len(exact_q if s == "es-exact" else q) for s in opened}
+    single_qps = time_rounds(singles, args.rounds, count)
+    batch_qps = time_rounds(batches_, args.rounds, count)
+    print(f"load after: {os.getloadavg()}")
+    exact = single_qps["es-exact"]
+    print(f"{'system':<28} {'recall@10':>9} {'q/s 1x1':>8} {'vs exact':>8} {'q/s batch':>9} "
+          f"{'build s':>8} {'peak RSS MB':>11} {'disk MB':>8}")  # fmt: skip
+    for s, info in built.items():
+        r = recall(found[s], truth[: len(found[s])])
+        print(f"{LABELS[s]:<28} {r:9.3f} {single_qps[s]:8.0f} {single_qps[s] / exact:7.1f}x "
+              f"{batch_qps[s]:9.0f} {info['build_s']:8.1f} {info['rss_mb']:11.0f} "
+              f"{info['disk_mb']:8.1f}")  # fmt: skip
+    ours = "es-hnsw-f32"
+    for peer in ("usearch", "faiss", "chroma"):
+        if ours in built and peer in built:
+            print(f"{LABELS[ours]} / {LABELS[peer]}: {single_qps[ours] / single_qps[peer]:.2f}x "
+                  f"single, {batch_qps[ours] / batch_qps[peer]:.2f}x batch")  # fmt: skip
+    for compressed in ("es-hnsw-int8", "es-hnsw-binary"):
+        if compressed in built and "chroma" in built:
+            one = single_qps[compressed] / single_qps["chroma"]
+            many = batch_qps[compressed] / batch_qps["chroma"]
+            print(f"{LABELS[compressed]} / chroma: {one:.2f}x single, {many:.2f}x batch")
+    if "es-hnsw-f32" in built:
+        graph = our_graph(outs["es-hnsw-f32"]).stat().st_size / 2**20
+        print(f"float32 hnsw build peak RSS / graph file: {built[ours]['rss_mb'] / graph:.2f}x "
+              f"({built[ours]['rss_mb']:.0f} MB / {graph:.0f} MB); / whole collection "
+              f"{built[ours]['rss_mb'] / built[ours]['disk_mb']:.2f}x")  # fmt: skip
+        if args.filtered:
+            filtered(outs[ours], q[: args.filter_queries])
+    del opened
+    shutil.rmtree(work, ignore_errors=True)
 
 
-def filtered(x: np.ndarray, q: np.ndarray) -> None:
+def filtered(folder: Path, q: np.ndarray) -> None:
     """Filtered HNSW search at 1% and 50% selectivity against the exact filtered scan."""
-    print(f"\n== filtered search, {len(x):,} rows; load {os.getloadavg()}")
-    with tempfile.TemporaryDirectory(prefix="ann-filter-") as tmp:
-        path = Path(tmp) / "c"
-        col = Collection.create(path, dim=x.shape[1], ann="hnsw", rescore="float32",
-                                ann_settings={"exact_below": 0})  # fmt: skip
-        meta = [{"p1": i % 100 == 0, "p50": i % 2 == 0} for i in range(len(x))]
-        ids = [str(i) for i in range(len(x))]
-        for start in range(0, len(x), 100_000):
-            part = slice(start, start + 100_000)
-            col.add(ids=ids[part], vectors=x[part], metadata=meta[part])
-        for field in ("p1", "p50"):
-            where = {field: True}
-            col.search_vector(q[0], K, where=where)  # warm the filter cache
-            times, same, full = [], 0, 0
-            for v in q:
-                start = time.perf_counter()
-                ann = [h.id for h in col.search_vector(v, K, where=where)]
-                times.append(time.perf_counter() - start)
-                exact = [h.id for h in col.search_vector(v, K, where=where, exact=True)]
-                same += ann == exact
-                full += len(ann) == K
-            print(f"{field}: identical to exact filtered top-10 in {same}/{len(q)} queries, "
-                  f"{full}/{len(q)} with k results, median {1000 * statistics.median(times):.2f} "
-                  "ms/query")  # fmt: skip
+    from embedstack.store.collection import Collection
+
+    print(f"\n== filtered search; load {os.getloadavg()}")
+    col = Collection.open(folder)
+    for field in ("p1", "p50"):
+        where = {field: True}
+        col.search_vector(q[0], K, where=where)  # warm the filter cache
+        times, exact_times, same, full = [], [], 0, 0
+        for v in q:
+            start = time.perf_counter()
+            ann = [h.id for h in col.search_vector(v, K, where=where)]
+            times.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            exact = [h.id for h in col.search_vector(v, K, where=where, exact=True)]
+            exact_times.append(time.perf_counter() - start)
+            same += ann == exact
+            full += len(ann) == K
+        print(f"{field}: identical to exact filtered top-10 in {same}/{len(q)} queries, "
+              f"{full}/{len(q)} with k results, median {1000 * statistics.median(times):.2f} "
+              f"ms/query (exact filtered scan {1000 * statistics.median(exact_times):.2f} ms)",
+              )  # fmt: skip
+    col.close()
 
 
 def scifact_vectors(queries: int) -> tuple[np.ndarray, np.ndarray]:
-
     from embedstack.eval.datasets import load_beir
     from embedstack.registry import load_encoder
     from embedstack.types import Kind
@@ -236,22 +379,42 @@ def scifact_vectors(queries: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _, _, system, data, out, hnsw, report = sys.argv
+        build(system, Path(data), Path(out), json.loads(hnsw))
+        Path(report).write_text(str(peak_rss_mb()))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--dim", type=int, default=384)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--exact-queries", type=int, default=30)
+    parser.add_argument("--filter-queries", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--no-chroma", action="store_true")
+    parser.add_argument("--m", type=int, default=16)
+    parser.add_argument("--ef-construction", type=int, default=128)
+    parser.add_argument("--ef-search", type=int, default=64)
+    parser.add_argument("--skip", nargs="*", default=[], choices=SYSTEMS)
+    parser.add_argument(
+        "--separate-raw",
+        action="store_true",
+        help="build raw usearch separately (default: search our graph file)",
+    )
+    parser.add_argument("--no-filtered", dest="filtered", action="store_false")
     parser.add_argument("--scifact", action="store_true", help="also SciFact MiniLM vectors")
     parser.add_argument("--only-scifact", action="store_true", help="skip the synthetic set")
+    parser.add_argument("--workdir", type=Path, default=None, help="where indexes are built")
     args = parser.parse_args()
-    if not args.only_scifact:
-        x, q = clustered(args.n, args.dim, args.queries)
-        run("clustered synthetic", x, q, args.rounds, not args.no_chroma)
-        filtered(x, q[:100])
-    if args.scifact or args.only_scifact:
-        docs, qs = scifact_vectors(args.queries)
-        run("SciFact MiniLM", docs, qs, args.rounds, not args.no_chroma)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="ann-bench-", dir=args.workdir) as tmp:
+        if not args.only_scifact:
+            x, q = clustered(args.n, args.dim, args.queries)
+            run("synthetic clustered", x, q, args, Path(tmp))
+            del x
+        if args.scifact or args.only_scifact:
+            docs, qs = scifact_vectors(args.queries)
+            run("SciFact MiniLM", docs, qs, args, Path(tmp))
+    print(f"\ntotal {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

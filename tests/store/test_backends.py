@@ -164,6 +164,20 @@ def test_search_takes_a_list_of_queries(backend, counting_encoder):
         assert col.search([], k=2) == []
 
 
+def test_search_vectors_gives_each_row_the_hits_of_search_vector(backend, counting_encoder):
+    with Collection.create(backend, counting_encoder, indexes=()) as col:
+        fill(col)
+        vectors = col.encoder.encode(["a dog in the park", "goldfish bowl"], kind=Kind.QUERY)
+        vectors = np.vstack([vectors, np.zeros((1, 64), dtype=np.float32)])
+        for where in (None, {"year": {"$gte": 2021}}):
+            batched = col.search_vectors(vectors, k=3, where=where)
+            assert [[(h.id, h.metadata) for h in hits] for hits in batched] == [
+                [(h.id, h.metadata) for h in col.search_vector(v, k=3, where=where)]
+                for v in vectors
+            ]
+            assert batched[2] == []
+
+
 def test_delete_by_where_filter(backend, counting_encoder):
     with Collection.create(backend, counting_encoder, indexes=()) as col:
         fill(col)

@@ -121,6 +121,11 @@ class CollectionBackend(Protocol):
     ) -> list[Hit]:
         """Top-k hits for a query vector already in this space."""
 
+    def search_vectors(
+        self, vectors: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[list[Hit]]:
+        """`search_vector` for each row of an (m, dim) matrix."""
+
     def search_index(
         self, name: str, query: str, k: int = 10, where: dict[str, Any] | None = None
     ) -> list[Hit]:
@@ -211,12 +216,20 @@ class TextSearch:
             return self.search_queries([query], k, where)[0]
         return self.search_index(retriever, check_query(query), k, where)
 
+    def search_vectors(
+        self, vectors: np.ndarray, k: int = 10, where: dict[str, Any] | None = None
+    ) -> list[list[Hit]]:
+        """`search_vector` for each row of an (m, dim) matrix; a backend that can answer
+        them together (the embedded store: one snapshot, one graph call) overrides it."""
+        return [self.search_vector(vector, k, where) for vector in vectors]
+
     def search_queries(
         self, queries: Sequence[str], k: int = 10, where: dict[str, Any] | None = None
     ) -> list[list[Hit]]:
         """Dense hits for each query: all embedded in one encoder call (as queries), then
-        each ranked exactly by `search_vector`. An empty query finds nothing (its vector
-        is the model's "nothing" vector, whose neighbours are arbitrary) and says so."""
+        ranked by `search_vectors` (the hits `search_vector` gives each). An empty query
+        finds nothing (its vector is the model's "nothing" vector, whose neighbours are
+        arbitrary) and says so."""
         texts = [check_query(q) for q in queries]
         wanted = [i for i, q in enumerate(texts) if q.strip()]
         if len(wanted) < len(texts):
@@ -224,8 +237,8 @@ class TextSearch:
         out: list[list[Hit]] = [[] for _ in texts]
         if wanted:
             vectors = self.encoder.encode([texts[i] for i in wanted], kind=Kind.QUERY)
-            for i, vector in zip(wanted, vectors, strict=True):
-                out[i] = self.search_vector(vector, k, where)
+            for i, hits in zip(wanted, self.search_vectors(vectors, k, where), strict=True):
+                out[i] = hits
         return out
 
 

@@ -2,12 +2,24 @@
 
 Keys are the collection's row ids, so add and delete touch only the changed rows (no
 rebuild). The graph holds vectors as float32, float16, int8 or packed bits (Hamming);
-its hits are candidates that store/vector_search.py rescores with full precision. The
-graph file is sealed with a checksum: a truncated or altered file is refused on load.
+its hits are candidates that store/vector_search.py rescores with full precision.
+
+Saving is incremental. The index is a large *base* graph plus a small *delta* graph of
+the rows added since the base was saved, and a list of base rows deleted since then
+(tombstones). A small commit writes the delta and the tombstones; the unchanged base
+file is hard-linked into the new folder, not rewritten. When the delta passes a quarter
+of the base it is folded into the base (rewritten once), so small commits cost
+O(rows changed) amortised; a bulk batch (5% of the base or more) goes into the base
+directly, since inserting it costs more than rewriting the file. A loaded base is
+memory-mapped (usearch "view"), so a float32 graph's vectors are not copied into RAM
+next to the collection's own memory-mapped float32 segments.
+Every file is sealed with a checksum (store/sealed.py): damage is refused on load.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,17 +28,27 @@ import numpy as np
 from embedstack._optional import require
 from embedstack.errors import CollectionError
 from embedstack.store.compress import binarize
-from embedstack.store.sealed import seal, verify
-from embedstack.store.vecindex import VectorIndexBase, rebuild_hint
+from embedstack.store.sealed import seal, sealed_entry, verify
+from embedstack.store.vecindex import VectorIndexBase, members, rebuild_hint
 
 GRAPH = "graph.usearch"
+DELTA = "delta.usearch"
+REMOVED = "removed.npy"
 SCALE = "int8-scale.npy"
+MERGE_SHARE = 0.25  # the delta (or the tombstones) is folded into the base past this share
+DIRECT_SHARE = 0.05  # a batch this large (vs the base) goes straight into the base
+FORMAT = 2  # base + delta + tombstones; embedstack versions before it read only a base
 _DTYPES = {"float32": "f32", "float16": "f16", "int8": "i8", "binary": "b1"}
 _METRICS = {"dot": "ip", "euclidean": "l2sq"}
+_EMPTY = np.zeros(0, np.int64)
 
 
 def _usearch() -> Any:
     return require("usearch.index", "apps", "the HNSW index")
+
+
+def _size(graph: Any) -> int:
+    return 0 if graph is None else len(graph)
 
 
 class HnswIndex(VectorIndexBase):
@@ -53,7 +75,12 @@ class HnswIndex(VectorIndexBase):
         self.exact_below = int(exact_below)
         self.threads = int(threads)  # 0: all cores; 1 builds the same graph every time
         self.scale: float | None = None  # int8 graph of dot/euclidean: 1 / max |value|
-        self._graph: Any = None
+        self._graph: Any = None  # the base graph: in RAM, or a read-only memory map
+        self._viewed = False  # whether _graph is a memory map of a saved file (read-only)
+        self._delta: Any = None  # rows added since the base was saved (in RAM)
+        self._removed = _EMPTY  # base rows deleted since the base was saved (sorted)
+        self._base_file: Path | None = None  # where the unchanged base is saved
+        self._base_seal: dict[str, int] | None = None  # its size and CRC there
 
     def config(self) -> dict[str, Any]:
         """Settings plus the HNSW knobs, as saved in the manifest."""
@@ -67,7 +94,7 @@ class HnswIndex(VectorIndexBase):
         }
 
     def __len__(self) -> int:
-        return 0 if self._graph is None else len(self._graph)
+        return _size(self._graph) + _size(self._delta) - len(self._removed)
 
     def _new_graph(self, ndim: int) -> Any:
         binary = self.settings.storage == "binary"
@@ -93,45 +120,133 @@ class HnswIndex(VectorIndexBase):
             return np.clip(prepared * self.scale, -1.0, 1.0)
         return prepared
 
+    def _ndim(self, codes: np.ndarray) -> int:
+        return int(codes.shape[1]) * (8 if self.settings.storage == "binary" else 1)
+
+    def _mutable_base(self, ndim: int) -> Any:
+        """The base graph, ready to change: a memory map is copied into RAM first (usearch
+        views are read-only), and the saved file no longer describes it."""
+        if self._graph is None:
+            self._graph = self._new_graph(ndim)
+        elif self._viewed:
+            self._graph = self._graph.copy()
+            self._graph.expansion_search = self.expansion_search
+            self._viewed = False
+        self._base_file, self._base_seal = None, None
+        return self._graph
+
+    def _fold(self, ndim: int) -> Any:
+        """Fold the delta graph and the tombstones into the base (which is then rewritten
+        on the next save)."""
+        graph = self._mutable_base(ndim)
+        if len(self._removed):
+            graph.remove(self._removed.astype(np.uint64))
+            self._removed = _EMPTY
+        if _size(self._delta):
+            keys = np.asarray(self._delta.keys, dtype=np.uint64)
+            graph.add(keys, np.vstack(self._delta.get(keys)), threads=self.threads)
+        self._delta = None
+        return graph
+
     def add(self, rows: np.ndarray, vectors: np.ndarray) -> None:
-        """Insert rows into the graph (keys are row ids)."""
+        """Insert rows: a small batch into the delta graph while that stays small next
+        to the base; a large batch (a bulk load) into the base, after folding the delta
+        in: graph insertions cost far more than rewriting the file, so no row is
+        inserted twice except the few a fold moves."""
         if len(rows):
             codes = self._encode(vectors)
-            if self._graph is None:
-                ndim = codes.shape[1] * (8 if self.settings.storage == "binary" else 1)
-                self._graph = self._new_graph(ndim)
-            self._graph.add(np.asarray(rows, dtype=np.uint64), codes, threads=self.threads)
+            keys = np.asarray(rows, dtype=np.uint64)
+            base = _size(self._graph) - len(self._removed)
+            large = len(rows) >= DIRECT_SHARE * base  # inserting it costs more than a rewrite
+            if base <= 0 or large or _size(self._delta) + len(rows) > MERGE_SHARE * base:
+                self._fold(self._ndim(codes)).add(keys, codes, threads=self.threads)
+            else:
+                if self._delta is None:
+                    self._delta = self._new_graph(self._ndim(codes))
+                self._delta.add(keys, codes, threads=self.threads)
         super().add(rows, vectors)
 
     def delete(self, rows: np.ndarray) -> None:
-        """Remove rows from the graph (no rebuild)."""
-        if self._graph is not None and len(rows):
-            present = [int(r) for r in rows if int(r) in self._graph]
-            if present:
-                self._graph.remove(np.asarray(present, dtype=np.uint64))
+        """Remove rows (no rebuild): from the delta graph, or as tombstones of the saved
+        base (a base already changed since its save loses them at once)."""
+        keys = np.asarray(rows, dtype=np.uint64)
+        if len(keys) and _size(self._delta):
+            present = keys[np.asarray(self._delta.contains(keys), dtype=bool)]
+            if len(present):
+                self._delta.remove(present)
+        if len(keys) and _size(self._graph):
+            present = keys[np.asarray(self._graph.contains(keys), dtype=bool)]
+            if len(present) and self._base_file is None and not self._viewed:
+                self._graph.remove(present)
+            elif len(present):
+                self._removed = np.union1d(self._removed, present.astype(np.int64))
+                if len(self._removed) > MERGE_SHARE * len(self._graph):
+                    self._fold(int(self._graph.ndim))
         super().delete(rows)
+
+    def _walk(
+        self, codes: np.ndarray, ask: int, threads: int
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query, the `ask` nearest (rows, distances) of base and delta together,
+        tombstones left out, nearest first."""
+        parts = []
+        for graph, hidden in ((self._graph, len(self._removed)), (self._delta, 0)):
+            if _size(graph):
+                found = graph.search(codes, min(ask + hidden, len(graph)), threads=threads)
+                keys = np.asarray(found.keys, dtype=np.int64).reshape(len(codes), -1)
+                dist = np.asarray(found.distances, dtype=np.float32).reshape(len(codes), -1)
+                counts = getattr(found, "counts", None)
+                counts = np.full(len(codes), keys.shape[1]) if counts is None else counts
+                parts.append((keys, dist, np.asarray(counts)))
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        if len(parts) == 1 and not len(self._removed):  # one graph, nothing hidden
+            keys, dist, counts = parts[0]
+            return [(keys[i, : counts[i]], dist[i, : counts[i]]) for i in range(len(codes))]
+        for i in range(len(codes)):
+            rows = np.concatenate([keys[i, : counts[i]] for keys, _, counts in parts])
+            dist = np.concatenate([d[i, : counts[i]] for _, d, counts in parts])
+            if len(self._removed):
+                keep = ~members(rows, self._removed)
+                rows, dist = rows[keep], dist[keep]
+            if len(parts) > 1:
+                order = np.argsort(dist, kind="stable")[:ask]
+                rows, dist = rows[order], dist[order]
+            out.append((rows, dist))
+        return out
 
     def candidates(
         self, query: np.ndarray, count: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Up to `count` rows from the graph; with `allowed`, only those rows: the graph
-        is asked for more until `count` allowed rows came back or it is exhausted."""
+        """Up to `count` rows from the graph (see `candidates_many`)."""
+        return self.candidates_many(query[None, :], count, allowed)[0]
+
+    def candidates_many(
+        self, queries: np.ndarray, count: int, allowed: np.ndarray | None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Up to `count` rows per query; without a filter all queries walk the graph in
+        one call (on every core when there are several). With `allowed`, only those
+        rows: the graph is asked for more until `count` allowed rows came back."""
         total = len(self)
         if total == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        code = self._encode(query[None, :])[0]
-        share = 1.0 if allowed is None else max(len(allowed) / total, 1e-6)
-        ask = min(total, int(np.ceil(count / share * 1.5)))
-        while True:
-            found = self._graph.search(code, ask, threads=1)  # one query: no thread pool
-            rows = np.asarray(found.keys, dtype=np.int64)
-            distances = np.asarray(found.distances, dtype=np.float32)
-            if allowed is not None:
-                keep = np.isin(rows, allowed)
-                rows, distances = rows[keep], distances[keep]
-            if len(rows) >= count or ask >= total:
-                return rows[:count], self._scores(distances[:count])
-            ask = min(total, ask * 4)
+            return [(_EMPTY, np.zeros(0, np.float32)) for _ in queries]
+        codes = self._encode(queries)
+        threads = 1 if len(queries) == 1 else 0  # one query: no thread pool
+        if allowed is None:
+            found = self._walk(codes, min(count, total), threads)
+            return [(rows, self._scores(dist)) for rows, dist in found]
+        share = max(len(allowed) / total, 1e-6)
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        for code in codes:
+            ask = min(total, int(np.ceil(count / share * 1.5)))
+            while True:
+                rows, dist = self._walk(code[None, :], ask, 1)[0]
+                keep = members(rows, allowed)
+                rows, dist = rows[keep], dist[keep]
+                if len(rows) >= count or ask >= total:
+                    out.append((rows[:count], self._scores(dist[:count])))
+                    break
+                ask = min(total, ask * 4)
+        return out
 
     def _scores(self, distances: np.ndarray) -> np.ndarray:
         """usearch distances as larger-is-better scores."""
@@ -150,29 +265,60 @@ class HnswIndex(VectorIndexBase):
         return self._graph.ndim * width[self.settings.storage] + 2 * self.connectivity * 4 + 8
 
     def save(self, directory: Path) -> None:
-        """Write the graph and seal the folder with checksums."""
+        """Write the delta and tombstones; the base only if it changed since its last
+        save (else hard-link that file), then seal the folder with checksums."""
+        known: dict[str, dict[str, int]] = {}
         if self._graph is not None:
-            self._graph.save(str(directory / GRAPH))
+            target = directory / GRAPH
+            if self._base_file is not None and self._base_seal and self._base_file.exists():
+                try:
+                    os.link(self._base_file, target)  # the same bytes: share, not rewrite
+                except OSError:  # no hard links on this file system
+                    shutil.copyfile(self._base_file, target)
+                known[GRAPH] = self._base_seal
+            else:
+                self._graph.save(str(target))
+            self._base_file = target
+        if _size(self._delta):
+            self._delta.save(str(directory / DELTA))
+        if len(self._removed):
+            np.save(directory / REMOVED, self._removed, allow_pickle=False)
         if self.scale is not None:
             np.save(directory / SCALE, np.float64(self.scale))
         self._save_rescore(directory)
-        seal(directory, self.name)
+        seal(directory, self.name, known=known, format=FORMAT)
+        self._base_seal = sealed_entry(directory, GRAPH)
 
     @classmethod
     def load(cls, directory: Path, config: dict[str, Any]) -> HnswIndex:
-        """Verify the seal, then restore the graph."""
-        verify(directory, cls.name, rebuild_hint(directory, cls.name))
+        """Verify the seal, then memory-map the base graph and read the delta."""
+        verify(directory, cls.name, rebuild_hint(directory, cls.name), newest=FORMAT)
         index = cls(**config)
         if (directory / GRAPH).exists():
-            try:
-                index._graph = _usearch().Index.restore(str(directory / GRAPH))
-            except (RuntimeError, ValueError) as exc:
-                raise CollectionError(
-                    f"the hnsw index in {directory} is unreadable ({exc}). Rebuild it: "
-                    + rebuild_hint(directory, cls.name)
-                ) from exc
-            index._graph.expansion_search = index.expansion_search
+            index._graph = index._restore(directory / GRAPH, view=True)
+            index._viewed = True
+            index._base_file = directory / GRAPH
+            index._base_seal = sealed_entry(directory, GRAPH)
+        if (directory / DELTA).exists():
+            index._delta = index._restore(directory / DELTA, view=False)
+        if (directory / REMOVED).exists():
+            index._removed = np.load(directory / REMOVED, allow_pickle=False).astype(np.int64)
         if (directory / SCALE).exists():
             index.scale = float(np.load(directory / SCALE))
         index._load_rescore(directory)
         return index
+
+    def _restore(self, path: Path, view: bool) -> Any:
+        try:
+            graph = _usearch().Index.restore(str(path), view=view)
+        except (RuntimeError, ValueError) as exc:
+            graph, problem = None, str(exc)
+        else:
+            problem = "not a usearch index"
+        if graph is None:
+            raise CollectionError(
+                f"the hnsw index file {path} is unreadable ({problem}). Rebuild it: "
+                + rebuild_hint(path.parent, self.name)
+            )
+        graph.expansion_search = self.expansion_search
+        return graph

@@ -19,7 +19,7 @@ import numpy as np
 from embedstack.errors import CollectionError, InputError, SpaceMismatchError
 from embedstack.store.changes import ChangeSet, UpsertReport, check_ids, check_metadata
 from embedstack.store.indexes import VectorIndex, is_vector_index
-from embedstack.store.vector_search import search_vectors
+from embedstack.store.vector_search import search_many
 from embedstack.types import EmbeddingSpace
 
 if TYPE_CHECKING:
@@ -188,22 +188,23 @@ class OwnVectors:
         return None
 
     def _search_vector_index(
-        self, query: np.ndarray, k: int, rows: np.ndarray, filtered: bool
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """(rows, scores) through the vector index, or None when there is none."""
+        self, queries: np.ndarray, k: int, rows: np.ndarray, filtered: bool
+    ) -> list[tuple[np.ndarray, np.ndarray]] | None:
+        """(rows, scores) of each query through the vector index, or None without one."""
         index = self._vector_index()
         if index is None:
             return None
         live = len(self._alive_rows())
         allowed = None if not filtered and live == self._vectors.total else rows
-        return search_vectors(
+        return search_many(
             index,  # type: ignore[arg-type]
             self._vectors,
             self._metric,
-            query,
+            queries,
             k=k,
             rows=allowed,
             live=live,
+            filtered=filtered,
         )
 
 

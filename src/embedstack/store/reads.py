@@ -7,6 +7,7 @@ damaged vector: it is refused, never returned (JSON has no NaN).
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -111,24 +112,56 @@ class CollectionReads(TextSearch):
 
         All-zero vectors carry no meaning (e.g. a static encoder's out-of-vocabulary-only
         text): a zero query finds nothing, and zero rows are never returned as hits."""
-        query = check_own_vectors(vector, self.space.dim, ["query"]).reshape(-1)
+        query = check_own_vectors(vector, self.space.dim, ["query"])
+        if query.shape[0] != 1:
+            raise InputError(
+                f"search_vector takes one vector, got {query.shape[0]}: use "
+                "search_vectors(matrix, k) to search many at once"
+            )
+        return self.search_vectors(query, k, where, exact)[0]
+
+    def search_vectors(
+        self,
+        vectors: np.ndarray,
+        k: int = 10,
+        where: dict[str, Any] | None = None,
+        exact: bool = False,
+    ) -> list[list[Hit]]:
+        """`search_vector` for each row of an (m, dim) matrix, in one read: one snapshot,
+        one batched graph search on every core, one fetch of all hit rows. The hits are
+        those `search_vector` gives each row; batching only saves per-call overhead."""
+        queries = np.asarray(vectors, dtype=np.float32)
+        names = [f"query {i}" for i in range(queries.shape[0])] if queries.ndim == 2 else None
+        queries = check_own_vectors(queries, self.space.dim, names)
         if k <= 0:
             raise InputError(f"k must be positive, got {k}")
-        if not query.any():
+        wanted = np.flatnonzero(queries.any(axis=1))
+        if len(wanted) < len(queries):
             log.warning("the query vector is all zeros (no known words?): no dense hits")
-            return []
+        if len(wanted) == 0:
+            return [[] for _ in queries]
 
-        def work() -> list[Hit]:
+        def work() -> list[list[Hit]]:
             rows = self._rows_where(where) if where else self._alive_rows()
-            found = None if exact else self._search_vector_index(query, k, rows, bool(where))  # type: ignore[attr-defined]
-            if found is not None:
-                return self._hits(found[0], found[1], "dense")
-            full = not where and len(rows) == self._vectors.total
-            values = self._vectors.scores(query, self._metric, None if full else rows)
-            ids, top = self._top_nonzero(values, None if full else rows, k)
-            return self._hits(ids, top, "dense")
+            found = None
+            if not exact:
+                found = self._search_vector_index(queries[wanted], k, rows, bool(where))  # type: ignore[attr-defined]
+            if found is None:
+                full = not where and len(rows) == self._vectors.total
+                found = [self._exact(q, None if full else rows, k) for q in queries[wanted]]
+            out: list[list[Hit]] = [[] for _ in queries]
+            for i, hits in zip(wanted, self._hits_many(found, "dense"), strict=True):
+                out[i] = hits
+            return out
 
         return self._read(work)
+
+    def _exact(
+        self, query: np.ndarray, rows: np.ndarray | None, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The float32 scan of all rows (rows None) or of `rows`."""
+        values = self._vectors.scores(query, self._metric, rows)
+        return self._top_nonzero(values, rows, k)
 
     def _top_nonzero(
         self, values: np.ndarray, rows: np.ndarray | None, k: int
@@ -167,16 +200,36 @@ class CollectionReads(TextSearch):
         return self.manifest.metric
 
     def _hits(self, rows: np.ndarray, values: np.ndarray, stage: str) -> list[Hit]:
-        if not np.isfinite(values).all():  # finite vectors can still overflow float32
-            bad = int(np.asarray(rows)[~np.isfinite(values)][0])
-            raise StorageError(
-                f"row {bad} of {self.path} scores {values[~np.isfinite(values)][0]} for this "
-                f"query: its stored vector is damaged; {vectors_hint(self.path)}"
-            )
-        data = self._store.fetch_rows([int(r) for r in rows])
-        hits: list[Hit] = []
-        for row, value in zip(rows, values, strict=True):
-            id_, text, metadata = data[int(row)]
-            stages = {stage: {"score": float(value), "rank": len(hits) + 1}}
-            hits.append(Hit(id_, float(value), text, metadata, stages))
-        return hits
+        return self._hits_many([(rows, values)], stage)[0]
+
+    def _hits_many(
+        self, found: Sequence[tuple[np.ndarray, np.ndarray]], stage: str
+    ) -> list[list[Hit]]:
+        """Hits of several result lists, their rows fetched in one query."""
+        for rows, values in found:
+            if not np.isfinite(values).all():  # finite vectors can still overflow float32
+                bad = int(np.asarray(rows)[~np.isfinite(values)][0])
+                raise StorageError(
+                    f"row {bad} of {self.path} scores {values[~np.isfinite(values)][0]} for "
+                    f"this query: its stored vector is damaged; {vectors_hint(self.path)}"
+                )
+        if len(found) == 1:  # one query: its rows are distinct already
+            wanted = np.asarray(found[0][0], dtype=np.int64)
+        else:
+            wanted = np.unique(np.concatenate([np.asarray(r, dtype=np.int64) for r, _ in found]))
+        data = self._store.fetch_rows(wanted.tolist())
+        out: list[list[Hit]] = []
+        seen: set[int] = set()
+        for rows, values in found:
+            hits: list[Hit] = []
+            pairs = zip(np.asarray(rows).tolist(), values.tolist(), strict=True)
+            for rank, (row, value) in enumerate(pairs, 1):
+                id_, text, metadata = data[row]
+                if row in seen:  # hit by several queries: each hit owns its metadata
+                    metadata = copy.deepcopy(metadata)
+                seen.add(row)
+                hits.append(
+                    Hit(id_, value, text, metadata, {stage: {"score": value, "rank": rank}})
+                )
+            out.append(hits)
+        return out

@@ -191,7 +191,7 @@ class RecordStore:
             marks = ",".join("?" * len(part))
             sql = f"SELECT row, id, text, metadata FROM records WHERE row IN ({marks})"
             for row, id_, text, meta in self.conn.execute(sql, list(part)):
-                found[row] = (id_, text, json.loads(meta))
+                found[row] = (id_, text, {} if meta == "{}" else json.loads(meta))
         return found
 
     def texts_in_row_order(self) -> list[str]:

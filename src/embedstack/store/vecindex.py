@@ -121,6 +121,15 @@ def create_vector_config(
     return space, configs
 
 
+def members(rows: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Which of `rows` are in the sorted array `allowed` (a binary search per row: a
+    filter of half a million rows is not re-sorted for every query, as `np.isin` does)."""
+    if len(allowed) == 0:
+        return np.zeros(len(rows), dtype=bool)
+    at = np.minimum(np.searchsorted(allowed, rows), len(allowed) - 1)
+    return np.asarray(allowed[at] == rows)
+
+
 def rebuild_hint(directory: Path, name: str) -> str:
     """How to rebuild the index kept in `directory` (Python and CLI)."""
     collection = directory.parent.parent
@@ -168,6 +177,18 @@ class VectorIndexBase:
         """Forget rows in the rescoring codes."""
         if self.rescore_codes is not None:
             self.rescore_codes.delete(rows)
+
+    def candidates(
+        self, query: np.ndarray, count: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Up to `count` (rows, approximate scores), only rows in `allowed` if given."""
+        raise NotImplementedError
+
+    def candidates_many(
+        self, queries: np.ndarray, count: int, allowed: np.ndarray | None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`candidates` of each query (an index that can batch them overrides this)."""
+        return [self.candidates(query, count, allowed) for query in queries]
 
     def rescore_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Scores of `rows` from the int8 rescoring codes."""

@@ -68,11 +68,38 @@ def _matrix(array: Any, path: Path) -> np.ndarray:
 
 
 def _npy(path: Path, batch_size: int) -> Iterator[Batch]:
+    """Batches read with plain file reads: slices of a memory map would stay resident
+    (and count in the process's RSS) until the whole file had been mapped in."""
+    with open(path, "rb") as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(fh)
+        except ValueError as exc:
+            raise InputError(f"{path} is not a readable .npy file ({exc})") from None
+        if len(shape) != 2 or fortran or dtype.hasobject or dtype.kind not in "fiu":
+            yield from _npy_mapped(path, batch_size)  # unusual layouts: the general path
+            return
+        rows, dim = shape
+        for start in range(0, rows, batch_size):
+            stop = min(start + batch_size, rows)
+            block = np.fromfile(fh, dtype=dtype, count=(stop - start) * dim)
+            if block.size != (stop - start) * dim:
+                raise InputError(f"{path} is truncated: it should hold {rows} x {dim} values")
+            ids = [str(i) for i in range(start, stop)]
+            yield ids, block.reshape(stop - start, dim).astype(np.float32, copy=False), None, None
+
+
+def _npy_mapped(path: Path, batch_size: int) -> Iterator[Batch]:
     vectors = _matrix(np.load(path, mmap_mode="r", allow_pickle=False), path)
     for start in range(0, vectors.shape[0], batch_size):
         stop = min(start + batch_size, vectors.shape[0])
         ids = [str(i) for i in range(start, stop)]
-        yield ids, np.asarray(vectors[start:stop], dtype=np.float32), None, None
+        yield ids, np.array(vectors[start:stop], dtype=np.float32), None, None
 
 
 def _npz(path: Path, fields: VectorFields, batch_size: int) -> Iterator[Batch]:

@@ -22,15 +22,15 @@ SELECTIVE = 0.05  # filters passing fewer than this share of rows are scanned ex
 
 
 class CandidateIndex(Protocol):
-    """What search_vectors needs from a vector index."""
+    """What search_many needs from a vector index."""
 
     rescore: str
     settings: VectorSettings
 
-    def candidates(
-        self, query: np.ndarray, count: int, allowed: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Up to `count` (rows, approximate scores), only rows in `allowed` if given."""
+    def candidates_many(
+        self, queries: np.ndarray, count: int, allowed: np.ndarray | None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query, up to `count` (rows, approximate scores), only rows in `allowed`."""
 
     def rescore_scores(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Scores of `rows` from the index's own rescoring codes (int8)."""
@@ -45,6 +45,57 @@ def exact_search(
     return (best if rows is None else rows[best]), top
 
 
+def _scan_exactly(index: CandidateIndex, allowed: int) -> bool:
+    """A small collection or a selective filter: the exact scan of the allowed rows is
+    as fast as the graph, and exact."""
+    graph_size = len(index) if hasattr(index, "__len__") else None  # type: ignore[arg-type]
+    if graph_size is None:
+        return False
+    return allowed < getattr(index, "exact_below", 0) or allowed < SELECTIVE * max(graph_size, 1)
+
+
+def search_many(
+    index: CandidateIndex,
+    flat: FlatVectors,
+    metric: str,
+    queries: np.ndarray,
+    *,
+    k: int,
+    rows: np.ndarray | None,
+    live: int,
+    filtered: bool = True,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Top-k (row ids, scores) of each query (one row of `queries` each). `rows` are the
+    sorted allowed rows (None: all rows are live and allowed); `live` is the number of
+    live rows; scores use `metric` when rescored with float32, so they equal the exact
+    search's scores. The index answers all queries in one call (one batched graph walk).
+    `filtered` False says `rows` are just the live rows: the index left deleted rows out
+    when they were deleted, so only the exact-scan fallback needs them."""
+    allowed = live if rows is None else len(rows)
+    if allowed == 0:
+        return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in queries]
+    if _scan_exactly(index, allowed):
+        return [exact_search(flat, metric, query, k, rows) for query in queries]
+    count = k if index.rescore == "none" else max(index.settings.candidates, 4 * k)
+    found = index.candidates_many(queries, count, rows if filtered else None)
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    for query, (cand, approximate) in zip(queries, found, strict=True):
+        if len(cand) < min(k, allowed):  # the graph ran dry: the exact scan never does
+            out.append(exact_search(flat, metric, query, k, rows))
+            continue
+        if index.rescore == "none" and len(cand) == k:  # the graph's order, best first
+            out.append((cand, np.asarray(approximate, dtype=np.float32)))
+            continue
+        values = approximate
+        if index.rescore == "float32":
+            values = block_scores(flat.take(cand), query, Metric(metric))
+        elif index.rescore == "int8":
+            values = index.rescore_scores(query, cand)
+        best, top = topk(np.asarray(values, dtype=np.float32), k)
+        out.append((cand[best], top))
+    return out
+
+
 def search_vectors(
     index: CandidateIndex,
     flat: FlatVectors,
@@ -55,24 +106,5 @@ def search_vectors(
     rows: np.ndarray | None,
     live: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k (row ids, scores). `rows` are the sorted allowed rows (None: all rows are
-    live and allowed); `live` is the number of live rows; scores use `metric` when
-    rescored with float32, so they equal the exact search's scores."""
-    allowed = live if rows is None else len(rows)
-    if allowed == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    graph_size = len(index) if hasattr(index, "__len__") else None  # type: ignore[arg-type]
-    if graph_size is not None and (
-        allowed < getattr(index, "exact_below", 0) or allowed < SELECTIVE * max(graph_size, 1)
-    ):
-        return exact_search(flat, metric, query, k, rows)
-    count = k if index.rescore == "none" else max(index.settings.candidates, 4 * k)
-    cand, values = index.candidates(query, count, rows)
-    if len(cand) < min(k, allowed):
-        return exact_search(flat, metric, query, k, rows)
-    if index.rescore == "float32":
-        values = block_scores(flat.take(cand), query, Metric(metric))
-    elif index.rescore == "int8":
-        values = index.rescore_scores(query, cand)
-    best, top = topk(np.asarray(values, dtype=np.float32), k)
-    return cand[best], top
+    """Top-k (row ids, scores) of one query (see `search_many`)."""
+    return search_many(index, flat, metric, query[None, :], k=k, rows=rows, live=live)[0]
