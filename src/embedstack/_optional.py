@@ -18,3 +18,18 @@ def require(module: str, extra: str, purpose: str = "") -> ModuleType:
             f"{module!r} is needed{what} but is not installed. "
             f"Install it with: pip install 'embedstack[{extra}]'"
         ) from exc
+
+
+def require_usearch(purpose: str) -> ModuleType:
+    """`usearch.index`, with ONNX Runtime loaded first when it is installed.
+
+    usearch 2.26's compiled module and onnxruntime 1.32 crash the interpreter (SIGSEGV in
+    onnxruntime's native import) when usearch is loaded first, e.g. opening an HNSW
+    collection and then loading its encoder. Loading onnxruntime first is safe, so every
+    usearch import goes through here.
+    """
+    try:
+        importlib.import_module("onnxruntime")
+    except ImportError:
+        pass  # no onnxruntime, nothing to crash into
+    return require("usearch.index", "apps", purpose)

@@ -162,3 +162,19 @@ def test_deleted_rows_are_left_out_without_filtering_the_graph(tmp_path, monkeyp
     exact = [ids(col.search_vector(q, 10, exact=True)) for q in qs]
     recall = np.mean([len(set(ids(a)) & set(b)) / 10 for a, b in zip(batch, exact, strict=True)])
     assert recall >= 0.95
+
+
+def test_usearch_then_onnxruntime_does_not_crash():
+    """usearch loaded before onnxruntime crashes the interpreter (SIGSEGV); every usearch
+    import goes through `require_usearch`, which loads onnxruntime first."""
+    import subprocess
+    import sys
+
+    code = (
+        "from embedstack._optional import require_usearch\n"
+        "require_usearch('a test')\n"
+        "import onnxruntime\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-500:]

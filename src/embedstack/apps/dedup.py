@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from embedstack._optional import require
+from embedstack._optional import require, require_usearch
 from embedstack.apps.dedup_thresholds import semantic_threshold
 from embedstack.errors import InputError
 from embedstack.progress import Progress, report
@@ -172,7 +172,7 @@ def _exact_pairs(
 
 
 def _ann_pairs(unit: np.ndarray, threshold: float, k: int) -> dict[tuple[int, int], float]:
-    usearch = require("usearch.index", "apps", "approximate semantic duplicate search")
+    usearch = require_usearch("approximate semantic duplicate search")
     index = usearch.Index(ndim=unit.shape[1], metric="cos", dtype="f32", expansion_search=128)
     index.add(np.arange(len(unit)), unit)
     matches = index.search(unit, k + 1)  # +1: an item usually finds itself first

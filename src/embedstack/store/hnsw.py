@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from embedstack._optional import require
+from embedstack._optional import require_usearch
 from embedstack.errors import CollectionError
 from embedstack.store.compress import binarize
 from embedstack.store.sealed import seal, sealed_entry, verify
@@ -44,7 +44,7 @@ _EMPTY = np.zeros(0, np.int64)
 
 
 def _usearch() -> Any:
-    return require("usearch.index", "apps", "the HNSW index")
+    return require_usearch("the HNSW index")
 
 
 def _size(graph: Any) -> int:
