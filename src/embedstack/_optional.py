@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from types import ModuleType
 
@@ -28,8 +29,6 @@ def require_usearch(purpose: str) -> ModuleType:
     collection and then loading its encoder. Loading onnxruntime first is safe, so every
     usearch import goes through here.
     """
-    try:
+    with contextlib.suppress(ImportError):  # no onnxruntime: nothing to crash into
         importlib.import_module("onnxruntime")
-    except ImportError:
-        pass  # no onnxruntime, nothing to crash into
     return require("usearch.index", "apps", purpose)

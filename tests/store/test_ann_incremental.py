@@ -176,5 +176,5 @@ def test_usearch_then_onnxruntime_does_not_crash():
         "import onnxruntime\n"
         "print('ok')\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-500:]
