@@ -119,6 +119,7 @@ SETUP: dict[str, str] = {
         "metadata = [{'lang': 'en' if i % 2 else 'de'} for i in range(300)]\n"
         "query = vectors[1]\n"
         "new_vector = rng.normal(size=384).astype(np.float32)\n"
+        "queries = vectors[:3]\n"
     ),
     "report = compare(profile(reference_vectors": (
         "from embedstack import Collection, load_encoder\n"
