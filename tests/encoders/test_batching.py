@@ -1,4 +1,4 @@
-"""Token-count batching, tokenisation ahead in a thread, per-stage times, and providers."""
+"""Token-count batching, tokenisation ahead in a thread, per-stage times."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 from tiny_models import make_numpy_bert
 
-from embedstack.encoders import batching, runtime
+from embedstack.encoders import batching
 from embedstack.encoders.batching import StageTimes, ahead, token_batches
 from embedstack.encoders.onnx import OnnxEncoder, load_local
-from embedstack.encoders.runtime import ProviderUnavailableError
-from embedstack.errors import EmbedstackError, InputError
+from embedstack.errors import InputError
 
 WORDS = [
     "cat",
@@ -104,6 +103,7 @@ def test_parallel_tokenisation_equals_serial(tiny: Path) -> None:
 
 
 def test_ahead_keeps_order_raises_errors_and_stops_early() -> None:
+    assert batching.WINDOW_BATCHES >= 1
     assert list(ahead(range(50), lambda x: x * x)) == [x * x for x in range(50)]
     assert list(ahead(range(5), str, threaded=False)) == ["0", "1", "2", "3", "4"]
 
@@ -128,39 +128,14 @@ def test_truncation_is_still_counted_through_the_batches(encoder, caplog) -> Non
     assert "2 text(s) were longer" in caplog.text
 
 
-def test_missing_provider_is_a_clear_error(tiny: Path) -> None:
-    with pytest.raises(ProviderUnavailableError) as info:
-        load_local(str(tiny), device="cuda")
-    message = str(info.value)
-    assert "CUDAExecutionProvider" in message and "CPUExecutionProvider" in message
-    assert "onnxruntime-gpu" in message and isinstance(info.value, EmbedstackError)
-    with pytest.raises(ProviderUnavailableError, match="NoSuchExecutionProvider"):
-        load_local(str(tiny), providers=["NoSuchExecutionProvider"])
-    with pytest.raises(InputError, match="unknown device"):
-        load_local(str(tiny), device="abacus")
-    with pytest.raises(InputError, match="not both"):
-        load_local(str(tiny), device="cpu", providers=["CPUExecutionProvider"])
-
-
-def test_explicit_cpu_works_and_matches_default(tiny: Path, encoder) -> None:
-    texts = _texts(10, seed=3)
-    cpu = load_local(str(tiny), device="cpu")
-    listed = load_local(str(tiny), providers=["CPUExecutionProvider"], threads=1)
-    assert cpu.model.providers == ["CPUExecutionProvider"]
-    assert cpu.model.session.get_providers() == ["CPUExecutionProvider"]
-    assert np.allclose(cpu.encode(texts), encoder.encode(texts), atol=1e-6)
-    assert np.allclose(listed.encode(texts), encoder.encode(texts), atol=1e-5)
-    assert cpu.space == encoder.space  # the device is not part of the embedding space
-
-
-def test_resolve_providers_appends_cpu(monkeypatch) -> None:
-    monkeypatch.setattr(
-        runtime, "available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"]
+def test_run_slices_give_the_same_vectors(tiny: Path) -> None:
+    texts = _texts(100, seed=4)
+    whole, sliced = load_local(str(tiny)), load_local(str(tiny))
+    assert whole.run_tokens > 0  # sliced by default, per intra-op thread
+    whole.run_tokens, sliced.run_tokens = 0, 20  # ~1-2 rows per session.run
+    assert np.allclose(
+        whole.encode(texts, batch_size=16), sliced.encode(texts, batch_size=16), atol=1e-5
     )
-    assert runtime.resolve_providers("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    assert runtime.resolve_providers("CUDA:0") == [
-        "CUDAExecutionProvider",
-        "CPUExecutionProvider",
-    ]
-    assert runtime.resolve_providers(None) == ["CPUExecutionProvider"]
-    assert batching.WINDOW_BATCHES >= 1
+    batch = whole.model.tokenize(["cat", "cat dog house river mat"])
+    part = batch.rows(0, 1)  # trimmed to the first row's own length
+    assert part.input_ids.shape == (1, int(batch.attention_mask[0].sum()))

@@ -128,15 +128,17 @@ def _has_vnni() -> bool:
     return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
-def sensitive_nodes(model: Any, num_layers: int) -> list[str]:
-    """MatMul nodes to keep in float32: the FFN down-projections of `FLOAT_LAYERS`."""
+def sensitive_nodes(
+    model: Any, num_layers: int, layers: tuple[int, ...] = FLOAT_LAYERS
+) -> list[str]:
+    """MatMul nodes to keep in float32: the FFN down-projections of `layers`."""
     weights = {init.name for init in model.graph.initializer}
     keep = []
     for node in model.graph.node:
         for name in node.input:
             match = _FFN_DOWN.search(name) if name in weights else None
             layer = int(match.group(1)) if match else -1
-            if node.op_type == "MatMul" and layer in FLOAT_LAYERS and layer < num_layers:
+            if node.op_type == "MatMul" and layer in layers and layer < num_layers:
                 keep.append(node.name)
     return keep
 
@@ -146,13 +148,21 @@ class _DropQuantizerNotes(logging.Filter):
         return "onnxruntime" not in record.pathname
 
 
-def quantize_int8(source: Path, target: Path, config: dict[str, Any]) -> None:
-    """Quantise `source` (ideally fused) with the recipe above, then check it."""
+def quantize_int8(
+    source: Path,
+    target: Path,
+    config: dict[str, Any],
+    *,
+    float_layers: tuple[int, ...] = FLOAT_LAYERS,
+    per_channel: bool = True,
+) -> None:
+    """Quantise `source` (ideally fused) with the recipe above, then check it. The
+    keyword knobs exist for `benchmarks/int8_variants.py`; the loader uses the defaults."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model = onnx.load(str(source))
-    keep = sensitive_nodes(model, int(config.get("num_hidden_layers", 0)))
+    keep = sensitive_nodes(model, int(config.get("num_hidden_layers", 0)), float_layers)
     quiet = _DropQuantizerNotes()  # it logs advice on the root logger; our checks decide
     logging.getLogger().addFilter(quiet)
     try:
@@ -162,7 +172,7 @@ def quantize_int8(source: Path, target: Path, config: dict[str, Any]) -> None:
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["MatMul", "Attention"],
             nodes_to_exclude=keep,
-            per_channel=True,
+            per_channel=per_channel,
             reduce_range=not _has_vnni(),
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True},
         )

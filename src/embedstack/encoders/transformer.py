@@ -62,6 +62,18 @@ class TokenBatch:
     truncated: np.ndarray
     tokens: list[list[str]] = field(default_factory=list)
 
+    def rows(self, start: int, stop: int) -> TokenBatch:
+        """Rows start:stop, with padding columns no row of the slice needs removed."""
+        width = int(self.attention_mask[start:stop].sum(axis=1).max(initial=0))
+        return TokenBatch(
+            input_ids=self.input_ids[start:stop, :width],
+            attention_mask=self.attention_mask[start:stop, :width],
+            token_type_ids=self.token_type_ids[start:stop, :width],
+            offsets=self.offsets[start:stop, :width],
+            truncated=self.truncated[start:stop],
+            tokens=self.tokens[start:stop],
+        )
+
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
@@ -115,6 +127,7 @@ class TransformerModel:
         self.tokenizer_hash = tokenizer_hash
         self.precision = precision
         self.providers = list(providers) or list(session.get_providers())
+        self.threads = int(session.get_session_options().intra_op_num_threads or 1)
         self._inputs = {i.name for i in session.get_inputs()}
         self._unpadded: Any = None
         self.pad_id = _configure_tokenizer(tokenizer, config, max_length)
