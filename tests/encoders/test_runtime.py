@@ -104,3 +104,16 @@ def test_cli_index_with_options_in_the_model_spec(tiny: Path, tmp_path: Path) ->
         ["index", str(docs), "--into", str(tmp_path / "d.es"), "--model", f"{tiny}?device=cuda"],
     )
     assert bad.exit_code != 0 and "CUDAExecutionProvider" in bad.output
+
+
+def test_spinning_follows_the_load_unless_set(tiny: Path, monkeypatch) -> None:
+    def spinning(enc) -> str:
+        options = enc.model.session.get_session_options()
+        return options.get_session_config_entry("session.intra_op.allow_spinning")
+
+    monkeypatch.setattr(runtime.os, "getloadavg", lambda: (99.0, 99.0, 99.0))
+    assert spinning(load_local(str(tiny))) == "0"
+    assert spinning(load_local(str(tiny), spin=True)) == "1"
+    monkeypatch.setattr(runtime.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert spinning(load_local(str(tiny))) == "1"
+    assert spinning(load_local(str(tiny), spin=False)) == "0"

@@ -50,6 +50,7 @@ OPTIONS = (
     "device",
     "providers",
     "threads",
+    "spin",
 )
 
 
@@ -246,7 +247,8 @@ def load_local(spec_or_path: str | None = None, **options: Any) -> OnnxEncoder:
     max_length (the model's), truncate ("warn" | "error"), query_prefix / document_prefix
     (default from the model's sentence-transformers prompts), precision ("float32" | "int8"),
     device ("cpu", "cuda", ...) or providers (ONNX Runtime provider names), threads
-    (intra-op threads; default one per core).
+    (intra-op threads; default one per core), spin (idle threads busy-wait; default
+    only when the machine is not busy at load time).
     """
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
@@ -260,6 +262,7 @@ def load_local(spec_or_path: str | None = None, **options: Any) -> OnnxEncoder:
         device=options.get("device"),
         providers=options.get("providers"),
         threads=options.get("threads"),
+        spin=options.get("spin"),
     )
     query_prefix, document_prefix = prompts_from_config(resolved.path)
     pooling = options.get("pooling") or pooling_from_config(resolved.path) or Pooling.MEAN

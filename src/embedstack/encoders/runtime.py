@@ -98,11 +98,29 @@ def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def machine_is_busy() -> bool:
+    """True when the 1-minute load average already fills every core we may use."""
+    try:
+        return os.getloadavg()[0] >= cpu_count()
+    except OSError:  # no load average on this platform
+        return False
+
+
 def make_session(
-    path: Path, providers: Sequence[str] | None = None, threads: int | None = None
+    path: Path,
+    providers: Sequence[str] | None = None,
+    threads: int | None = None,
+    spin: bool | None = None,
 ) -> Any:
     """An inference session with every graph optimisation on and one intra-op thread per
-    core (`threads` overrides; 1 is the setting for CPU-time measurements)."""
+    core (`threads` overrides; 1 is the setting for CPU-time measurements).
+
+    `spin`: whether idle intra-op threads busy-wait for the next op. Spinning saves the
+    wake-up latency on an idle machine, but on a busy one it burns the cores other work
+    needs: measured with int8 MiniLM on 2 threads at load average 8, turning it off cut
+    wall time per text from 9.4 to 4.2 ms (~24 words) and from 3.9 to 1.9 ms (short).
+    None (default) spins only if the machine is not already busy when the model loads.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -110,6 +128,8 @@ def make_session(
     options.intra_op_num_threads = threads or cpu_count()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    spinning = not machine_is_busy() if spin is None else spin
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     chosen = list(providers) if providers else [CPU]
     session = ort.InferenceSession(str(path), options, providers=chosen)
     if chosen[0] != CPU and session.get_providers()[0] != chosen[0]:
@@ -118,5 +138,5 @@ def make_session(
             f"{chosen[0]} is installed but could not start (session runs on "
             f"{session.get_providers()}); check the driver/runtime libraries or use device='cpu'"
         )
-    log.debug("session for %s on %s", path.name, session.get_providers())
+    log.debug("session for %s on %s (spinning %s)", path.name, session.get_providers(), spinning)
     return session

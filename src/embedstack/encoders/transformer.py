@@ -142,11 +142,13 @@ class TransformerModel:
         device: str | None = None,
         providers: Sequence[str] | None = None,
         threads: int | None = None,
+        spin: bool | None = None,
     ) -> TransformerModel:
         """Load (converting once, then cached) the model in a Hugging Face folder.
 
         `device` ("cpu", "cuda", ...) or `providers` picks the ONNX Runtime execution
-        providers (see `embedstack.encoders.runtime`); `threads` the intra-op threads.
+        providers (see `embedstack.encoders.runtime`); `threads` the intra-op threads,
+        `spin` whether they busy-wait (default: only on a machine that is not busy).
         """
         from tokenizers import Tokenizer
 
@@ -180,7 +182,7 @@ class TransformerModel:
             root,
             config,
             tokenizer,
-            make_session(onnx_path, chosen, threads),
+            make_session(onnx_path, chosen, threads, spin),
             max_length=length,
             fingerprint=fingerprint,
             tokenizer_hash=tokenizer_hash,
