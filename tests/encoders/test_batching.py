@@ -13,6 +13,7 @@ from embedstack.encoders import batching
 from embedstack.encoders.batching import StageTimes, ahead, token_batches
 from embedstack.encoders.onnx import OnnxEncoder, load_local
 from embedstack.errors import InputError
+from embedstack.types import Kind
 
 WORDS = [
     "cat",
@@ -139,3 +140,9 @@ def test_run_slices_give_the_same_vectors(tiny: Path) -> None:
     batch = whole.model.tokenize(["cat", "cat dog house river mat"])
     part = batch.rows(0, 1)  # trimmed to the first row's own length
     assert part.input_ids.shape == (1, int(batch.attention_mask[0].sum()))
+
+
+def test_empty_inputs(encoder) -> None:
+    assert encoder.encode_batch([], Kind.DOCUMENT).shape == (0, 32)
+    assert encoder.encode([]).shape == (0, 32)
+    assert encoder.encode([""]).shape == (1, 32)

@@ -163,6 +163,8 @@ class OnnxEncoder(Encoder):
             ran = time.perf_counter()
             parts.append(pool(hidden, part.attention_mask, self.pooling))
             times.add(run=ran - start, pool=time.perf_counter() - ran)
+        if not parts:  # an empty batch
+            return np.zeros((0, self.model.hidden_size), dtype=np.float32)
         return parts[0] if len(parts) == 1 else np.vstack(parts)
 
     def _times(self) -> StageTimes:
