@@ -1,14 +1,17 @@
 """Encoder speed vs quality, same run: sentence-transformers (PyTorch) vs embedstack's
 float32 and int8 ONNX paths vs static word vectors.
 
-    PYTHONPATH=src python benchmarks/speed.py [--n 2000] [--rounds 3] [--static DIR ...]
-                                               [--no-quality]
+    PYTHONPATH=src python benchmarks/speed.py [--n 1000] [--rounds 3] [--threads N]
+                                               [--static DIR ...] [--no-quality] [--profile]
 
-Speed: N SciFact abstract sentences of 20-28 words (~24), batch 32; rounds alternate
-between encoders and each encoder's best round counts (damps noise from other work on
-the machine). Agreement: mean / min cosine with sentence-transformers and with our fp32.
-Quality: STS-B test Spearman (cosine vs gold) and SciFact test nDCG@10 (dense, title +
-abstract), so the cost of each speed-up is visible next to it.
+Speed, on two text sets: STS-B test sentences (short, ~10 words) and SciFact abstract
+sentences of 20-28 words (~24); batch 32 for everyone. Rounds alternate between encoders
+(interleaved) and the median round counts. Wall time and process CPU time are both
+reported; `--threads 1` runs PyTorch and ONNX Runtime on one thread each, where the CPU
+time ratio is robust to other work on a shared machine. `--profile` prints embedstack's
+per-stage times (tokenise / run / pool, padding share). Agreement: mean / min cosine with
+sentence-transformers and with our fp32. Quality: STS-B test Spearman and SciFact test
+nDCG@10 (dense, title + abstract), so the cost of each speed-up is visible next to it.
 """
 
 from __future__ import annotations
@@ -105,12 +108,43 @@ def quality(embed: Embed) -> tuple[float, float]:
     return spearman, ndcg_at_10([[doc_ids[i] for i in row] for row in top], query_ids, qrels)
 
 
+def stsb_sentences(n: int) -> list[str]:
+    left, right, _ = stsb()
+    found = left + right
+    random.Random(0).shuffle(found)
+    return found[:n]
+
+
+def timed(
+    runs: dict[str, Embed], sets: dict[str, list[str]], rounds: int, repeats: dict[str, int]
+) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], float], dict[str, np.ndarray]]:
+    """Median wall and CPU seconds per (encoder, set), interleaved rounds."""
+    wall: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
+    vectors: dict[str, np.ndarray] = {}
+    for _ in range(rounds):
+        for set_name, texts in sets.items():
+            for name, fn in runs.items():
+                start, start_cpu = time.perf_counter(), time.process_time()
+                for _ in range(repeats[name]):
+                    vectors[f"{name}|{set_name}"] = fn(texts, "document")
+                key = (name, set_name)
+                wall.setdefault(key, []).append((time.perf_counter() - start) / repeats[name])
+                cpu.setdefault(key, []).append((time.process_time() - start_cpu) / repeats[name])
+    med = {k: float(np.median(v)) for k, v in wall.items()}
+    med_cpu = {k: float(np.median(v)) for k, v in cpu.items()}
+    return med, med_cpu, vectors
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--n", type=int, default=1000, help="texts per set")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="threads for torch and ORT")
     parser.add_argument("--static", nargs="*", default=[], help="extra static model folders")
     parser.add_argument("--no-quality", action="store_true")
+    parser.add_argument("--no-static", action="store_true", help="skip the GloVe rows")
+    parser.add_argument("--profile", action="store_true", help="embedstack per-stage times")
     args = parser.parse_args()
 
     import onnxruntime
@@ -120,14 +154,19 @@ def main() -> None:
     from embedstack.encoders.resolve import resolve_model
     from embedstack.registry import load_encoder
 
-    texts = sentences(args.n)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
+    sets = {"STS-B (short)": stsb_sentences(args.n), "SciFact ~24 words": sentences(args.n)}
     reference = SentenceTransformer(str(resolve_model("minilm").path), device="cpu")
+    threads = {"threads": args.threads} if args.threads else {}
     encoders = {
-        "embedstack fp32": load_encoder("minilm"),
-        "embedstack int8": load_encoder("minilm", precision="int8"),
-        "glove-50d (SIF)": load_encoder("glove-50d"),
-        "glove-50d (mean)": load_encoder("glove-50d", weighting="mean"),
+        "embedstack fp32": load_encoder("minilm", **threads),
+        "embedstack int8": load_encoder("minilm", precision="int8", **threads),
     }
+    if not args.no_static:
+        encoders["glove-50d (SIF)"] = load_encoder("glove-50d")
+        encoders["glove-50d (mean)"] = load_encoder("glove-50d", weighting="mean")
     for folder in args.static:
         encoders[f"static {Path(folder).name}"] = load_encoder(folder)
 
@@ -140,47 +179,56 @@ def main() -> None:
         runs[name] = lambda items, kind="document", e=encoder: e.encode(items, kind, batch_size=32)
     repeats = {name: (20 if "glove" in name or "static" in name else 1) for name in runs}
     for fn in runs.values():
-        fn(texts[:64])  # warm up
-    best = dict.fromkeys(runs, float("inf"))
-    cpu = dict.fromkeys(runs, float("inf"))  # process CPU seconds: less sensitive to load
-    vectors: dict[str, np.ndarray] = {}
-    for _ in range(args.rounds):
-        for name, fn in runs.items():
-            start, start_cpu = time.perf_counter(), time.process_time()
-            for _ in range(repeats[name]):
-                vectors[name] = fn(texts)
-            best[name] = min(best[name], (time.perf_counter() - start) / repeats[name])
-            cpu[name] = min(cpu[name], (time.process_time() - start_cpu) / repeats[name])
+        fn(sets["STS-B (short)"][:64], "document")  # warm up
+    wall, cpu, vectors = timed(runs, sets, args.rounds, repeats)
 
     load = os.getloadavg()
-    table = Table(
-        title=f"{len(texts)} sentences (mean {np.mean([len(t.split()) for t in texts]):.1f} "
-        f"words), batch 32, best of {args.rounds} rounds; torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}, "
-        f"{os.cpu_count()} CPUs, load average {load[0]:.1f} (shared machine)"
-    )
-    columns = ["encoder", "sentences/s", "x ST", "x fp32", "CPU s/1k", "cos vs ST", "cos vs fp32"]
+    console = Console(width=220)
+    for set_name, texts in sets.items():
+        words = np.mean([len(t.split()) for t in texts])
+        table = Table(
+            title=f"{set_name}: {len(texts)} sentences (mean {words:.1f} words), batch 32, "
+            f"median of {args.rounds} interleaved rounds; torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__} "
+            f"({args.threads or 'all'} threads), {os.cpu_count()} CPUs, load average "
+            f"{load_before[0]:.1f} before / {load[0]:.1f} after"
+        )
+        columns = ["encoder", "sentences/s", "x ST (wall)", "x ST (CPU)", "x fp32 (CPU)"]
+        columns += ["CPU s/1k", "cos vs ST", "cos vs fp32"]
+        for column in columns:
+            table.add_column(column, justify="left" if column == "encoder" else "right")
+        st_v = vectors[f"sentence-transformers|{set_name}"]
+        fp32_v = vectors[f"embedstack fp32|{set_name}"]
+        for name in runs:
+            key, ref_key = (name, set_name), ("sentence-transformers", set_name)
+            row = [name, f"{len(texts) / wall[key]:,.0f}", f"{wall[ref_key] / wall[key]:.2f}"]
+            row.append(f"{cpu[ref_key] / cpu[key]:.2f}")
+            row.append(f"{cpu[('embedstack fp32', set_name)] / cpu[key]:.2f}")
+            row.append(f"{1000 * cpu[key] / len(texts):.3f}")
+            mine = vectors[f"{name}|{set_name}"]
+            for ref in (st_v, fp32_v):
+                cos = (mine * ref).sum(1) if ref.shape[1] == mine.shape[1] else None
+                row.append(f"{cos.mean():.5f} (min {cos.min():.4f})" if cos is not None else "-")
+            table.add_row(*row)
+        console.print(table)
+    if args.profile:
+        for name, encoder in encoders.items():
+            for set_name, texts in sets.items():
+                encoder.encode(texts, batch_size=32)
+                profile = getattr(encoder, "last_profile", None)
+                if profile is not None:
+                    console.print(f"{name} | {set_name}: {profile.summary()}", highlight=False)
     if not args.no_quality:
-        columns += ["STS-B Spearman", "SciFact nDCG@10"]
-    for column in columns:
-        table.add_column(column, justify="left" if column == "encoder" else "right")
-    st_v, fp32_v = vectors["sentence-transformers"], vectors["embedstack fp32"]
-    for name, fn in runs.items():
-        speed = len(texts) / best[name]
-        row = [name, f"{speed:,.0f}", f"{best['sentence-transformers'] / best[name]:.2f}"]
-        row.append(f"{best['embedstack fp32'] / best[name]:.2f}")
-        row.append(f"{1000 * cpu[name] / len(texts):.3f}")
-        for ref in (st_v, fp32_v):
-            same_dim = ref.shape[1] == vectors[name].shape[1]
-            cos = (vectors[name] * ref).sum(1) if same_dim else None
-            row.append(f"{cos.mean():.5f} (min {cos.min():.4f})" if cos is not None else "-")
-        if not args.no_quality and name != "sentence-transformers":  # same vectors as fp32
+        quality_table = Table(title="Quality (the cost of each speed-up)")
+        for column in ("encoder", "STS-B Spearman", "SciFact nDCG@10"):
+            quality_table.add_column(column)
+        for name, fn in runs.items():
+            if name == "sentence-transformers":  # same vectors as fp32
+                quality_table.add_row(name, "= fp32", "= fp32")
+                continue
             spearman, ndcg = quality(fn)
-            row += [f"{spearman:.4f}", f"{ndcg:.4f}"]
-        elif not args.no_quality:
-            row += ["= fp32", "= fp32"]
-        table.add_row(*row)
-    Console(width=200).print(table)
+            quality_table.add_row(name, f"{spearman:.4f}", f"{ndcg:.4f}")
+        console.print(quality_table)
 
 
 if __name__ == "__main__":

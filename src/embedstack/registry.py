@@ -33,6 +33,7 @@ __all__ = [
     "catalog_entry",
     "load_encoder",
     "load_parallel",
+    "split_spec",
 ]
 
 # Each loader is "module:function", imported only when used so `import embedstack` stays fast.
@@ -71,14 +72,16 @@ def load_encoder(
 ) -> Encoder:
     """Build the encoder a spec names. `None` means `EMBEDSTACK_MODEL` or the default.
 
-    Options (pooling, precision, max_length, truncate, prefixes, dimensions, ...) go to
-    the encoder; each encoder documents which it accepts. `cache=True` (the shared cache),
-    a path (a `.sqlite`/`.db` file, or a folder of `.npy` shards) or a `VectorCache`
-    keeps every vector the encoder makes, keyed by embedding space and text hash, so
-    nothing is embedded twice; hosted encoders cache by default (`cache=False` turns
-    it off).
+    Options (pooling, precision, max_length, truncate, prefixes, dimensions, device, ...)
+    go to the encoder; each encoder documents which it accepts. They may also be written
+    into the spec (`minilm?precision=int8`, see `split_spec`); keyword options win.
+    `cache=True` (the shared cache), a path (a `.sqlite`/`.db` file, or a folder of
+    `.npy` shards) or a `VectorCache` keeps every vector the encoder makes, keyed by
+    embedding space and text hash, so nothing is embedded twice; hosted encoders cache
+    by default (`cache=False` turns it off).
     """
-    spec = spec or default_model_spec()
+    spec, spec_options = split_spec(spec or default_model_spec())
+    options = {**spec_options, **options}
     provider, sep, model = spec.partition(":")
     if sep and provider in HOSTED_PROVIDERS:
         if cache is not None:
@@ -89,6 +92,29 @@ def load_encoder(
     if cache is None or cache is False:
         return encoder
     return CachedEncoder(encoder, open_cache(cache))
+
+
+def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """Options written into a spec, so one string (a CLI `--model`, a collection's
+    manifest) carries them: `minilm?precision=int8&device=cuda` -> ("minilm", {...}).
+    Integers and true/false are converted; everything else stays a string."""
+    name, sep, query = spec.partition("?")
+    if not sep:
+        return spec, {}
+    options: dict[str, Any] = {}
+    for part in filter(None, query.split("&")):
+        key, eq, value = part.partition("=")
+        if not eq or not key:
+            raise InputError(
+                f"in model spec {spec!r}, {part!r} is not key=value "
+                "(write e.g. minilm?precision=int8&device=cpu)"
+            )
+        lowered = value.lower()
+        options[key] = (
+            int(value) if value.isdigit() else lowered == "true" if lowered in ("true", "false")
+            else value
+        )  # fmt: skip
+    return name, options
 
 
 def load_parallel(spec: str, workers: int, **options: Any) -> ParallelEncoder:

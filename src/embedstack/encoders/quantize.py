@@ -8,15 +8,28 @@ Fusion: ONNX Runtime's transformer optimiser (`model_type="bert"`) merges each l
 attention into one `Attention` op, LayerNorm + residual into `SkipLayerNormalization`,
 bias + GELU into `BiasGelu` and the embeddings into `EmbedLayerNormalization`.
 
-int8 recipe (dynamic quantisation, weights int8, activations uint8 quantised per batch):
-- only weight matrix products (`MatMul` with a constant weight, and the fused QKV
-  `Attention`); never activation x activation products (Q.K^T, attention x V), whose
-  per-tensor dynamic range is what ruins a naive `quantize_dynamic`;
-- per-channel weight scales (one per output column): the single largest accuracy win
-  (mean cosine 0.955 -> 0.993 on MiniLM);
-- the FFN down-projections (`output.dense`, fed by GELU outputs with long tails) of the
-  first half of the layers stay float32: they were the most sensitive layers measured
-  one by one, and keeping them brings MiniLM to 0.996;
+int8 recipe (`INT8_RECIPE` "q2"; dynamic quantisation: weights int8 once, activations uint8
+per batch). Each choice below was measured on MiniLM-L6 as process CPU time with one
+intra-op thread (robust on a shared machine), interleaved rounds, medians, on 300 STS-B
+sentences and 300 ~24-word SciFact sentences; cosine is to float32 on the same texts.
+Full table and command: `benchmarks/int8_variants.py`, docs/benchmarks.md.
+- Every weight product is int8: each `MatMul` with a constant weight and the fused QKV
+  product inside `Attention` (-> `QAttention`). Activation x activation products (Q.K^T,
+  attention x V) stay float32: their per-tensor dynamic range is what ruins a naive
+  `quantize_dynamic`. All 24 products int8: 2.1-2.3x float32 (short) / 1.7-2.1x (24
+  words), mean cosine 0.992 / 0.993.
+- Per-channel weight scales (one per output column): the single largest accuracy win
+  (mean cosine 0.955 -> 0.993 on MiniLM), at no measurable speed cost.
+- Exactly one product stays float32: layer 0's FFN down-projection (`output.dense`, fed
+  by GELU outputs with long tails). Measured one product at a time, it is the most
+  sensitive by far (keeping it float32 adds +0.0016 mean cosine; every other product
+  +0.0001-0.0007), so keeping it brings MiniLM to 0.994 for ~4% of the int8 speed-up.
+  Recipe q1 kept the first half of the layers' down-projections (0.995-0.996) and cost
+  ~10-20% of the speed: 1.6x instead of 2x on 24-word sentences.
+- Not adopted (measured, no gain beyond noise): static QDQ with activation ranges
+  calibrated on a text sample (slower and less accurate than dynamic, see
+  docs/benchmarks.md); quantising the Q/K/V products as separate MatMuls instead of
+  `QAttention`; tanh-approximated GELU (`FastGelu`).
 - `reduce_range` (7-bit weights) only on CPUs without VNNI, where 8-bit u8 x s8 products
   can saturate; the embeddings, LayerNorms and softmax are never quantised.
 A model for which the quantiser fails, or whose probe cosine falls below
@@ -38,10 +51,13 @@ from embedstack.progress import report_ambient
 
 log = logging.getLogger(__name__)
 
-# Part of the graph cache key: bump when fusion or the int8 recipe changes.
+# Parts of the graph cache key: bump GRAPH_RECIPE when fusion changes (every precision
+# is rebuilt), INT8_RECIPE when only the int8 recipe changes (float32 graphs are kept).
 GRAPH_RECIPE = "g1"
+INT8_RECIPE = "q2"
 MIN_INT8_COSINE = 0.98  # on random-token probes, which are harsher than real text
 _FFN_DOWN = re.compile(r"layer\.(\d+)\.output\.dense\.weight")
+FLOAT_LAYERS = (0,)  # layers whose FFN down-projection stays float32 (see above)
 
 
 class PrecisionUnavailableError(EmbedstackError):
@@ -113,14 +129,17 @@ def _has_vnni() -> bool:
     return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
-def sensitive_nodes(model: Any, num_layers: int) -> list[str]:
-    """MatMul nodes to keep in float32: FFN down-projections of the first half of layers."""
+def sensitive_nodes(
+    model: Any, num_layers: int, layers: tuple[int, ...] = FLOAT_LAYERS
+) -> list[str]:
+    """MatMul nodes to keep in float32: the FFN down-projections of `layers`."""
     weights = {init.name for init in model.graph.initializer}
     keep = []
     for node in model.graph.node:
         for name in node.input:
             match = _FFN_DOWN.search(name) if name in weights else None
-            if node.op_type == "MatMul" and match and int(match.group(1)) < num_layers / 2:
+            layer = int(match.group(1)) if match else -1
+            if node.op_type == "MatMul" and layer in layers and layer < num_layers:
                 keep.append(node.name)
     return keep
 
@@ -130,13 +149,21 @@ class _DropQuantizerNotes(logging.Filter):
         return "onnxruntime" not in record.pathname
 
 
-def quantize_int8(source: Path, target: Path, config: dict[str, Any]) -> None:
-    """Quantise `source` (ideally fused) with the recipe above, then check it."""
+def quantize_int8(
+    source: Path,
+    target: Path,
+    config: dict[str, Any],
+    *,
+    float_layers: tuple[int, ...] = FLOAT_LAYERS,
+    per_channel: bool = True,
+) -> None:
+    """Quantise `source` (ideally fused) with the recipe above, then check it. The
+    keyword knobs exist for `benchmarks/int8_variants.py`; the loader uses the defaults."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model = onnx.load(str(source))
-    keep = sensitive_nodes(model, int(config.get("num_hidden_layers", 0)))
+    keep = sensitive_nodes(model, int(config.get("num_hidden_layers", 0)), float_layers)
     quiet = _DropQuantizerNotes()  # it logs advice on the root logger; our checks decide
     logging.getLogger().addFilter(quiet)
     try:
@@ -146,7 +173,7 @@ def quantize_int8(source: Path, target: Path, config: dict[str, Any]) -> None:
             weight_type=QuantType.QInt8,
             op_types_to_quantize=["MatMul", "Attention"],
             nodes_to_exclude=keep,
-            per_channel=True,
+            per_channel=per_channel,
             reduce_range=not _has_vnni(),
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT, "MatMulConstBOnly": True},
         )

@@ -24,10 +24,12 @@ from embedstack.config import cache_dir
 from embedstack.encoders.digests import file_sha256
 from embedstack.encoders.quantize import (
     GRAPH_RECIPE,
+    INT8_RECIPE,
     PrecisionUnavailableError,
     conversion_stage,
     finish_graph,
 )
+from embedstack.encoders.runtime import make_session, resolve_providers
 from embedstack.errors import InputError, ModelNotFoundError
 from embedstack.progress import report_ambient
 
@@ -48,6 +50,18 @@ class TokenBatch:
     offsets: np.ndarray
     truncated: np.ndarray
     tokens: list[list[str]] = field(default_factory=list)
+
+    def rows(self, start: int, stop: int) -> TokenBatch:
+        """Rows start:stop, with padding columns no row of the slice needs removed."""
+        width = int(self.attention_mask[start:stop].sum(axis=1).max(initial=0))
+        return TokenBatch(
+            input_ids=self.input_ids[start:stop, :width],
+            attention_mask=self.attention_mask[start:stop, :width],
+            token_type_ids=self.token_type_ids[start:stop, :width],
+            offsets=self.offsets[start:stop, :width],
+            truncated=self.truncated[start:stop],
+            tokens=self.tokens[start:stop],
+        )
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -91,6 +105,7 @@ class TransformerModel:
         fingerprint: str,
         tokenizer_hash: str,
         precision: str,
+        providers: Sequence[str] = (),
     ) -> None:
         self.path = path
         self.config = config
@@ -100,13 +115,30 @@ class TransformerModel:
         self.fingerprint = fingerprint
         self.tokenizer_hash = tokenizer_hash
         self.precision = precision
+        self.providers = list(providers) or list(session.get_providers())
+        self.threads = int(session.get_session_options().intra_op_num_threads or 1)
         self._inputs = {i.name for i in session.get_inputs()}
+        self._unpadded: Any = None
+        self.pad_id = _configure_tokenizer(tokenizer, config, max_length)
 
     @classmethod
     def from_dir(
-        cls, path: str | Path, max_length: int | None = None, precision: str = "float32"
+        cls,
+        path: str | Path,
+        max_length: int | None = None,
+        precision: str = "float32",
+        *,
+        device: str | None = None,
+        providers: Sequence[str] | None = None,
+        threads: int | None = None,
+        spin: bool | None = None,
     ) -> TransformerModel:
-        """Load (converting once, then cached) the model in a Hugging Face folder."""
+        """Load (converting once, then cached) the model in a Hugging Face folder.
+
+        `device` ("cpu", "cuda", ...) or `providers` picks the ONNX Runtime execution
+        providers (see `embedstack.encoders.runtime`); `threads` the intra-op threads,
+        `spin` whether they busy-wait (default: only on a machine that is not busy).
+        """
         from tokenizers import Tokenizer
 
         root = Path(path).expanduser()
@@ -128,8 +160,8 @@ class TransformerModel:
         length = max_length or limit
         fingerprint = file_sha256(root / "model.safetensors")
         tokenizer_hash = file_sha256(root / "tokenizer.json")
+        chosen = resolve_providers(device, providers)  # before any conversion work
         tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
-        _configure_tokenizer(tokenizer, config, length)
         try:
             onnx_path = _cached_onnx(root, config, fingerprint, precision)
         except PrecisionUnavailableError as exc:
@@ -139,11 +171,12 @@ class TransformerModel:
             root,
             config,
             tokenizer,
-            _session(onnx_path),
+            make_session(onnx_path, chosen, threads, spin),
             max_length=length,
             fingerprint=fingerprint,
             tokenizer_hash=tokenizer_hash,
             precision=precision,
+            providers=chosen,
         )
 
     @property
@@ -160,20 +193,38 @@ class TransformerModel:
         items: list[Any] = (
             list(zip(texts, pairs, strict=True)) if pairs is not None else list(texts)
         )
-        encodings = self.tokenizer.encode_batch(items) if items else []
+        return self.pad(self.tokenizer.encode_batch(items) if items else [])
+
+    def encode_unpadded(self, texts: list[str]) -> list[Any]:
+        """Truncated, unpadded encodings (for batching by token count, then `pad`)."""
+        if self._unpadded is None:
+            from tokenizers import Tokenizer
+
+            clone = Tokenizer.from_str(self.tokenizer.to_str())
+            clone.no_padding()
+            self._unpadded = clone
+        return self._unpadded.encode_batch(texts) if texts else []
+
+    def pad(self, encodings: list[Any]) -> TokenBatch:
+        """A batch padded to its longest row (never beyond) from tokenizer encodings."""
         n, t = len(encodings), max((len(e.ids) for e in encodings), default=0)
+        ids = np.full((n, t), self.pad_id, dtype=np.int64)
+        mask = np.zeros((n, t), dtype=np.int64)
+        types = np.zeros((n, t), dtype=np.int64)
         offsets = np.zeros((n, t, 2), dtype=np.int64)
+        single_segment = int(self.config.get("type_vocab_size", 2)) <= 1  # RoBERTa-style
         for i, enc in enumerate(encodings):
-            offsets[i, : len(enc.offsets)] = np.asarray(enc.offsets, dtype=np.int64).reshape(-1, 2)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64).reshape(n, t)
-        types = np.array([e.type_ids for e in encodings], dtype=np.int64).reshape(n, t)
-        if int(self.config.get("type_vocab_size", 2)) <= 1:  # RoBERTa-style: one segment id
-            types[:] = 0
+            real = int(sum(enc.attention_mask))
+            ids[i, :real] = enc.ids[:real]
+            mask[i, :real] = 1
+            if not single_segment:
+                types[i, :real] = enc.type_ids[:real]
+            offsets[i, :real] = np.asarray(enc.offsets[:real], dtype=np.int64).reshape(-1, 2)
         return TokenBatch(
-            input_ids=np.array([e.ids for e in encodings], dtype=np.int64).reshape(n, t),
+            input_ids=ids,
             attention_mask=mask,
             token_type_ids=types,
-            offsets=offsets * mask[:, :, None],
+            offsets=offsets,
             truncated=np.array([bool(e.overflowing) for e in encodings], dtype=bool),
             tokens=[e.tokens[: int(m.sum())] for e, m in zip(encodings, mask, strict=True)],
         )
@@ -200,27 +251,20 @@ class TransformerModel:
             return weights.get(name)
 
 
-def _configure_tokenizer(tokenizer: Any, config: dict[str, Any], length: int) -> None:
-    """Replace the packaged truncation/padding (often fixed at 128) with ours."""
+def _configure_tokenizer(tokenizer: Any, config: dict[str, Any], length: int) -> int:
+    """Replace the packaged truncation/padding (often fixed at 128) with ours; the pad id."""
     padding = tokenizer.padding or {}
     pad_id = int(padding.get("pad_id", config.get("pad_token_id", 0) or 0))
     pad_token = padding.get("pad_token") or tokenizer.id_to_token(pad_id) or "[PAD]"
     tokenizer.no_padding()
     tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
     tokenizer.enable_truncation(max_length=length)
+    return pad_id
 
 
 def _session(path: Path) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    """A CPU session with the default tuning (CLIP towers use it too)."""
+    return make_session(path)
 
 
 def _cached_onnx(root: Path, config: dict[str, Any], fingerprint: str, precision: str) -> Path:
@@ -230,7 +274,8 @@ def _cached_onnx(root: Path, config: dict[str, Any], fingerprint: str, precision
     native = config.get("model_type") in NATIVE_TYPES
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:8]
     method = (f"native{CONVERTER_VERSION}" if native else "torch") + f"-{GRAPH_RECIPE}"
-    entry = cache_dir("onnx") / f"{fingerprint[:24]}-{config_hash}-{method}-{precision}"
+    tag = f"{INT8_RECIPE}-int8" if precision == "int8" else precision
+    entry = cache_dir("onnx") / f"{fingerprint[:24]}-{config_hash}-{method}-{tag}"
     target = entry / "model.onnx"
     if target.is_file():
         return target
