@@ -4,6 +4,7 @@ themselves, --cutoffs (and the old -k), a range filter on the wrong type warns."
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,11 @@ from typer.testing import CliRunner
 
 from embedstack.cli.main import app
 from embedstack.store.collection import Collection
-from embedstack.store.filter_hints import range_conditions, range_type_warnings
+from embedstack.store.filter_hints import (
+    FilterTypeWarning,
+    range_conditions,
+    range_type_warnings,
+)
 
 runner = CliRunner()
 DATA = Path(__file__).resolve().parents[1] / "data" / "eval"
@@ -98,6 +103,19 @@ def test_range_type_warnings_in_python(years: Path) -> None:
     assert list(range_conditions({"$and": [{"a": {"$gt": 1, "$in": [2]}}, {"b": 2}]})) == [
         ("a", "$gt", 1)
     ]
+
+
+def test_collection_search_warns_about_a_range_on_the_wrong_type(years: Path) -> None:
+    """The Python API says why a filtered search came back short, as the CLI does."""
+    with Collection.open(years) as col:
+        with pytest.warns(FilterTypeWarning, match="compares a string with the numbers"):
+            assert col.search("tax", where={"year": {"$gte": "2020"}}) == []
+        with pytest.warns(FilterTypeWarning):
+            assert col.search(["tax", "rules"], where={"year": {"$gte": "2020"}}) == [[], []]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # right type, or a full result: no warning
+            assert len(col.search("tax", where={"year": {"$gte": 2020}})) == 1
+            assert len(col.search("tax", k=1, where={"year": {"$gte": 2000}})) == 1
 
 
 def test_tune_keeps_its_cache_under_cache_dir(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 from embedstack.errors import InputError
 from embedstack.progress import Progress
+from embedstack.store.filter_hints import warn_range_types
 from embedstack.text.analysis import EmptyQueryWarning
 from embedstack.types import EmbeddingSpace, Hit, Kind
 
@@ -172,6 +173,9 @@ class TextSearch:
         ) -> list[Hit]:
             """Top-k hits from one secondary index."""
 
+        def ids_where(self, where: dict[str, Any]) -> list[str]:
+            """Ids of the rows a filter matches."""
+
     @overload
     def search(  # type: ignore[overload-overlap]  # a str is a Sequence[str] too
         self,
@@ -204,8 +208,18 @@ class TextSearch:
         if not isinstance(query, str):
             queries = list(query)
             if retriever == "dense":
-                return self.search_queries(queries, k, where)
-            return [self.search(q, k, where, retriever) for q in queries]
+                many = self.search_queries(queries, k, where)
+            else:
+                many = [self._search_one(q, k, where, retriever) for q in queries]
+            warn_range_types(self, where, many, k)
+            return many
+        hits = self._search_one(query, k, where, retriever)
+        warn_range_types(self, where, [hits], k)
+        return hits
+
+    def _search_one(
+        self, query: str, k: int, where: dict[str, Any] | None, retriever: str | Any
+    ) -> list[Hit]:
         if not isinstance(retriever, str):
             if not callable(getattr(retriever, "search", None)):
                 raise InputError(

@@ -8,10 +8,17 @@ helpers find such comparisons so the CLI can say so instead of staying silent.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from typing import Any, Protocol
 
 _RANGE = ("$gt", "$gte", "$lt", "$lte")
+
+
+class FilterTypeWarning(UserWarning):
+    """A range filter compares a number with a string, so it matches nothing."""
+
+
 _LOGICAL = ("$and", "$or")
 
 
@@ -64,6 +71,17 @@ def range_type_warnings(collection: _Filterable, where: dict[str, Any] | None) -
                 f"so it matches nothing{hint}"
             )
     return messages
+
+
+def warn_range_types(
+    collection: _Filterable, where: dict[str, Any] | None, results: list[list[Any]], k: int
+) -> None:
+    """Warn (FilterTypeWarning) when a filtered search came back short because a range
+    compared a number with a string; costs nothing for unfiltered or full results."""
+    if not where or all(len(hits) >= k for hits in results):
+        return
+    for message in range_type_warnings(collection, where):
+        warnings.warn(message, FilterTypeWarning, stacklevel=3)
 
 
 def _retyped(value: Any) -> Any:
