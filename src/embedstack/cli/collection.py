@@ -26,7 +26,7 @@ from embedstack.cli.explain import (
     print_explanation,
 )
 from embedstack.cli.index_run import IndexRequest, run_index
-from embedstack.cli.output import console, dumps, embedding_progress, err, hit_json, print_hits
+from embedstack.cli.output import console, dumps, err, hit_json, print_hits
 from embedstack.cli.vectors import (
     ANN_HELP,
     RESCORE_HELP,
@@ -41,7 +41,7 @@ from embedstack.store.filter_hints import range_type_warnings
 from embedstack.store.vector_files import VectorFields
 from embedstack.text.loaders import Fields
 
-__all__ = ["console", "embedding_progress", "err", "hit_json", "index", "print_hits", "search"]
+__all__ = ["console", "err", "hit_json", "index", "print_hits", "search"]
 MAX_WHERE_DEPTH = 100  # JSON levels; the store allows 32 levels of $and/$or
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from embedstack.cli.collection import console, embedding_progress, hit_json, print_hits
+from embedstack.cli.collection import console, hit_json, print_hits
 from embedstack.cli.encoder_options import (
     document_prefix_option,
     encoder_choice,
@@ -21,6 +21,7 @@ from embedstack.cli.encoder_options import (
     precision_option,
     query_prefix_option,
 )
+from embedstack.cli.progress_view import progress_view
 from embedstack.store.collection import Collection
 from embedstack.text.loaders import load_documents
 
@@ -55,7 +56,7 @@ def demo(
         started = time.perf_counter()
         choice = encoder_choice(model, pooling, precision, query_prefix, document_prefix)
         collection = Collection.create(Path(tmp) / "demo", choice.spec_or_encoder())
-        with collection, embedding_progress(not as_json) as progress:
+        with collection, progress_view(enabled=not as_json) as progress:
             collection.add(
                 [d.text for d in docs],
                 ids=[d.id for d in docs],

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,13 +27,6 @@ if TYPE_CHECKING:
 
 console = Console(emoji=False)
 err_console = Console(stderr=True, emoji=False)
-
-
-@contextmanager
-def progress_bar(enabled: bool = True) -> Iterator[ProgressFn | None]:
-    """The library's `progress(stage, done, total)` on stderr (see `progress_view`)."""
-    with progress_view(err_console, enabled=enabled) as progress:
-        yield progress
 
 
 def eval_options(
@@ -163,7 +154,7 @@ def eval_command(
     if strict and not dataset.report.ok:
         raise InputError("dataset has problems (--strict): " + "; ".join(dataset.report.lines()))
     _warn(dataset.report.lines())
-    with progress_bar(not as_json) as progress:
+    with progress_view(enabled=not as_json) as progress:
         options = eval_options(
             model=model, pooling=pooling, max_length=max_length, batch_size=batch_size,
             no_cache=no_cache, cache_dir=cache_dir, progress=progress, params=params,
@@ -263,7 +254,7 @@ def eval_sts_command(
         cache_dir=cache_dir, encoder=choice.options,
     )  # fmt: skip
     encoder = options.encoder()
-    with progress_bar(not as_json) as progress:
+    with progress_view(enabled=not as_json) as progress:
         result = evaluate_sts(dataset, encoder, batch_size, progress)
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
@@ -302,7 +293,7 @@ def compare_command(
     from embedstack.eval.report import write_report
 
     configs = load_configs(config, preset=preset, model=model, cpu_hour_usd=cpu_hour_usd)
-    with progress_bar(not as_json) as progress:
+    with progress_view(enabled=not as_json) as progress:
         comparison = run_comparison(
             dataset, configs, split=split,
             options=eval_options(no_cache=no_cache, cache_dir=cache_dir, progress=progress),

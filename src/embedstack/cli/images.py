@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from embedstack.cli.collection import embedding_progress, hit_json, print_hits
+from embedstack.cli.collection import hit_json, print_hits
+from embedstack.cli.progress_view import progress_view
 
 console = Console(emoji=False)
 err = Console(stderr=True, emoji=False)
@@ -48,7 +49,7 @@ def index_images_command(
     """
     from embedstack.apps.images import index_images
 
-    with embedding_progress(not as_json) as progress:
+    with progress_view(enabled=not as_json) as progress:
         report = index_images(
             folder, into, model, bm25=bm25, max_pixels=max_pixels, progress=progress
         )

@@ -31,10 +31,10 @@ def migrate_store(
 
       embedstack migrate-store 'postgresql://me@db.internal/kb?collection=notes' ./notes-copy.es
     """
-    from embedstack.cli.eval import progress_bar
+    from embedstack.cli.progress_view import progress_view
     from embedstack.store.migrate import migrate_store as run
 
-    with progress_bar(not as_json) as bar:
+    with progress_view(enabled=not as_json) as bar:
 
         def progress(stage: str, done: int, total: int | None) -> None:
             if bar is not None:

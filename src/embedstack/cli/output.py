@@ -9,29 +9,19 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from embedstack.cli.progress_view import progress_view
-from embedstack.progress import Progress as ProgressCallback
 from embedstack.types import Hit
 
 # emoji=False: user text such as `notes.jsonl:100: bad line` must not become "notes.jsonl💯"
 console = Console(emoji=False)
 err = Console(stderr=True, emoji=False)
 SHOWN_BAD_ROWS = 5  # skipped inputs listed one by one; the rest are counted
-
-
-@contextmanager
-def embedding_progress(enabled: bool = True) -> Iterator[ProgressCallback | None]:
-    """Progress of `Collection.add/upsert(progress=...)` on stderr (see `progress_view`)."""
-    with progress_view(err, enabled=enabled) as progress:
-        yield progress
 
 
 def report_skipped(skipped: Sequence[object], shown: int = SHOWN_BAD_ROWS) -> None:

@@ -55,7 +55,8 @@ def tune_command(
       embedstack tune ./my-beir-data --into ./my-collection
     """
     from embedstack.atomic import write_json
-    from embedstack.cli.eval import eval_options, progress_bar
+    from embedstack.cli.eval import eval_options
+    from embedstack.cli.progress_view import progress_view
     from embedstack.errors import InputError
     from embedstack.eval.datasets import load_retrieval_dataset
     from embedstack.eval.tuning import tune_on_dataset
@@ -69,7 +70,7 @@ def tune_command(
     target = into if into is not None else out
     train = load_retrieval_dataset(dataset_dir, train_split)
     test = load_retrieval_dataset(dataset_dir, test_split)
-    with progress_bar(not as_json) as progress:
+    with progress_view(enabled=not as_json) as progress:
         choice = encoder_choice(model, pooling, precision, query_prefix, document_prefix)
         options = eval_options(
             model=model, no_cache=no_cache, cache_dir=cache_dir, progress=progress,

@@ -13,7 +13,8 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from embedstack.cli.output import console, dumps, embedding_progress, err
+from embedstack.cli.output import console, dumps, err
+from embedstack.cli.progress_view import progress_view
 from embedstack.errors import CollectionError, InputError
 from embedstack.store.backend import as_location
 
@@ -83,7 +84,7 @@ def migrate(
         raise InputError(f"--batch-size must be positive, got {batch_size}")
     encoder = _load(to_model, options)
     with Collection.open(as_location(directory)) as collection:
-        with embedding_progress(not as_json and err.is_terminal) as progress:
+        with progress_view(err, enabled=not as_json and err.is_terminal) as progress:
             result = collection.migrate(encoder, batch_size=batch_size, progress=progress)
         summary: dict[str, Any] = {**result.to_dict(), "gate": None, "switched": False}
         gate = None
