@@ -48,7 +48,8 @@ def test_fp32_graph_is_fused_and_exact(tiny) -> None:
     path, torch_model = tiny
     model = TransformerModel.from_dir(path)
     ops = _ops(model)
-    assert {"Attention", "SkipLayerNormalization"} <= ops
+    assert {"Attention", "BiasGelu", "LayerNormalization"} <= ops
+    assert "SkipLayerNormalization" not in ops  # slower on CPU than Add + LayerNormalization
     batch = model.tokenize(TEXTS)
     assert np.abs(model.hidden_states(batch) - reference_hidden(torch_model, batch)).max() < 1e-4
 
@@ -60,6 +61,7 @@ def test_int8_recipe_parity_and_space(tiny) -> None:
     assert int8.precision == "int8"
     ops = _ops(int8)
     assert "DynamicQuantizeLinear" in ops or "DynamicQuantizeMatMul" in ops or "QAttention" in ops
+    assert "SkipLayerNormalization" not in ops
     cosine = (_pooled(fp32, TEXTS) * _pooled(int8, TEXTS)).sum(1)
     assert cosine.mean() > 0.98 and cosine.min() > 0.95
     assert not np.allclose(_pooled(fp32, TEXTS), _pooled(int8, TEXTS), atol=1e-6)

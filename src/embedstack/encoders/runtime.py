@@ -106,6 +106,12 @@ def machine_is_busy() -> bool:
         return False
 
 
+# ONNX Runtime fusions that make CPU runs slower: residual + LayerNorm as one
+# `SkipLayerNormalization` costs 4x `Add` + `LayerNormalization` on ORT 1.32 (MiniLM,
+# 256 tokens: 6.1 vs 1.4 ms per run; see encoders/quantize.py, benchmarks/ort_ops.py).
+SLOWER_FUSIONS = ["SkipLayerNormFusion"]
+
+
 def make_session(
     path: Path,
     providers: Sequence[str] | None = None,
@@ -131,7 +137,9 @@ def make_session(
     spinning = not machine_is_busy() if spin is None else spin
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     chosen = list(providers) if providers else [CPU]
-    session = ort.InferenceSession(str(path), options, providers=chosen)
+    session = ort.InferenceSession(
+        str(path), options, providers=chosen, disabled_optimizers=SLOWER_FUSIONS
+    )
     if chosen[0] != CPU and session.get_providers()[0] != chosen[0]:
         # e.g. onnxruntime-gpu installed but no CUDA driver: ORT itself falls back silently
         raise ProviderUnavailableError(
