@@ -98,6 +98,14 @@ def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def lane_count(providers: Sequence[str], threads: int | None) -> int:
+    """Run lanes for a session (encoders/lanes.py): on CPU one per core to use, each a
+    single-threaded run; a hardware provider parallelises inside its run, so one."""
+    if list(providers)[:1] != [CPU]:
+        return 1
+    return max(1, threads or cpu_count())
+
+
 def machine_is_busy() -> bool:
     """True when the 1-minute load average already fills every core we may use."""
     try:

@@ -22,6 +22,7 @@ import numpy as np
 
 from embedstack.config import cache_dir
 from embedstack.encoders.digests import file_sha256
+from embedstack.encoders.lanes import RunLanes
 from embedstack.encoders.quantize import (
     GRAPH_RECIPE,
     INT8_RECIPE,
@@ -29,7 +30,7 @@ from embedstack.encoders.quantize import (
     conversion_stage,
     finish_graph,
 )
-from embedstack.encoders.runtime import make_session, resolve_providers
+from embedstack.encoders.runtime import lane_count, make_session, resolve_providers
 from embedstack.errors import InputError, ModelNotFoundError
 from embedstack.progress import report_ambient
 
@@ -106,6 +107,7 @@ class TransformerModel:
         tokenizer_hash: str,
         precision: str,
         providers: Sequence[str] = (),
+        lanes: int = 1,
     ) -> None:
         self.path = path
         self.config = config
@@ -116,7 +118,9 @@ class TransformerModel:
         self.tokenizer_hash = tokenizer_hash
         self.precision = precision
         self.providers = list(providers) or list(session.get_providers())
-        self.threads = int(session.get_session_options().intra_op_num_threads or 1)
+        self.lanes = RunLanes(lanes)  # concurrent single-threaded runs (encoders/lanes.py)
+        intra = int(session.get_session_options().intra_op_num_threads or 1)
+        self.threads = intra * self.lanes.lanes  # cores one call keeps busy
         self._inputs = {i.name for i in session.get_inputs()}
         self._unpadded: Any = None
         self.pad_id = _configure_tokenizer(tokenizer, config, max_length)
@@ -136,8 +140,9 @@ class TransformerModel:
         """Load (converting once, then cached) the model in a Hugging Face folder.
 
         `device` ("cpu", "cuda", ...) or `providers` picks the ONNX Runtime execution
-        providers (see `embedstack.encoders.runtime`); `threads` the intra-op threads,
-        `spin` whether they busy-wait (default: only on a machine that is not busy).
+        providers (see `embedstack.encoders.runtime`); `threads` the cores to use (on
+        CPU, as run lanes: encoders/lanes.py), `spin` whether intra-op threads busy-wait
+        (default: only on a machine that is not busy).
         """
         from tokenizers import Tokenizer
 
@@ -167,16 +172,18 @@ class TransformerModel:
         except PrecisionUnavailableError as exc:
             log.warning("%s; keeping float32", exc)
             precision, onnx_path = "float32", _cached_onnx(root, config, fingerprint, "float32")
+        lanes = lane_count(chosen, threads)
         return cls(
             root,
             config,
             tokenizer,
-            make_session(onnx_path, chosen, threads, spin),
+            make_session(onnx_path, chosen, 1 if lanes > 1 else threads, spin),
             max_length=length,
             fingerprint=fingerprint,
             tokenizer_hash=tokenizer_hash,
             precision=precision,
             providers=chosen,
+            lanes=lanes,
         )
 
     @property
@@ -230,18 +237,26 @@ class TransformerModel:
         )
 
     def hidden_states(self, batch: TokenBatch) -> np.ndarray:
-        """last_hidden_state, (batch, tokens, hidden) float32."""
-        if batch.input_ids.shape[0] == 0:
-            return np.zeros((0, batch.input_ids.shape[1], self.hidden_size), dtype=np.float32)
+        """last_hidden_state, (batch, tokens, hidden) float32; row slices run in parallel
+        lanes, at the batch's full width (masked positions such as ColBERT's query
+        [MASK]s keep their outputs)."""
+        rows, width = batch.input_ids.shape
+        if rows == 0:
+            return np.zeros((0, width, self.hidden_size), dtype=np.float32)
         feeds = {
             "input_ids": batch.input_ids,
             "attention_mask": batch.attention_mask,
             "token_type_ids": batch.token_type_ids,
         }
-        (out,) = self.session.run(
-            ["last_hidden_state"], {k: v for k, v in feeds.items() if k in self._inputs}
-        )
-        return np.asarray(out, dtype=np.float32)
+        feeds = {k: v for k, v in feeds.items() if k in self._inputs}
+
+        def run(start: int, stop: int) -> np.ndarray:
+            part = {k: v[start:stop] for k, v in feeds.items()}
+            (out,) = self.session.run(["last_hidden_state"], part)
+            return np.asarray(out, dtype=np.float32)
+
+        parts = self.lanes.map(run, rows)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def tensor(self, name: str) -> np.ndarray:
         """Any tensor of model.safetensors by its exact name (MLM head, classifier, ...)."""
