@@ -48,7 +48,7 @@ class VectorSettings:
     rescore: str = "float32"
     metric: str = "cosine"
     dims: int | None = None  # Matryoshka: keep the first `dims` dimensions
-    candidates: int = 100  # rows handed to rescoring (at least 4 k)
+    candidates: int | None = None  # rows handed to rescoring; None: by storage (below)
 
     def __post_init__(self) -> None:
         check_choice(self.storage, STORAGES, "storage")
@@ -56,8 +56,22 @@ class VectorSettings:
         check_choice(self.metric, METRICS, "metric")
         if self.dims is not None and int(self.dims) <= 0:
             raise InputError(f"dims must be a positive number of dimensions, got {self.dims}")
-        if int(self.candidates) <= 0:
+        if self.candidates is not None and int(self.candidates) <= 0:
             raise InputError(f"candidates must be positive, got {self.candidates}")
+
+    def candidate_count(self, k: int) -> int:
+        """Rows a search hands to rescoring for top-k. Without rescoring, k. float16 (and
+        float32) codes order rows almost exactly, so 2k lets rescoring fix the border
+        and stays within a graph walk's beam (ef_search 64: asking for 100 would widen
+        the walk itself, 1.4x slower); int8 and binary codes are coarse, so at least
+        100 (or 4k). An explicit `candidates` gets at least 4k."""
+        if self.rescore == "none":
+            return k
+        if self.candidates is not None:
+            return max(int(self.candidates), 4 * k)
+        if self.storage in ("float32", "float16"):
+            return 2 * k
+        return max(100, 4 * k)
 
     @property
     def code_metric(self) -> str:

@@ -76,7 +76,7 @@ def search_many(
         return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in queries]
     if _scan_exactly(index, allowed):
         return [exact_search(flat, metric, query, k, rows) for query in queries]
-    count = k if index.rescore == "none" else max(index.settings.candidates, 4 * k)
+    count = index.settings.candidate_count(k)
     found = index.candidates_many(queries, count, rows if filtered else None)
     out: list[tuple[np.ndarray, np.ndarray]] = []
     for query, (cand, approximate) in zip(queries, found, strict=True):
