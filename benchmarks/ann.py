@@ -22,12 +22,14 @@ rounds (median queries/s per system):
 
 "embedstack" rows include everything a user gets: the SQLite read snapshot, the hit
 rows' ids, texts and metadata, `Hit` objects. Unless `--separate-raw`, raw usearch
-searches the very graph file our float32 collection saved (restored into RAM), so the
+searches the very graph file our default collection saved (restored into RAM), so the
 ratio of the two is exactly our per-query overhead on the same graph. Every system uses
 the same HNSW settings (M, ef_construction, ef_search). The exact scan is the float32
 collection searched with `exact=True` (unless `--separate-raw`). Exact queries/s are timed
 on `--exact-queries` queries (a 1M scan is slow). Filtered search (1% and 50% of rows)
-runs on the float32 HNSW collection against the exact filtered scan.
+runs on the default HNSW collection against the exact filtered scan. The default HNSW
+collection holds float16 codes in the graph and rescores 2k candidates with float32
+(`es-hnsw-f32` is the float32 graph).
 """
 
 from __future__ import annotations
@@ -47,10 +49,11 @@ from pathlib import Path
 import numpy as np
 
 K = 10
-SYSTEMS = ("es-exact", "es-hnsw-f32", "es-hnsw-int8", "es-hnsw-binary", "usearch", "faiss",
-           "chroma")  # fmt: skip
+SYSTEMS = ("es-exact", "es-hnsw", "es-hnsw-f32", "es-hnsw-int8", "es-hnsw-binary", "usearch",
+           "faiss", "chroma")  # fmt: skip
 LABELS = {
     "es-exact": "embedstack exact (float32)",
+    "es-hnsw": "embedstack hnsw (default f16+f32)",
     "es-hnsw-f32": "embedstack hnsw float32",
     "es-hnsw-int8": "embedstack hnsw int8+f32",
     "es-hnsw-binary": "embedstack hnsw binary+f32",
@@ -58,7 +61,7 @@ LABELS = {
     "faiss": "faiss IndexHNSWFlat",
     "chroma": "chroma hnsw",
 }
-REUSED = ("es-exact", "usearch")  # searched on the float32 collection unless --separate-raw
+REUSED = ("es-exact", "usearch")  # searched on the default collection unless --separate-raw
 BATCH = 100_000  # rows per add, as `embedstack index` streams a file
 
 
@@ -121,6 +124,8 @@ def build(system: str, data: Path, out: Path, hnsw: dict) -> None:
         ann = {} if system == "es-exact" else {"ann": "hnsw"}
         if system in ("es-hnsw-int8", "es-hnsw-binary"):  # compressed graph, float32 rescoring
             ann.update(storage=system.rsplit("-", 1)[1], rescore="float32")
+        if system == "es-hnsw-f32":  # a float32 graph (the default is float16 + rescoring)
+            ann.update(storage="float32")
         settings = {"exact_below": 0, **hnsw} if ann else None
         col = Collection.create(out, dim=_dim(data), ann_settings=settings, **ann)
         for start, vectors in batches(data):
@@ -132,7 +137,7 @@ def build(system: str, data: Path, out: Path, hnsw: dict) -> None:
     elif system == "usearch":
         from usearch.index import Index
 
-        index = Index(ndim=_dim(data), metric="cos", dtype="f32",
+        index = Index(ndim=_dim(data), metric="ip", dtype="f16",  # as our default graph
                       connectivity=hnsw["connectivity"], expansion_add=hnsw["expansion_add"],
                       expansion_search=hnsw["expansion_search"])  # fmt: skip
         for start, vectors in batches(data):
@@ -247,7 +252,7 @@ def open_system(system: str, out: Path, hnsw: dict) -> tuple[Single, Batch]:
 
 
 def our_graph(folder: Path) -> Path:
-    """The base graph file our float32 collection saved (bulk loads leave no delta)."""
+    """The base graph file a collection saved (bulk loads leave no delta)."""
     (index_dir,) = (folder / "indexes").glob("hnsw-*")
     assert not (index_dir / "delta.usearch").exists(), "bulk load left a delta graph"
     return index_dir / "graph.usearch"
@@ -280,18 +285,18 @@ def run(name: str, x: np.ndarray, q: np.ndarray, args: argparse.Namespace, root:
     data = work / "data.npy"
     np.save(data, x)
     truth = exact_top(x, q)
-    # Unless --separate-raw, the exact scan and raw usearch use the float32 collection
+    # Unless --separate-raw, the exact scan and raw usearch use the default collection
     # (exact=True) and its graph file: the same data, one build less each.
-    reuse = not args.separate_raw and "es-hnsw-f32" not in args.skip
+    reuse = not args.separate_raw and "es-hnsw" not in args.skip
     wanted = [s for s in SYSTEMS if s not in args.skip and not (reuse and s in REUSED)]
     outs = {s: work / s for s in wanted}
     built = {s: build_in_child(s, data, outs[s], hnsw) for s in wanted}
     if reuse:
         nothing = {"build_s": float("nan"), "rss_mb": float("nan")}
-        outs["es-exact"] = outs["es-hnsw-f32"]
+        outs["es-exact"] = outs["es-hnsw"]
         built = {"es-exact": {**nothing, "disk_mb": folder_mb(outs["es-exact"] / "vectors")},
                  **built}  # fmt: skip
-        outs["usearch"] = our_graph(outs["es-hnsw-f32"])
+        outs["usearch"] = our_graph(outs["es-hnsw"])
         built["usearch"] = {**nothing, "disk_mb": folder_mb(outs["usearch"])}
     opened = {s: open_system(s, outs[s], hnsw) for s in built}
     exact_q = q[: args.exact_queries]
@@ -316,19 +321,19 @@ def run(name: str, x: np.ndarray, q: np.ndarray, args: argparse.Namespace, root:
         print(f"{LABELS[s]:<28} {r:9.3f} {single_qps[s]:8.0f} {single_qps[s] / exact:7.1f}x "
               f"{batch_qps[s]:9.0f} {info['build_s']:8.1f} {info['rss_mb']:11.0f} "
               f"{info['disk_mb']:8.1f}")  # fmt: skip
-    ours = "es-hnsw-f32"
+    ours = "es-hnsw"
     for peer in ("usearch", "faiss", "chroma"):
         if ours in built and peer in built:
             print(f"{LABELS[ours]} / {LABELS[peer]}: {single_qps[ours] / single_qps[peer]:.2f}x "
                   f"single, {batch_qps[ours] / batch_qps[peer]:.2f}x batch")  # fmt: skip
-    for compressed in ("es-hnsw-int8", "es-hnsw-binary"):
+    for compressed in ("es-hnsw-f32", "es-hnsw-int8", "es-hnsw-binary"):
         if compressed in built and "chroma" in built:
             one = single_qps[compressed] / single_qps["chroma"]
             many = batch_qps[compressed] / batch_qps["chroma"]
             print(f"{LABELS[compressed]} / chroma: {one:.2f}x single, {many:.2f}x batch")
-    if "es-hnsw-f32" in built:
-        graph = our_graph(outs["es-hnsw-f32"]).stat().st_size / 2**20
-        print(f"float32 hnsw build peak RSS / graph file: {built[ours]['rss_mb'] / graph:.2f}x "
+    if ours in built:
+        graph = our_graph(outs[ours]).stat().st_size / 2**20
+        print(f"default hnsw build peak RSS / graph file: {built[ours]['rss_mb'] / graph:.2f}x "
               f"({built[ours]['rss_mb']:.0f} MB / {graph:.0f} MB); / whole collection "
               f"{built[ours]['rss_mb'] / built[ours]['disk_mb']:.2f}x")  # fmt: skip
         if args.filtered:

@@ -65,6 +65,9 @@ def scores(
     return -euclidean(queries, docs)
 
 
+SMALL_TOPK = 256  # arrays up to this size take one stable sort
+
+
 def topk(row_scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of the k largest values of a 1-d array, best first.
 
@@ -82,6 +85,11 @@ def topk(row_scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=row_scores.dtype)
     k = min(k, n)
+    if n <= SMALL_TOPK and row_scores.dtype.kind == "f":
+        # A few dozen rescored candidates: one stable sort (NaN sorts last, ties keep
+        # index order) beats argpartition + lexsort by ~10 us, per query.
+        idx = np.argsort(-row_scores, kind="stable")[:k]
+        return idx, row_scores[idx]
     if k < n:
         kth = row_scores[np.argpartition(-row_scores, k - 1)[:k]].min()
         if np.isnan(kth):  # fewer than k numbers: all of them, then the NaNs by index

@@ -121,3 +121,26 @@ def test_version_and_short_help():
     assert version.exit_code == 0 and version.stdout.strip() == f"embedstack {__version__}"
     short = CliRunner().invoke(app, ["search", "-h"])
     assert short.exit_code == 0 and "--in" in short.stdout
+
+
+def test_index_text_with_an_hnsw_index(notes, tmp_path):
+    from embedstack.store.collection import Collection
+
+    into = tmp_path / "kb.es"
+    assert run("index", notes, "--into", into, "--ann", "hnsw", "--json").exit_code == 0
+    col = Collection.open(into)
+    assert col.manifest.indexes["hnsw"]["storage"] == "float16"  # the hnsw default
+    col.close()
+    binary = tmp_path / "bin.es"
+    assert (
+        run("index", notes, "--into", binary, "--ann", "hnsw", "--storage", "binary").exit_code == 0
+    )
+    col = Collection.open(binary)
+    assert (col.manifest.indexes["hnsw"]["storage"], col.manifest.indexes["hnsw"]["rescore"]) == (
+        "binary",
+        "float32",
+    )
+    col.close()
+    hits = json.loads(run("search", "tea", "--in", into, "--json").stdout)
+    assert hits
+    one_line_error(run("index", notes, "--into", into, "--ann", "hnsw"), "new collection")

@@ -218,3 +218,30 @@ def test_bad_input_is_named(tmp_path):
         Collection.create(tmp_path / "f", dim=4, storage="binary", rescore="int4")
     with pytest.raises(CollectionError, match="search_vector"):
         col.search("text query")
+
+
+def test_hnsw_defaults_to_float16_codes_with_exact_float32_scores(tmp_path):
+    col, x = make(tmp_path, ann="hnsw")
+    (config,) = (c for name, c in col.manifest.indexes.items() if name == "hnsw")
+    assert (config["storage"], config["rescore"]) == ("float16", "float32")
+    recalls = []
+    for q in queries_near(x, 30):
+        hits = col.search_vector(q, 10)
+        exact = col.search_vector(q, 10, exact=True)
+        recalls.append(len(set(ids(hits)) & set(ids(exact))) / 10)
+        rows = [int(h.id[1:]) for h in hits]
+        cosine = x[rows] @ q / np.linalg.norm(q)  # stored rows are unit length
+        np.testing.assert_allclose([h.score for h in hits], cosine, rtol=1e-5, atol=1e-6)
+    assert np.mean(recalls) >= 0.95
+    explicit, _ = make(tmp_path, name="f32", ann="hnsw", storage="float32")
+    assert explicit.manifest.indexes["hnsw"]["storage"] == "float32"
+
+
+def test_candidate_count_follows_storage():
+    from embedstack.store.vecindex import VectorSettings
+
+    assert VectorSettings(storage="float32", rescore="none").candidate_count(10) == 10
+    assert VectorSettings(storage="float16", rescore="float32").candidate_count(10) == 20
+    assert VectorSettings(storage="int8", rescore="float32").candidate_count(10) == 100
+    assert VectorSettings(storage="binary", rescore="int8").candidate_count(50) == 200
+    assert VectorSettings(storage="float16", candidates=30).candidate_count(10) == 40

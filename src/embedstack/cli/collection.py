@@ -144,7 +144,7 @@ def index(
         "vector", "--vector-field", help="Parquet column / .npz array with the vectors."
     ),
     ann: str = typer.Option("exact", "--ann", help=ANN_HELP),
-    storage: str = typer.Option("float32", "--storage", help=STORAGE_HELP),
+    storage: str | None = typer.Option(None, "--storage", help=STORAGE_HELP),
     rescore: str | None = typer.Option(None, "--rescore", help=RESCORE_HELP),
 ) -> None:
     """Index files into a collection; unchanged documents are not embedded again.
@@ -182,7 +182,7 @@ def index(
         wanted=model_indexes(splade, colbert), rebuild_indexes=rebuild_indexes, prune=prune,
         rebuild_vectors=rebuild_vectors, max_bytes=int(max_file_mb * 1e6), batch=batch,
         truncate=truncate, chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap,
-        as_json=as_json, quiet=quiet,
+        as_json=as_json, quiet=quiet, ann=ann, storage=storage, rescore=rescore,
     )  # fmt: skip
     run_index(request)
 

@@ -55,6 +55,14 @@ class IndexRequest:
     chunk_overlap: int = 0
     as_json: bool = False
     quiet: bool = False
+    ann: str = "exact"  # the vector index of a new collection (--ann/--storage/--rescore)
+    storage: str | None = None
+    rescore: str | None = None
+
+    @property
+    def vector_index(self) -> dict[str, Any]:
+        """Collection.create keywords for the vector index the flags ask for."""
+        return {"ann": self.ann, "storage": self.storage, "rescore": self.rescore}
 
 
 def check_request(req: IndexRequest) -> None:
@@ -138,8 +146,13 @@ def run_index(req: IndexRequest) -> None:
     with progress_view(err, enabled=not req.as_json, quiet=req.quiet) as progress:
         if fresh:
             indexes = {**index_configs(None if req.bm25 else ()), **req.wanted}
-            collection = Collection.create(where, req.model, indexes=indexes)
+            collection = Collection.create(where, req.model, indexes=indexes, **req.vector_index)
         else:
+            if (req.ann, req.storage, req.rescore) != ("exact", None, None):
+                raise InputError(
+                    f"{req.into} exists: --ann, --storage and --rescore choose the vector "
+                    "index of a new collection; index into a new folder to change them"
+                )
             collection = Collection.open(where, req.model)
         try:
             prepared = _prepare(collection, req, result)

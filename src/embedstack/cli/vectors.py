@@ -29,7 +29,10 @@ from embedstack.store.vector_files import (
 console = Console(emoji=False)
 
 ANN_HELP = "Vector index of a new collection: exact (scan) or hnsw (approximate graph)."
-STORAGE_HELP = "In-memory vector storage: float32, float16, int8, binary."
+STORAGE_HELP = (
+    "In-memory vector storage: float32, float16, int8, binary "
+    "[default: float32; float16 with --ann hnsw]."
+)
 RESCORE_HELP = (
     "Rescore the top candidates with: float32 (memory-mapped on disk), int8, or none "
     "[default: float32 unless --storage float32]."
@@ -50,7 +53,7 @@ def index_vectors(
     *,
     fields: VectorFields,
     ann: str,
-    storage: str,
+    storage: str | None,
     rescore: str | None,
     rebuild_indexes: bool,
     as_json: bool,

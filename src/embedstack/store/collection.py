@@ -99,7 +99,7 @@ class Collection(CollectionReads, CollectionVersions, OwnVectors):
         metric: str = "cosine",
         dim: int | None = None,
         ann: str = "exact",
-        storage: str = "float32",
+        storage: str | None = None,
         rescore: str | None = None,
         ann_settings: dict[str, Any] | None = None,
     ) -> Collection:
@@ -112,13 +112,14 @@ class Collection(CollectionReads, CollectionVersions, OwnVectors):
 
         Without an encoder but with `dim`, the collection holds your own vectors (add them
         with `add(ids=..., vectors=...)`). `ann` ("exact" or "hnsw"), `storage` ("float32",
-        "float16", "int8", "binary"), `rescore` ("none", "float32", "int8") and
+        "float16", "int8", "binary"; default float32, and float16 codes rescored with
+        float32 for hnsw), `rescore` ("none", "float32", "int8") and
         `ann_settings` (e.g. `{"dims": 256, "connectivity": 32}`) choose the vector index
         (store/vecindex.py)."""
         if is_database_url(path):
             from embedstack.store.postgres import PostgresCollection
 
-            if dim is not None or (ann, storage, rescore) != ("exact", "float32", None):
+            if dim is not None or (ann, storage, rescore) != ("exact", None, None):
                 raise InputError(
                     "dim, ann, storage and rescore apply to embedded (folder) collections; "
                     "a PostgreSQL collection indexes with pgvector: drop those arguments"

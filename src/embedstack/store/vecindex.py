@@ -80,12 +80,25 @@ class VectorSettings:
         return "dot" if self.metric == "cosine" else self.metric
 
 
+def default_storage(ann: str) -> str:
+    """Storage when none is given: float32 for the exact scan; float16 codes for an HNSW
+    graph, with float32 rescoring, so hits carry exact float32 scores. Measured at 200k
+    x 384 (usearch 2.26, 2 cores): a float16 graph walks 1.7x faster than a float32 one
+    at the same recall@10 and builds 1.4x faster in half the RAM (docs/benchmarks.md)."""
+    return "float16" if ann == "hnsw" else "float32"
+
+
 def vector_index_config(
-    ann: str, storage: str, rescore: str | None, metric: str, settings: dict[str, Any] | None
+    ann: str,
+    storage: str | None,
+    rescore: str | None,
+    metric: str,
+    settings: dict[str, Any] | None,
 ) -> tuple[str, dict[str, Any]] | None:
     """(index name, config) for `Collection.create(ann=..., storage=..., rescore=...)`, or
     None when the plain float32 exact scan is what was asked for."""
     check_choice(ann, ANN_KINDS, "ann")
+    storage = default_storage(ann) if storage is None else storage
     check_choice(storage, STORAGES, "storage")
     if rescore is None:
         rescore = "none" if storage == "float32" else "float32"
@@ -112,7 +125,7 @@ def create_vector_config(
     metric: str,
     *,
     ann: str,
-    storage: str,
+    storage: str | None,
     rescore: str | None,
     settings: dict[str, Any] | None,
 ) -> tuple[EmbeddingSpace, dict[str, Any]]:
