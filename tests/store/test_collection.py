@@ -26,7 +26,7 @@ def test_round_trip_reopen_rebuilds_encoder_from_manifest(tmp_path, counting_enc
     with Collection.open(path) as col:
         assert len(col) == 5 and col.ids() == list(DOCS)
         assert col.get(["dog"])[0].id == "dog"  # a read maps the segments
-        assert isinstance(col._vectors.segments[0].array, np.memmap)
+        assert isinstance(col._vectors.segments[0].array.base, np.memmap)  # mapped, not read
         after = col.get(["dog", "missing", "cat"])
         assert [r.id for r in after] == ["dog", "cat"]
         assert after[0].text == DOCS["dog"][0] and after[0].metadata == DOCS["dog"][1]

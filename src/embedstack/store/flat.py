@@ -117,7 +117,9 @@ class FlatVectors:
                     f"{array.shape[1]}-d vectors: the manifest was edited or damaged "
                     f'(its "dim" should be {array.shape[1]})'
                 )
-            return array
+            # a plain ndarray over the same mapping: indexing an np.memmap builds memmap
+            # objects (~5 us each), which a 1M-row HNSW search paid ~9 times per query
+            return array.view(np.ndarray)
         raise StorageError(
             f"vector file {path} has shape {array.shape} {array.dtype}, expected "
             f"({count}, {self.dim}) float32; {fix}"
@@ -144,13 +146,21 @@ class FlatVectors:
         return file_checksum(path)
 
     def take(self, rows: np.ndarray) -> np.ndarray:
-        """Vectors of the given row ids, in that order."""
+        """Vectors of the given row ids, in that order (only the segments they fall in
+        are touched: a few rescored rows of a 1M-row collection visit a few segments)."""
         rows = np.asarray(rows, dtype=np.int64)
         out = np.empty((rows.shape[0], self.dim), dtype=np.float32)
-        for seg in self.segments:
-            mask = (rows >= seg.start) & (rows < seg.stop)
-            if mask.any():
-                out[mask] = seg.array[rows[mask] - seg.start]
+        if not len(rows) or not self.segments:
+            return out
+        starts = [seg.start for seg in self.segments]
+        which = np.searchsorted(starts, rows, side="right") - 1
+        for s in np.unique(which).tolist():
+            seg = self.segments[s]
+            mask = which == s
+            picked = rows[mask] - seg.start
+            if s < 0 or picked.max() >= seg.array.shape[0]:
+                raise IndexError(f"row {int(rows[mask][0])} is beyond the stored vectors")
+            out[mask] = seg.array[picked]
         return out
 
     def scores(
