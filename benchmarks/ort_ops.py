@@ -24,27 +24,10 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from embedstack.encoders.quantize import probe_batch, quantize_int8
+from embedstack.encoders.quantize import fuse, probe_batch, quantize_int8
 from embedstack.encoders.resolve import resolve_model
 from embedstack.encoders.runtime import SLOWER_FUSIONS
 from embedstack.encoders.transformer import _convert_native
-
-
-def fused(raw: Path, target: Path, config: dict, skip_layer_norm: bool) -> None:
-    from onnxruntime.transformers import optimizer
-    from onnxruntime.transformers.fusion_options import FusionOptions
-
-    options = FusionOptions("bert")
-    options.enable_skip_layer_norm = skip_layer_norm
-    model = optimizer.optimize_model(
-        str(raw),
-        model_type="bert",
-        num_heads=int(config["num_attention_heads"]),
-        hidden_size=int(config["hidden_size"]),
-        opt_level=0,
-        optimization_options=options,
-    )
-    model.save_model_to_file(str(target))
 
 
 def profile(
@@ -90,7 +73,8 @@ def main() -> None:
     graphs = {}
     for label, skip in (("SkipLayerNorm fused (peer)", True), ("Add + LayerNorm (shipped)", False)):
         name = "skip" if skip else "plain"
-        fused(work / "raw.onnx", work / f"{name}-fp32.onnx", config, skip)
+        if not fuse(work / "raw.onnx", work / f"{name}-fp32.onnx", config, skip_layer_norm=skip):
+            raise SystemExit(f"fusion failed for {args.model} (see the log)")
         quantize_int8(work / f"{name}-fp32.onnx", work / f"{name}-int8.onnx", config)
         graphs[f"{label} fp32"] = work / f"{name}-fp32.onnx"
         graphs[f"{label} int8"] = work / f"{name}-int8.onnx"

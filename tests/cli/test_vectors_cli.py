@@ -100,3 +100,13 @@ def test_compress_report_json_and_plots(tmp_path):
     assert json.loads((out / "results.json").read_text()) == rows
     for name in PLOTS:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_index_flags_on_an_existing_collection_are_refused_not_ignored(tmp_path):
+    np.save(tmp_path / "v.npy", vectors(20))
+    into = tmp_path / "c"
+    assert run("index", tmp_path / "v.npy", "--into", into).exit_code == 0
+    again = run("index", tmp_path / "v.npy", "--into", into, "--ann", "hnsw")
+    assert again.exit_code == 1 and "Traceback" not in again.output
+    assert "new collection" in again.stderr
+    assert run("index", tmp_path / "v.npy", "--into", into).exit_code == 0  # no flags: fine

@@ -22,6 +22,7 @@ from rich.markup import escape
 
 from embedstack.cli.output import console, dumps, err, report_skipped
 from embedstack.cli.progress_view import progress_view
+from embedstack.cli.vectors import refuse_index_flags
 from embedstack.errors import EmbedstackError, InputError
 from embedstack.store.backend import as_location, collection_exists, is_database_url
 from embedstack.store.changes import content_hash
@@ -148,11 +149,7 @@ def run_index(req: IndexRequest) -> None:
             indexes = {**index_configs(None if req.bm25 else ()), **req.wanted}
             collection = Collection.create(where, req.model, indexes=indexes, **req.vector_index)
         else:
-            if (req.ann, req.storage, req.rescore) != ("exact", None, None):
-                raise InputError(
-                    f"{req.into} exists: --ann, --storage and --rescore choose the vector "
-                    "index of a new collection; index into a new folder to change them"
-                )
+            refuse_index_flags(req.into, **req.vector_index)
             collection = Collection.open(where, req.model)
         try:
             prepared = _prepare(collection, req, result)

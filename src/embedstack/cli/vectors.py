@@ -19,6 +19,7 @@ from embedstack.errors import InputError
 from embedstack.store.changes import UpsertReport
 from embedstack.store.collection import Collection
 from embedstack.store.manifest import MANIFEST
+from embedstack.store.vecindex import vector_index_asked
 from embedstack.store.vector_files import (
     VectorFields,
     is_vector_file,
@@ -47,6 +48,15 @@ def vector_inputs(paths: list[Path]) -> bool:
     return kinds == {True}
 
 
+def refuse_index_flags(into: str, ann: str, storage: str | None, rescore: str | None) -> None:
+    """--ann/--storage/--rescore choose a new collection's vector index: never ignored."""
+    if vector_index_asked(ann, storage, rescore):
+        raise InputError(
+            f"{into} exists: --ann, --storage and --rescore choose the vector index of a "
+            "new collection; index into a new folder to change them"
+        )
+
+
 def index_vectors(
     paths: list[Path],
     into: Path,
@@ -60,6 +70,7 @@ def index_vectors(
 ) -> None:
     """Stream vector files into a new or existing own-vector collection."""
     if (into / MANIFEST).exists():
+        refuse_index_flags(str(into), ann=ann, storage=storage, rescore=rescore)
         collection = Collection.open(into)
     else:
         dim = vector_dim(paths[0], fields)

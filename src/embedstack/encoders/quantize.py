@@ -95,13 +95,17 @@ def pooled_outputs(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
     return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
 
-def fuse(source: Path, target: Path, config: dict[str, Any]) -> bool:
-    """Write the fused graph to `target`; False (nothing written) if fusion is not safe."""
+def fuse(
+    source: Path, target: Path, config: dict[str, Any], *, skip_layer_norm: bool = False
+) -> bool:
+    """Write the fused graph to `target`; False (nothing written) if fusion is not safe.
+    `skip_layer_norm=True` (the slower `SkipLayerNormalization`) is for
+    `benchmarks/ort_ops.py`; the loader uses the default."""
     from onnxruntime.transformers import optimizer
     from onnxruntime.transformers.fusion_options import FusionOptions
 
     options = FusionOptions("bert")
-    options.enable_skip_layer_norm = False  # slower than Add + LayerNormalization (see top)
+    options.enable_skip_layer_norm = skip_layer_norm  # slower than Add + LayerNorm (see top)
     # It warns that our graph's producer is not "pytorch"; the probe check below is what counts.
     logging.getLogger("onnxruntime.transformers.optimizer").setLevel(logging.ERROR)
     try:

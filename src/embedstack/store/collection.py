@@ -49,7 +49,7 @@ from embedstack.store.opening import (
 from embedstack.store.own_vectors import OwnVectors, require_encoder
 from embedstack.store.reads import CollectionReads, vectors_hint
 from embedstack.store.records import DATABASE, RecordStore
-from embedstack.store.vecindex import create_vector_config
+from embedstack.store.vecindex import create_vector_config, vector_index_asked
 from embedstack.store.versioned import CollectionVersions
 from embedstack.store.versions import locate, version_folder
 from embedstack.types import EmbeddingSpace
@@ -119,7 +119,7 @@ class Collection(CollectionReads, CollectionVersions, OwnVectors):
         if is_database_url(path):
             from embedstack.store.postgres import PostgresCollection
 
-            if dim is not None or (ann, storage, rescore) != ("exact", None, None):
+            if dim is not None or vector_index_asked(ann, storage, rescore):
                 raise InputError(
                     "dim, ann, storage and rescore apply to embedded (folder) collections; "
                     "a PostgreSQL collection indexes with pgvector: drop those arguments"

@@ -154,13 +154,12 @@ class FlatVectors:
             return out
         starts = [seg.start for seg in self.segments]
         which = np.searchsorted(starts, rows, side="right") - 1
+        if rows.min() < 0 or rows.max() >= self.total:
+            raise IndexError(f"rows {rows.min()}..{rows.max()} go beyond the stored vectors")
         for s in np.unique(which).tolist():
             seg = self.segments[s]
             mask = which == s
-            picked = rows[mask] - seg.start
-            if s < 0 or picked.max() >= seg.array.shape[0]:
-                raise IndexError(f"row {int(rows[mask][0])} is beyond the stored vectors")
-            out[mask] = seg.array[picked]
+            out[mask] = seg.array[rows[mask] - seg.start]
         return out
 
     def scores(
