@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -25,3 +25,16 @@ def client() -> Iterator[httpx.AsyncClient]:
     app = make_app()
     transport = httpx.ASGITransport(app=app)
     yield httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def api(tmp_path) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a server whose collections live in a fresh folder."""
+    app = make_app(collections_dir=tmp_path / "cols")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        yield c

@@ -5,20 +5,6 @@ from .conftest import make_app
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
-async def api(tmp_path):
-    import httpx
-
-    app = make_app(collections_dir=tmp_path / "cols")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        yield c
-
-
 DOCS = [
     {"id": "a", "text": "the cat sat on the mat", "metadata": {"lang": "en", "year": 2020}},
     {"id": "b", "text": "dogs bark at the postman", "metadata": {"lang": "en", "year": 2022}},

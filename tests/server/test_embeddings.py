@@ -11,11 +11,6 @@ from .conftest import make_app
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 async def test_openai_shape_and_values(client):
     texts = ["the cat sat on the mat", "quantum physics"]
     r = await client.post("/v1/embeddings", json={"input": texts, "model": "hash:32"})

@@ -13,11 +13,6 @@ from live_server import running
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 def counting_factory(loaded: list[str]):
     def factory(spec: str) -> HashEncoder:
         if spec == "minilm":

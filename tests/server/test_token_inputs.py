@@ -21,11 +21,6 @@ from .conftest import make_app
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 TEXTS = ["Local-first embeddings.", "Ein Satz auf Deutsch.", "emoji 🚀 too"]
 CL100K = load_tiktoken("cl100k_base")
 # Where tiktoken (in a client process) fetches cl100k_base from; its cache key is the

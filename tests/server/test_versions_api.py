@@ -5,23 +5,7 @@ import pytest
 from embedstack.encoders.hashing import HashEncoder
 from embedstack.store.collection import Collection
 
-from .conftest import make_app
-
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
-async def api(tmp_path):
-    import httpx
-
-    app = make_app(collections_dir=tmp_path / "cols")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-        yield c
 
 
 DOCS = [{"id": f"d{i}", "text": f"note {i} about topic {i % 4} and word w{i}"} for i in range(30)]
