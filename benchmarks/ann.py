@@ -21,7 +21,9 @@ rounds (median queries/s per system):
   `search(matrix, threads=0)`, faiss `search(matrix)`, Chroma `query` of the matrix).
 
 "embedstack" rows include everything a user gets: the SQLite read snapshot, the hit
-rows' ids, texts and metadata, `Hit` objects. Unless `--separate-raw`, raw usearch
+rows' ids, texts and metadata, `Hit` objects. Chroma stores the same metadata and is
+queried twice: with its default `include` (ids, distances, metadatas, documents: what
+our hits carry) and for ids only (its fastest query). Unless `--separate-raw`, raw usearch
 searches the very graph file our default collection saved (restored into RAM), so the
 ratio of the two is exactly our per-query overhead on the same graph. Every system uses
 the same HNSW settings (M, ef_construction, ef_search). The exact scan is the float32
@@ -50,7 +52,7 @@ import numpy as np
 
 K = 10
 SYSTEMS = ("es-exact", "es-hnsw", "es-hnsw-f32", "es-hnsw-int8", "es-hnsw-binary", "usearch",
-           "faiss", "chroma")  # fmt: skip
+           "faiss", "chroma", "chroma-ids")  # fmt: skip
 LABELS = {
     "es-exact": "embedstack exact (float32)",
     "es-hnsw": "embedstack hnsw (default f16+f32)",
@@ -59,7 +61,8 @@ LABELS = {
     "es-hnsw-binary": "embedstack hnsw binary+f32",
     "usearch": "raw usearch hnsw",
     "faiss": "faiss IndexHNSWFlat",
-    "chroma": "chroma hnsw",
+    "chroma": "chroma hnsw (+metadata)",
+    "chroma-ids": "chroma hnsw (ids only)",
 }
 REUSED = ("es-exact", "usearch")  # searched on the default collection unless --separate-raw
 BATCH = 100_000  # rows per add, as `embedstack index` streams a file
@@ -162,7 +165,11 @@ def build(system: str, data: Path, out: Path, hnsw: dict) -> None:
         )  # fmt: skip
         size = client.get_max_batch_size()
         for start, vectors in batches(data, size):
-            col.add(ids=[str(i) for i in range(start, start + len(vectors))], embeddings=vectors)
+            n = len(vectors)  # the same metadata as our rows
+            meta = [{"p1": i % 100 == 0, "p50": i % 2 == 0} for i in range(start, start + n)]
+            col.add(
+                ids=[str(i) for i in range(start, start + n)], embeddings=vectors, metadatas=meta
+            )
 
 
 def _dim(data: Path) -> int:
@@ -243,9 +250,12 @@ def open_system(system: str, out: Path, hnsw: dict) -> tuple[Single, Batch]:
     import chromadb
 
     col = chromadb.PersistentClient(path=str(out)).get_collection("bench")
+    # "chroma": Chroma's default include (ids, distances, metadatas, documents), i.e. what
+    # our hits carry; "chroma-ids": ids only, Chroma's fastest query
+    include = [] if system == "chroma-ids" else ["metadatas", "documents", "distances"]
 
     def ask(q: np.ndarray) -> list[list[int]]:
-        found = col.query(query_embeddings=q, n_results=K, include=[])
+        found = col.query(query_embeddings=q, n_results=K, include=include)  # type: ignore[arg-type]
         return [[int(i) for i in ids] for ids in found["ids"]]
 
     return (lambda v: ask(v[None, :])[0]), ask
@@ -289,6 +299,7 @@ def run(name: str, x: np.ndarray, q: np.ndarray, args: argparse.Namespace, root:
     # (exact=True) and its graph file: the same data, one build less each.
     reuse = not args.separate_raw and "es-hnsw" not in args.skip
     wanted = [s for s in SYSTEMS if s not in args.skip and not (reuse and s in REUSED)]
+    wanted = [s for s in wanted if s != "chroma-ids"]  # the chroma index, queried for ids
     outs = {s: work / s for s in wanted}
     built = {s: build_in_child(s, data, outs[s], hnsw) for s in wanted}
     if reuse:
@@ -298,6 +309,9 @@ def run(name: str, x: np.ndarray, q: np.ndarray, args: argparse.Namespace, root:
                  **built}  # fmt: skip
         outs["usearch"] = our_graph(outs["es-hnsw"])
         built["usearch"] = {**nothing, "disk_mb": folder_mb(outs["usearch"])}
+    if "chroma" in built and "chroma-ids" not in args.skip:
+        outs["chroma-ids"] = outs["chroma"]
+        built["chroma-ids"] = {**built["chroma"], "build_s": float("nan"), "rss_mb": float("nan")}
     opened = {s: open_system(s, outs[s], hnsw) for s in built}
     exact_q = q[: args.exact_queries]
     for single, batch in opened.values():  # warm up: page the indexes in
@@ -322,7 +336,7 @@ def run(name: str, x: np.ndarray, q: np.ndarray, args: argparse.Namespace, root:
               f"{batch_qps[s]:9.0f} {info['build_s']:8.1f} {info['rss_mb']:11.0f} "
               f"{info['disk_mb']:8.1f}")  # fmt: skip
     ours = "es-hnsw"
-    for peer in ("usearch", "faiss", "chroma"):
+    for peer in ("usearch", "faiss", "chroma", "chroma-ids"):
         if ours in built and peer in built:
             print(f"{LABELS[ours]} / {LABELS[peer]}: {single_qps[ours] / single_qps[peer]:.2f}x "
                   f"single, {batch_qps[ours] / batch_qps[peer]:.2f}x batch")  # fmt: skip

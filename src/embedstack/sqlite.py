@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 BUSY_MS = 10_000  # how long one statement waits for a lock before SQLite gives up
 POLL_MS = 250  # while waiting for the write lock, how often we try again
+# Reads go through a memory map of up to this much of the file (address space, not RAM):
+# a search fetching 10 hit rows of a 1M-row collection took 2x longer through read()
+# calls. The files never shrink (no VACUUM), so the map never outlives its bytes.
+MMAP_BYTES = 1 << 30
 _TABLE = "CREATE TABLE IF NOT EXISTS _migrations (number INTEGER PRIMARY KEY, applied_at TEXT)"
 
 
@@ -68,6 +72,7 @@ def open_database(
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             conn.execute("PRAGMA journal_mode = WAL")  # once, when the file is new
         _migrate(conn, path, migrations, create, suffix)

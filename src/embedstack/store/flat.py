@@ -20,6 +20,8 @@ from embedstack.store.checksums import file_checksum, verify_file
 
 VECTORS_DIR = "vectors"
 MANIFEST_NAME = "manifest.json"
+FEW_ROWS = 64  # take() copies this many rows or fewer one by one
+SMALL_BLOCK = 256  # block_scores multiplies this many rows or fewer with one BLAS call
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ def block_scores(block: np.ndarray, query: np.ndarray, metric: Metric) -> np.nda
     """Larger-is-better scores of one query against the rows of `block`, the same values
     as `similarity.scores`. Matrix-vector products with einsum: as fast as BLAS on one
     core, and free of the thread start-up BLAS pays on every call, once per segment."""
-    dots = np.einsum("ij,j->i", block, query)
+    # a few rows (rescoring): one small product, where einsum's set-up costs more
+    dots = block @ query if len(block) <= SMALL_BLOCK else np.einsum("ij,j->i", block, query)
     if metric is Metric.DOT:
         return dots
     if metric is Metric.COSINE:
@@ -75,6 +78,8 @@ class FlatVectors:
         self.dir = folder / VECTORS_DIR
         self.dim = dim
         self.segments: list[Segment] = []
+        self._starts = np.zeros(0, np.int64)  # each segment's first row, for take()
+        self._arrays: list[np.ndarray] = []
 
     @property
     def total(self) -> int:
@@ -100,6 +105,8 @@ class FlatVectors:
             segments.append(seg)
             expected_start = start + count
         self.segments = segments
+        self._starts = np.array([seg.start for seg in segments], dtype=np.int64)
+        self._arrays = [seg.array for seg in segments]
 
     def _open(self, path: Path, count: int, checksum: str | None, fix: str) -> np.ndarray:
         if not path.is_file():
@@ -152,10 +159,15 @@ class FlatVectors:
         out = np.empty((rows.shape[0], self.dim), dtype=np.float32)
         if not len(rows) or not self.segments:
             return out
-        starts = [seg.start for seg in self.segments]
-        which = np.searchsorted(starts, rows, side="right") - 1
         if rows.min() < 0 or rows.max() >= self.total:
             raise IndexError(f"rows {rows.min()}..{rows.max()} go beyond the stored vectors")
+        starts = self._starts
+        which = np.searchsorted(starts, rows, side="right") - 1
+        if len(rows) <= FEW_ROWS:  # e.g. rescoring: a copy per row beats a mask per segment
+            arrays = self._arrays
+            for i, (s, row) in enumerate(zip(which.tolist(), rows.tolist(), strict=True)):
+                out[i] = arrays[s][row - starts[s]]
+            return out
         for s in np.unique(which).tolist():
             seg = self.segments[s]
             mask = which == s

@@ -118,7 +118,7 @@ class CollectionReads(TextSearch):
                 f"search_vector takes one vector, got {query.shape[0]}: use "
                 "search_vectors(matrix, k) to search many at once"
             )
-        return self.search_vectors(query, k, where, exact)[0]
+        return self._search_checked(query, k, where, exact)[0]
 
     def search_vectors(
         self,
@@ -133,6 +133,12 @@ class CollectionReads(TextSearch):
         queries = np.asarray(vectors, dtype=np.float32)
         names = [f"query {i}" for i in range(queries.shape[0])] if queries.ndim == 2 else None
         queries = check_own_vectors(queries, self.space.dim, names)
+        return self._search_checked(queries, k, where, exact)
+
+    def _search_checked(
+        self, queries: np.ndarray, k: int, where: dict[str, Any] | None, exact: bool
+    ) -> list[list[Hit]]:
+        """`search_vectors` of queries already checked (shape, finite)."""
         if k <= 0:
             raise InputError(f"k must be positive, got {k}")
         wanted = np.flatnonzero(queries.any(axis=1))

@@ -78,8 +78,15 @@ def search_many(
         return [exact_search(flat, metric, query, k, rows) for query in queries]
     count = index.settings.candidate_count(k)
     found = index.candidates_many(queries, count, rows if filtered else None)
+    # float32 rescoring reads every query's candidates in one gather (one pass over the
+    # segments for a batch) rather than one per query.
+    full = None
+    if index.rescore == "float32":
+        full = flat.take(np.concatenate([cand for cand, _ in found]))
     out: list[tuple[np.ndarray, np.ndarray]] = []
+    at = 0
     for query, (cand, approximate) in zip(queries, found, strict=True):
+        start, at = at, at + len(cand)
         if len(cand) < min(k, allowed):  # the graph ran dry: the exact scan never does
             out.append(exact_search(flat, metric, query, k, rows))
             continue
@@ -87,8 +94,8 @@ def search_many(
             out.append((cand, np.asarray(approximate, dtype=np.float32)))
             continue
         values = approximate
-        if index.rescore == "float32":
-            values = block_scores(flat.take(cand), query, Metric(metric))
+        if full is not None:
+            values = block_scores(full[start:at], query, Metric(metric))
         elif index.rescore == "int8":
             values = index.rescore_scores(query, cand)
         best, top = topk(np.asarray(values, dtype=np.float32), k)
