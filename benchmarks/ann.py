@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -268,14 +269,22 @@ def our_graph(folder: Path) -> Path:
     return index_dir / "graph.usearch"
 
 
-def time_rounds(runs: dict[str, Callable[[], object]], rounds: int, count: dict[str, int]) -> dict:
+def time_rounds(
+    runs: dict[str, Callable[[], object]], rounds: int, count: dict[str, int]
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Median queries/s per system over interleaved rounds, and the major page faults
+    (reads from disk) each system's timed runs caused: nonzero means the indexes open
+    at once did not all fit in RAM, and that system's figure includes disk reads."""
     qps: dict[str, list[float]] = {name: [] for name in runs}
+    faults = dict.fromkeys(runs, 0)
     for _ in range(rounds):  # interleaved: every system runs once per round
         for name, run in runs.items():
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_majflt
             start = time.perf_counter()
             run()
             qps[name].append(count[name] / (time.perf_counter() - start))
-    return {name: statistics.median(values) for name, values in qps.items()}
+            faults[name] += resource.getrusage(resource.RUSAGE_SELF).ru_majflt - before
+    return {name: statistics.median(values) for name, values in qps.items()}, faults
 
 
 def recall(found: list[list[int]], truth: np.ndarray) -> float:
@@ -295,6 +304,7 @@ def run(name: str, x: np.ndarray, q: np.ndarray, args: argparse.Namespace, root:
     data = work / "data.npy"
     np.save(data, x)
     truth = exact_top(x, q)
+    del x  # the indexes opened below need the RAM more (the caller holds no reference)
     # Unless --separate-raw, the exact scan and raw usearch use the default collection
     # (exact=True) and its graph file: the same data, one build less each.
     reuse = not args.separate_raw and "es-hnsw" not in args.skip
@@ -324,9 +334,15 @@ def run(name: str, x: np.ndarray, q: np.ndarray, args: argparse.Namespace, root:
     batches_ = {s: (lambda f=b, qq=(exact_q if s == "es-exact" else q): f(qq))
                 for s, (_, b) in opened.items()}  # fmt: skip
     count = {s: len(exact_q if s == "es-exact" else q) for s in opened}
-    single_qps = time_rounds(singles, args.rounds, count)
-    batch_qps = time_rounds(batches_, args.rounds, count)
+    single_qps, single_faults = time_rounds(singles, args.rounds, count)
+    batch_qps, batch_faults = time_rounds(batches_, args.rounds, count)
     print(f"load after: {os.getloadavg()}")
+    paged = {
+        s: (single_faults[s], batch_faults[s])
+        for s in opened
+        if single_faults[s] or batch_faults[s]
+    }
+    print("major page faults while timed (single, batch): " + (str(paged) if paged else "none"))
     exact = single_qps["es-exact"]
     print(f"{'system':<28} {'recall@10':>9} {'q/s 1x1':>8} {'vs exact':>8} {'q/s batch':>9} "
           f"{'build s':>8} {'peak RSS MB':>11} {'disk MB':>8}")  # fmt: skip
@@ -427,9 +443,7 @@ def main() -> None:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ann-bench-", dir=args.workdir) as tmp:
         if not args.only_scifact:
-            x, q = clustered(args.n, args.dim, args.queries)
-            run("synthetic clustered", x, q, args, Path(tmp))
-            del x
+            run("synthetic clustered", *clustered(args.n, args.dim, args.queries), args, Path(tmp))
         if args.scifact or args.only_scifact:
             docs, qs = scifact_vectors(args.queries)
             run("SciFact MiniLM", docs, qs, args, Path(tmp))
