@@ -1,5 +1,6 @@
-"""The one SQLite helper: creation only when asked, numbered migrations applied by
-number, newer schemas refused, adoption of `user_version` files, busy vs damaged."""
+"""The one SQLite helper: creation only when asked, WAL and memory-mapped reads,
+numbered migrations applied by number, newer schemas refused, adoption of
+`user_version` files, busy vs damaged."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sqlite3
 import pytest
 
 from embedstack.errors import BusyError, StorageError
-from embedstack.sqlite import applied_migrations, open_database, write_transaction
+from embedstack.sqlite import MMAP_BYTES, applied_migrations, open_database, write_transaction
 
 SCHEMA = {1: "CREATE TABLE a (x INTEGER)", 2: "CREATE TABLE b (y INTEGER)"}
 
@@ -28,6 +29,7 @@ def test_open_never_creates_unless_asked(tmp_path):
     conn = open_database(path, SCHEMA, create=True)
     assert applied_migrations(conn) == [1, 2]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA mmap_size").fetchone()[0] == MMAP_BYTES  # reads map the file
     conn.close()
 
 

@@ -2,17 +2,21 @@ import numpy as np
 import pytest
 
 from embedstack.similarity import Metric, scores
-from embedstack.store.flat import FlatVectors, block_scores
+from embedstack.store.flat import FEW_ROWS, FlatVectors, block_scores
 
 
 @pytest.mark.parametrize("metric", list(Metric))
 def test_block_scores_match_the_similarity_functions(metric):
     rng = np.random.default_rng(3)
-    block = rng.standard_normal((50, 16)).astype(np.float32)
+    block = rng.standard_normal((300, 16)).astype(np.float32)  # past SMALL_BLOCK: einsum
     block[7] = 0.0  # zero rows score 0 under cosine, never NaN
     query = rng.standard_normal(16).astype(np.float32)
     expected = scores(query[None, :], block, metric)[0]
     np.testing.assert_allclose(block_scores(block, query, metric), expected, rtol=1e-5, atol=1e-5)
+    few = block[:20]  # rescoring-sized blocks take a plain product
+    np.testing.assert_allclose(
+        block_scores(few, query, metric), expected[:20], rtol=1e-5, atol=1e-5
+    )
 
 
 def test_segments_score_and_take_across_files(tmp_path):
@@ -35,6 +39,8 @@ def test_segments_score_and_take_across_files(tmp_path):
     np.testing.assert_array_equal(flat.take(np.array([9, 0, 4])), everything[[9, 0, 4]])
     order = rng.permutation(10)
     np.testing.assert_array_equal(flat.take(order), everything[order])
+    many = rng.integers(0, 10, FEW_ROWS * 3)  # past FEW_ROWS: one mask per segment
+    np.testing.assert_array_equal(flat.take(many), everything[many])
     assert flat.take(np.zeros(0, np.int64)).shape == (0, 8)
     with pytest.raises(IndexError, match="beyond"):
         flat.take(np.array([2, 10]))
