@@ -28,10 +28,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -119,14 +117,9 @@ def main() -> None:
             "  without both": search(fetch=False, gather=False),
             "Python only (walk replayed)": python_only,
         }
-        times: dict[str, list[float]] = {name: [] for name in runs}
-        for _ in range(args.rounds):
-            for name, run in runs.items():
-                start = time.perf_counter()
-                run()
-                times[name].append((time.perf_counter() - start) / len(q) * 1e3)
+        qps, _ = ann.time_rounds(runs, args.rounds, dict.fromkeys(runs, len(q)))
         store.fetch_rows, flat.take = real_fetch, real_take  # type: ignore[method-assign]
-        median = {name: statistics.median(values) for name, values in times.items()}
+        median = {name: 1e3 / value for name, value in qps.items()}  # ms per query
         walk = median["walk (usearch, same graph)"]
         print(f"\n{args.n:,} x 384, {len(q)} queries, {count} candidates, median of "
               f"{args.rounds} interleaved rounds; load {os.getloadavg()[0]:.2f}")  # fmt: skip
