@@ -19,12 +19,16 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model
 
 # (rows = tokens in one run, inner, outer): Q/K/V, attention output, FFN up, FFN down
 SHAPES = {
@@ -95,9 +99,7 @@ def main() -> None:
                 got[label].append(gflops(run, 2.0 * m * k * n, args.repeats))
         rows.append((name, statistics.median(got["torch"]), statistics.median(got["onnxruntime"])))
 
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")), "unknown CPU")  # fmt: skip
+    cpu = cpu_model()
     versions = f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}"
     print(f"\n{cpu}; {versions}; one thread, median of {args.rounds} interleaved rounds; "
           f"load {os.getloadavg()[0]:.2f}\n")  # fmt: skip

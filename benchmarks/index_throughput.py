@@ -36,6 +36,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = next(
     (
@@ -154,7 +157,7 @@ def main() -> None:
     table = Table(
         title=f"Indexing {count} SciFact abstracts (title + abstract), fresh process each, "
         f"median of {args.rounds} interleaved rounds; threads: {args.threads or 'default'}; "
-        f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f} before / {load[0]:.1f} after"
+        f"{cpu_model()}, load average {load_before[0]:.1f} before / {load[0]:.1f} after"
     )
     for column in ("path", "wall s", "docs/s", "x ST (wall)", "CPU s", "x ST (CPU)"):
         table.add_column(column, justify="left" if column == "path" else "right")

@@ -23,6 +23,7 @@ import json
 import os
 import random
 import re
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,9 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = next(
@@ -190,7 +194,7 @@ def main() -> None:
             title=f"{set_name}: {len(texts)} sentences (mean {words:.1f} words), batch 32, "
             f"median of {args.rounds} interleaved rounds; torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__} "
-            f"({args.threads or 'all'} threads), {os.cpu_count()} CPUs, load average "
+            f"({args.threads or 'all'} threads), {cpu_model()}, load average "
             f"{load_before[0]:.1f} before / {load[0]:.1f} after"
         )
         columns = ["encoder", "sentences/s", "x ST (wall)", "x ST (CPU)", "x fp32 (CPU)"]
