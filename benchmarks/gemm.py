@@ -87,17 +87,18 @@ def main() -> None:
 
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
-    work = Path(tempfile.mkdtemp(prefix="gemm-"))
     rows = []
-    for name, (m, k, n) in SHAPES.items():
-        a = rng.standard_normal((m, k), dtype=np.float32)
-        b = rng.standard_normal((k, n), dtype=np.float32)
-        runs = {"torch": torch_product(a, b), "onnxruntime": ort_product(a, b, work)}
-        got: dict[str, list[float]] = {label: [] for label in runs}
-        for _ in range(args.rounds):  # interleaved
-            for label, run in runs.items():
-                got[label].append(gflops(run, 2.0 * m * k * n, args.repeats))
-        rows.append((name, statistics.median(got["torch"]), statistics.median(got["onnxruntime"])))
+    with tempfile.TemporaryDirectory(prefix="gemm-") as work:
+        for name, (m, k, n) in SHAPES.items():
+            a = rng.standard_normal((m, k), dtype=np.float32)
+            b = rng.standard_normal((k, n), dtype=np.float32)
+            runs = {"torch": torch_product(a, b), "onnxruntime": ort_product(a, b, Path(work))}
+            got: dict[str, list[float]] = {label: [] for label in runs}
+            for _ in range(args.rounds):  # interleaved
+                for label, run in runs.items():
+                    got[label].append(gflops(run, 2.0 * m * k * n, args.repeats))
+            medians = statistics.median(got["torch"]), statistics.median(got["onnxruntime"])
+            rows.append((name, *medians))
 
     cpu = cpu_model()
     versions = f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}"

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from embedstack.apps.tour.figures import heatmap
-from embedstack.apps.tour.step import MEASURED, Step, num, table, tour_data
+from embedstack.apps.tour.step import Step, measured, num, table, tour_data
 from embedstack.encoders.base import Encoder
 
 SENTENCE = "Embeddings turn text into vectors."
@@ -97,7 +97,7 @@ def why_cosine(encoder: Encoder, glove: Encoder, out: Path) -> Step:
         images=["similarity.png"],
         numbers={
             # float32 rounding residue: its last digits depend on the CPU's SIMD kernels
-            "identity": f"{identity:.1e}{MEASURED}",
+            "identity": measured(identity, ".1e"),
             "norm_min": num(float(norms.min()), 2),
             "norm_max": num(float(norms.max()), 2),
             "cat": num(float(sims[0, 1]), 2),

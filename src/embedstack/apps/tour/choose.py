@@ -95,7 +95,7 @@ def local_vs_hosted(models: dict[str, Encoder], out: Path, cpu_usd_per_hour: flo
         numbers={
             "minilm_speed": measured(minilm["texts_per_s"]),
             "cpu": f"{cpu_usd_per_hour:g}",
-            "minilm_cost": measured(minilm["usd_per_million"], 4),
+            "minilm_cost": measured(minilm["usd_per_million"], ",.4f"),
             "cheapest": cheapest,
             "cheapest_price": f"{hosted[cheapest]:g}",
             "docs": str(len(docs)),

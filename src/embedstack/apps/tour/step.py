@@ -39,9 +39,10 @@ def num(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def measured(value: float, digits: int = 0) -> str:
-    """A machine-dependent number (a speed): shown, but excluded from the drift check."""
-    return f"{value:,.{digits}f}{MEASURED}"
+def measured(value: float, spec: str = ",.0f") -> str:
+    """A machine-dependent number (a speed, a float32 rounding residue): shown, but
+    excluded from the drift check."""
+    return f"{value:{spec}}{MEASURED}"
 
 
 def measured_cell(value: float, spec: str = ",.0f") -> str:
