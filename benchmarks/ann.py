@@ -24,8 +24,12 @@ rounds (median queries/s per system):
 rows' ids, texts and metadata, `Hit` objects. Chroma stores the same metadata and is
 queried twice: with its default `include` (ids, distances, metadatas, documents: what
 our hits carry) and for ids only (its fastest query). Unless `--separate-raw`, raw usearch
-searches the very graph file our default collection saved (restored into RAM), so the
-ratio of the two is exactly our per-query overhead on the same graph. Every system uses
+searches the very graph file our default collection saved: "usearch" loads it as usearch
+users do (into usearch's own allocations); "usearch-resident" views its bytes in huge-page
+RAM as a reopened collection does (store/resident.py), so ours / usearch-resident is
+exactly our per-query overhead on the same graph in the same memory. With
+`--huge-pages-everywhere` glibc's malloc advises huge pages too, so faiss, Chroma and
+usearch's own allocations get them as well. Every system uses
 the same HNSW settings (M, ef_construction, ef_search). The exact scan is the float32
 collection searched with `exact=True` (unless `--separate-raw`). Exact queries/s are timed
 on `--exact-queries` queries (a 1M scan is slow). Filtered search (1% and 50% of rows)
@@ -51,9 +55,12 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model
+
 K = 10
 SYSTEMS = ("es-exact", "es-hnsw", "es-hnsw-f32", "es-hnsw-int8", "es-hnsw-binary", "usearch",
-           "faiss", "chroma", "chroma-ids")  # fmt: skip
+           "usearch-resident", "faiss", "chroma", "chroma-ids")  # fmt: skip
 LABELS = {
     "es-exact": "embedstack exact (float32)",
     "es-hnsw": "embedstack hnsw (default f16+f32)",
@@ -61,11 +68,13 @@ LABELS = {
     "es-hnsw-int8": "embedstack hnsw int8+f32",
     "es-hnsw-binary": "embedstack hnsw binary+f32",
     "usearch": "raw usearch hnsw",
+    "usearch-resident": "raw usearch, huge-page RAM",
     "faiss": "faiss IndexHNSWFlat",
     "chroma": "chroma hnsw (+metadata)",
     "chroma-ids": "chroma hnsw (ids only)",
 }
-REUSED = ("es-exact", "usearch")  # searched on the default collection unless --separate-raw
+# searched on the default collection (its exact scan, its graph file) unless --separate-raw
+REUSED = ("es-exact", "usearch", "usearch-resident")
 BATCH = 100_000  # rows per add, as `embedstack index` streams a file
 
 
@@ -138,7 +147,7 @@ def build(system: str, data: Path, out: Path, hnsw: dict) -> None:
             meta = [{"p1": i % 100 == 0, "p50": i % 2 == 0} for i in range(start, start + n)]
             col.add(ids=ids, vectors=vectors, metadata=meta)
         col.close()
-    elif system == "usearch":
+    elif system in ("usearch", "usearch-resident"):
         from usearch.index import Index
 
         index = Index(ndim=_dim(data), metric="ip", dtype="f16",  # as our default graph
@@ -224,10 +233,18 @@ def open_system(system: str, out: Path, hnsw: dict) -> tuple[Single, Batch]:
             return [[int(h.id) for h in hs] for hs in col.search_vectors(q, K, exact=exact)]
 
         return single, batch
-    if system == "usearch":
+    if system in ("usearch", "usearch-resident"):
         from usearch.index import Index
 
-        index = Index.restore(str(out))
+        if system == "usearch":  # as usearch users load a file: into its own allocations
+            index = Index.restore(str(out))
+        else:  # the bytes in huge-page RAM, viewed, as a reopened collection holds them
+            from embedstack.store.resident import read_resident
+
+            memory = read_resident(out)
+            assert memory is not None, "the graph does not fit in RAM"
+            index = Index.restore(memory, view=True)
+            index.resident_bytes = memory
         index.expansion_search = hnsw["expansion_search"]
         return (
             lambda v: index.search(v, K, threads=1).keys.tolist(),
@@ -298,7 +315,7 @@ def run(name: str, x: np.ndarray, q: np.ndarray, args: argparse.Namespace, root:
             "expansion_search": args.ef_search}  # fmt: skip
     print(f"\n== {name}: {len(x):,} x {x.shape[1]}, {len(q)} queries, M={args.m} "
           f"ef_construction={args.ef_construction} ef_search={args.ef_search}; "
-          f"load {os.getloadavg()}", flush=True)  # fmt: skip
+          f"{cpu_model()}; load {os.getloadavg()}", flush=True)  # fmt: skip
     work = root / name.split(maxsplit=1)[0].lower()
     work.mkdir(parents=True, exist_ok=True)
     data = work / "data.npy"
@@ -317,8 +334,10 @@ def run(name: str, x: np.ndarray, q: np.ndarray, args: argparse.Namespace, root:
         outs["es-exact"] = outs["es-hnsw"]
         built = {"es-exact": {**nothing, "disk_mb": folder_mb(outs["es-exact"] / "vectors")},
                  **built}  # fmt: skip
-        outs["usearch"] = our_graph(outs["es-hnsw"])
-        built["usearch"] = {**nothing, "disk_mb": folder_mb(outs["usearch"])}
+        for raw in ("usearch", "usearch-resident"):
+            if raw not in args.skip:
+                outs[raw] = our_graph(outs["es-hnsw"])
+                built[raw] = {**nothing, "disk_mb": folder_mb(outs[raw])}
     if "chroma" in built and "chroma-ids" not in args.skip:
         outs["chroma-ids"] = outs["chroma"]
         built["chroma-ids"] = {**built["chroma"], "build_s": float("nan"), "rss_mb": float("nan")}
@@ -352,7 +371,7 @@ def run(name: str, x: np.ndarray, q: np.ndarray, args: argparse.Namespace, root:
               f"{batch_qps[s]:9.0f} {info['build_s']:8.1f} {info['rss_mb']:11.0f} "
               f"{info['disk_mb']:8.1f}")  # fmt: skip
     ours = "es-hnsw"
-    for peer in ("usearch", "faiss", "chroma", "chroma-ids"):
+    for peer in ("usearch", "usearch-resident", "faiss", "chroma", "chroma-ids"):
         if ours in built and peer in built:
             print(f"{LABELS[ours]} / {LABELS[peer]}: {single_qps[ours] / single_qps[peer]:.2f}x "
                   f"single, {batch_qps[ours] / batch_qps[peer]:.2f}x batch")  # fmt: skip
@@ -443,7 +462,18 @@ def main() -> None:
     parser.add_argument("--scifact", action="store_true", help="also SciFact MiniLM vectors")
     parser.add_argument("--only-scifact", action="store_true", help="skip the synthetic set")
     parser.add_argument("--workdir", type=Path, default=None, help="where indexes are built")
+    parser.add_argument(
+        "--huge-pages-everywhere",
+        action="store_true",
+        help="rerun with glibc's malloc advising huge pages (GLIBC_TUNABLES), so faiss, "
+        "Chroma and usearch's own allocations get them too, not only our resident graph",
+    )
     args = parser.parse_args()
+    tunable = "glibc.malloc.hugetlb=1"
+    if args.huge_pages_everywhere and tunable not in os.environ.get("GLIBC_TUNABLES", ""):
+        env = {**os.environ, "GLIBC_TUNABLES": tunable}  # read by glibc at start: re-exec
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+    print(f"GLIBC_TUNABLES={os.environ.get('GLIBC_TUNABLES', '')!r}")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ann-bench-", dir=args.workdir) as tmp:
         if not args.only_scifact:

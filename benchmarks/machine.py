@@ -8,10 +8,26 @@ from pathlib import Path
 
 
 def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo, with the core count."""
+    """The CPU's model name, family/model numbers and widest vector unit from
+    /proc/cpuinfo, with the core count. A virtual machine may name every generation
+    alike ("AMD EPYC"); the numbers and flags tell them apart."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
         lines = []
-    name = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), "")
-    return f"{name or 'unknown CPU'} x {os.cpu_count()}"
+
+    def field(key: str) -> str:
+        return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith(key)), "")
+
+    flags = set(field("flags").split())
+    simd = next((f for f in ("avx512f", "avx2", "neon") if f in flags), "")
+    detail = ", ".join(
+        part
+        for part in (
+            field("cpu family") and f"family {field('cpu family')} model {field('model')}",
+            simd.upper().removesuffix("F"),
+        )
+        if part
+    )
+    name = field("model name") or "unknown CPU"
+    return f"{name}{f' ({detail})' if detail else ''} x {os.cpu_count()}"

@@ -10,9 +10,9 @@ the rows added since the base was saved, and a list of base rows deleted since t
 file is hard-linked into the new folder, not rewritten. When the delta passes a quarter
 of the base it is folded into the base (rewritten once), so small commits cost
 O(rows changed) amortised; a bulk batch (5% of the base or more) goes into the base
-directly, since inserting it costs more than rewriting the file. A loaded base is
-memory-mapped (usearch "view"), so a float32 graph's vectors are not copied into RAM
-next to the collection's own memory-mapped float32 segments.
+directly, since inserting it costs more than rewriting the file. A loaded base is a
+read-only usearch "view" of the file's bytes: read into RAM on huge pages when it fits
+(store/resident.py: the walk misses the TLB far less), memory-mapped when it does not.
 Every file is sealed with a checksum (store/sealed.py): damage is refused on load.
 """
 
@@ -28,6 +28,7 @@ import numpy as np
 from embedstack._optional import require_usearch
 from embedstack.errors import CollectionError
 from embedstack.store.compress import binarize
+from embedstack.store.resident import read_resident
 from embedstack.store.sealed import seal, sealed_entry, verify
 from embedstack.store.vecindex import VectorIndexBase, members, rebuild_hint
 
@@ -75,8 +76,8 @@ class HnswIndex(VectorIndexBase):
         self.exact_below = int(exact_below)
         self.threads = int(threads)  # 0: all cores; 1 builds the same graph every time
         self.scale: float | None = None  # int8 graph of dot/euclidean: 1 / max |value|
-        self._graph: Any = None  # the base graph: in RAM, or a read-only memory map
-        self._viewed = False  # whether _graph is a memory map of a saved file (read-only)
+        self._graph: Any = None  # the base graph: in RAM, or a read-only view of its file
+        self._viewed = False  # whether _graph views a saved file's bytes (read-only)
         self._delta: Any = None  # rows added since the base was saved (in RAM)
         self._removed = _EMPTY  # base rows deleted since the base was saved (sorted)
         self._base_file: Path | None = None  # where the unchanged base is saved
@@ -291,7 +292,8 @@ class HnswIndex(VectorIndexBase):
 
     @classmethod
     def load(cls, directory: Path, config: dict[str, Any]) -> HnswIndex:
-        """Verify the seal, then memory-map the base graph and read the delta."""
+        """Verify the seal, then view the base graph (in RAM on huge pages when it fits,
+        else memory-mapped) and read the delta."""
         verify(directory, cls.name, rebuild_hint(directory, cls.name), newest=FORMAT)
         index = cls(**config)
         if (directory / GRAPH).exists():
@@ -309,8 +311,10 @@ class HnswIndex(VectorIndexBase):
         return index
 
     def _restore(self, path: Path, view: bool) -> Any:
+        """The graph saved at `path`: a view of its bytes (read-only), or a copy in RAM."""
+        memory = read_resident(path) if view else None
         try:
-            graph = _usearch().Index.restore(str(path), view=view)
+            graph = _usearch().Index.restore(str(path) if memory is None else memory, view=view)
         except (RuntimeError, ValueError) as exc:
             graph, problem = None, str(exc)
         else:
@@ -320,5 +324,6 @@ class HnswIndex(VectorIndexBase):
                 f"the hnsw index file {path} is unreadable ({problem}). Rebuild it: "
                 + rebuild_hint(path.parent, self.name)
             )
+        graph.resident_bytes = memory  # usearch keeps no reference: the view lives with it
         graph.expansion_search = self.expansion_search
         return graph
