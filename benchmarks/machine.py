@@ -16,8 +16,10 @@ def cpu_model() -> str:
     except OSError:
         lines = []
 
-    def field(key: str) -> str:
-        return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith(key)), "")
+    pairs = [ln.split(":", 1) for ln in lines if ":" in ln]
+
+    def field(key: str) -> str:  # the first CPU's value ("model" is not "model name")
+        return next((value.strip() for name, value in pairs if name.strip() == key), "")
 
     flags = set(field("flags").split())
     simd = next((f for f in ("avx512f", "avx2", "neon") if f in flags), "")

@@ -54,9 +54,8 @@ def read_resident(path: Path) -> mmap.mmap | None:
         memory = mmap.mmap(-1, size)
     if hasattr(mmap, "MADV_HUGEPAGE"):
         memory.madvise(mmap.MADV_HUGEPAGE)  # before the first touch, so faults map 2 MiB
-    view = memoryview(memory)
     try:
-        with open(path, "rb", buffering=0) as handle:
+        with open(path, "rb", buffering=0) as handle, memoryview(memory) as view:
             done = 0
             while done < size:
                 got = handle.readinto(view[done:])
@@ -64,8 +63,6 @@ def read_resident(path: Path) -> mmap.mmap | None:
                     raise OSError(f"{path} shrank while it was being read")
                 done += got
     except BaseException:
-        view.release()
         memory.close()
         raise
-    view.release()
     return memory
