@@ -44,3 +44,18 @@ def test_segments_score_and_take_across_files(tmp_path):
     assert flat.take(np.zeros(0, np.int64)).shape == (0, 8)
     with pytest.raises(IndexError, match="beyond"):
         flat.take(np.array([2, 10]))
+
+
+def test_take_from_a_single_segment(tmp_path):
+    rng = np.random.default_rng(5)
+    flat = FlatVectors(tmp_path, 4)
+    vectors = rng.standard_normal((6, 4)).astype(np.float32)
+    path = flat.new_segment_path("w1")
+    flat.load([(path.name, 0, 6, flat.write_segment(path, vectors))], "fix it")
+    rows = np.array([5, 0, 5, 2])
+    taken = flat.take(rows)
+    np.testing.assert_array_equal(taken, vectors[rows])
+    taken[0] = 0.0  # a copy: the memory-mapped file stays untouched
+    np.testing.assert_array_equal(flat.take(np.array([5])), vectors[[5]])
+    with pytest.raises(IndexError, match="beyond"):
+        flat.take(np.array([-1, 3]))

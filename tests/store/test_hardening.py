@@ -220,7 +220,13 @@ def test_flipped_bytes_in_the_database_give_a_clear_error(built, counting_encode
 
 @pytest.mark.parametrize(
     "damage",
-    ["UPDATE records SET text = CAST(X'FF41' AS TEXT)", "UPDATE records SET metadata = '{oops'"],
+    [
+        "UPDATE records SET text = CAST(X'FF41' AS TEXT)",
+        "UPDATE records SET metadata = '{oops'",
+        # valid JSON once joined with its neighbours (hits' metadata is decoded as one
+        # array), but two values per row: must raise, never shift metadata between hits
+        """UPDATE records SET metadata = '{"a": 1}, {"b": 2}'""",
+    ],
 )
 def test_damaged_rows_in_the_database_give_a_clear_error(built, counting_encoder, damage):
     conn = sqlite3.connect(built / "store.sqlite")

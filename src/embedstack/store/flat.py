@@ -8,6 +8,7 @@ their segment (the SQLite `records` table no longer points at them) until `compa
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,7 @@ class FlatVectors:
         self.dim = dim
         self.segments: list[Segment] = []
         self._starts = np.zeros(0, np.int64)  # each segment's first row, for take()
+        self._start_list: list[int] = []
 
     @property
     def total(self) -> int:
@@ -105,6 +107,7 @@ class FlatVectors:
             expected_start = start + count
         self.segments = segments
         self._starts = np.array([seg.start for seg in segments], dtype=np.int64)
+        self._start_list = self._starts.tolist()
 
     def _open(self, path: Path, count: int, checksum: str | None, fix: str) -> np.ndarray:
         if not path.is_file():
@@ -152,24 +155,36 @@ class FlatVectors:
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """Vectors of the given row ids, in that order (only the segments they fall in
-        are touched: a few rescored rows of a 1M-row collection visit a few segments)."""
+        are touched: a few rescored rows of a 1M-row collection visit a few segments).
+        It runs right after every graph walk, with the CPU caches cold, so it keeps to
+        few numpy calls: a few rows are looked up in plain Python, many are read per
+        segment in row order (nearby rows share pages)."""
         rows = np.asarray(rows, dtype=np.int64)
-        out = np.empty((rows.shape[0], self.dim), dtype=np.float32)
         if not len(rows) or not self.segments:
-            return out
-        if rows.min() < 0 or rows.max() >= self.total:
-            raise IndexError(f"rows {rows.min()}..{rows.max()} go beyond the stored vectors")
-        which = np.searchsorted(self._starts, rows, side="right") - 1
+            return np.empty((rows.shape[0], self.dim), dtype=np.float32)
         if len(rows) <= FEW_ROWS:  # e.g. rescoring: a copy per row beats a mask per segment
-            for i, (s, row) in enumerate(zip(which.tolist(), rows.tolist(), strict=True)):
-                seg = self.segments[s]
+            listed = rows.tolist()
+            self._check_rows(min(listed), max(listed))
+            if len(self.segments) == 1:
+                return self.segments[0].array[rows]
+            out = np.empty((len(listed), self.dim), dtype=np.float32)
+            for i, row in enumerate(listed):
+                seg = self.segments[bisect_right(self._start_list, row) - 1]
                 out[i] = seg.array[row - seg.start]
             return out
-        for s in np.unique(which).tolist():
-            seg = self.segments[s]
-            mask = which == s
-            out[mask] = seg.array[rows[mask] - seg.start]
+        self._check_rows(int(rows.min()), int(rows.max()))
+        order = np.argsort(rows, kind="stable")
+        ordered = rows[order]
+        bounds = [*np.searchsorted(ordered, self._starts).tolist(), len(rows)]
+        out = np.empty((rows.shape[0], self.dim), dtype=np.float32)
+        for seg, lo, hi in zip(self.segments, bounds, bounds[1:], strict=False):
+            if hi > lo:
+                out[order[lo:hi]] = seg.array[ordered[lo:hi] - seg.start]
         return out
+
+    def _check_rows(self, lowest: int, highest: int) -> None:
+        if lowest < 0 or highest >= self.total:
+            raise IndexError(f"rows {lowest}..{highest} go beyond the stored vectors")
 
     def scores(
         self, query: np.ndarray, metric: Metric | str, rows: np.ndarray | None = None

@@ -84,7 +84,7 @@ def search_many(
     if index.rescore == "float32":
         full = flat.take(np.concatenate([cand for cand, _ in found]))
     out: list[tuple[np.ndarray, np.ndarray]] = []
-    at = 0
+    at, rescoring = 0, Metric(metric)
     for query, (cand, approximate) in zip(queries, found, strict=True):
         start, at = at, at + len(cand)
         if len(cand) < min(k, allowed):  # the graph ran dry: the exact scan never does
@@ -95,7 +95,7 @@ def search_many(
             continue
         values = approximate
         if full is not None:
-            values = block_scores(full[start:at], query, Metric(metric))
+            values = block_scores(full[start:at], query, rescoring)
         elif index.rescore == "int8":
             values = index.rescore_scores(query, cand)
         best, top = topk(np.asarray(values, dtype=np.float32), k)
