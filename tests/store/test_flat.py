@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from embedstack.similarity import Metric, scores
-from embedstack.store.flat import FEW_ROWS, FlatVectors, block_scores
+from embedstack.store.flat import FEW_ROWS, FlatVectors, block_scores, stacked_scores
 
 
 @pytest.mark.parametrize("metric", list(Metric))
@@ -59,3 +59,15 @@ def test_take_from_a_single_segment(tmp_path):
     np.testing.assert_array_equal(flat.take(np.array([5])), vectors[[5]])
     with pytest.raises(IndexError, match="beyond"):
         flat.take(np.array([-1, 3]))
+
+
+@pytest.mark.parametrize("metric", list(Metric))
+def test_stacked_scores_equal_block_scores_per_query(metric):
+    rng = np.random.default_rng(6)
+    blocks = rng.standard_normal((5, 20, 16)).astype(np.float32)
+    blocks[2, 3] = 0.0  # a zero row scores 0 under cosine, never NaN
+    queries = rng.standard_normal((5, 16)).astype(np.float32)
+    stacked = stacked_scores(blocks, queries, metric)
+    assert stacked.shape == (5, 20)
+    for block, query, row in zip(blocks, queries, stacked, strict=True):
+        np.testing.assert_allclose(row, block_scores(block, query, metric), rtol=1e-6, atol=1e-6)

@@ -188,8 +188,9 @@ class HnswIndex(VectorIndexBase):
     def _walk(
         self, codes: np.ndarray, ask: int, threads: int
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Per query, the `ask` nearest (rows, distances) of base and delta together,
-        tombstones left out, nearest first."""
+        """Per query, the `ask` nearest (rows, scores) of base and delta together,
+        tombstones left out, best first. Scores are computed once per graph, for every
+        query at once: after a walk each numpy call runs on cold caches."""
         parts = []
         for graph, hidden in ((self._graph, len(self._removed)), (self._delta, 0)):
             if _size(graph):
@@ -197,22 +198,24 @@ class HnswIndex(VectorIndexBase):
                 keys = np.asarray(found.keys, dtype=np.int64).reshape(len(codes), -1)
                 dist = np.asarray(found.distances, dtype=np.float32).reshape(len(codes), -1)
                 counts = getattr(found, "counts", None)
-                counts = np.full(len(codes), keys.shape[1]) if counts is None else counts
-                parts.append((keys, dist, np.asarray(counts)))
+                counts = (
+                    [keys.shape[1]] * len(codes) if counts is None else np.asarray(counts).tolist()
+                )
+                parts.append((keys, self._scores(dist), counts))
         out: list[tuple[np.ndarray, np.ndarray]] = []
         if len(parts) == 1 and not len(self._removed):  # one graph, nothing hidden
-            keys, dist, counts = parts[0]
-            return [(keys[i, : counts[i]], dist[i, : counts[i]]) for i in range(len(codes))]
+            keys, values, counts = parts[0]
+            return [(keys[i, :n], values[i, :n]) for i, n in enumerate(counts)]
         for i in range(len(codes)):
             rows = np.concatenate([keys[i, : counts[i]] for keys, _, counts in parts])
-            dist = np.concatenate([d[i, : counts[i]] for _, d, counts in parts])
+            values = np.concatenate([v[i, : counts[i]] for _, v, counts in parts])
             if len(self._removed):
                 keep = ~members(rows, self._removed)
-                rows, dist = rows[keep], dist[keep]
+                rows, values = rows[keep], values[keep]
             if len(parts) > 1:
-                order = np.argsort(dist, kind="stable")[:ask]
-                rows, dist = rows[order], dist[order]
-            out.append((rows, dist))
+                order = np.argsort(-values, kind="stable")[:ask]
+                rows, values = rows[order], values[order]
+            out.append((rows, values))
         return out
 
     def candidates(
@@ -233,18 +236,17 @@ class HnswIndex(VectorIndexBase):
         codes = self._encode(queries)
         threads = 1 if len(queries) == 1 else 0  # one query: no thread pool
         if allowed is None:
-            found = self._walk(codes, min(count, total), threads)
-            return [(rows, self._scores(dist)) for rows, dist in found]
+            return self._walk(codes, min(count, total), threads)
         share = max(len(allowed) / total, 1e-6)
         out: list[tuple[np.ndarray, np.ndarray]] = []
         for code in codes:
             ask = min(total, int(np.ceil(count / share * 1.5)))
             while True:
-                rows, dist = self._walk(code[None, :], ask, 1)[0]
+                rows, values = self._walk(code[None, :], ask, 1)[0]
                 keep = members(rows, allowed)
-                rows, dist = rows[keep], dist[keep]
+                rows, values = rows[keep], values[keep]
                 if len(rows) >= count or ask >= total:
-                    out.append((rows[:count], self._scores(dist[:count])))
+                    out.append((rows[:count], values[:count]))
                     break
                 ask = min(total, ask * 4)
         return out

@@ -212,13 +212,9 @@ class CollectionReads(TextSearch):
         self, found: Sequence[tuple[np.ndarray, np.ndarray]], stage: str
     ) -> list[list[Hit]]:
         """Hits of several result lists, their rows fetched in one query."""
-        for rows, values in found:
-            if not np.isfinite(values).all():  # finite vectors can still overflow float32
-                bad = int(np.asarray(rows)[~np.isfinite(values)][0])
-                raise StorageError(
-                    f"row {bad} of {self.path} scores {values[~np.isfinite(values)][0]} for "
-                    f"this query: its stored vector is damaged; {vectors_hint(self.path)}"
-                )
+        every = [values for _, values in found]
+        if every and not np.isfinite(every[0] if len(every) == 1 else np.concatenate(every)).all():
+            self._refuse_overflow(found)
         if len(found) == 1:  # one query: its rows are distinct already
             wanted = np.asarray(found[0][0], dtype=np.int64)
         else:
@@ -239,3 +235,13 @@ class CollectionReads(TextSearch):
                 )
             out.append(hits)
         return out
+
+    def _refuse_overflow(self, found: Sequence[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Finite vectors can still overflow float32: name the damaged row."""
+        for rows, values in found:
+            if not np.isfinite(values).all():
+                bad = int(np.asarray(rows)[~np.isfinite(values)][0])
+                raise StorageError(
+                    f"row {bad} of {self.path} scores {values[~np.isfinite(values)][0]} for "
+                    f"this query: its stored vector is damaged; {vectors_hint(self.path)}"
+                )
