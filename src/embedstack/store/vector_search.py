@@ -82,9 +82,12 @@ def search_many(
     # segments for a batch) rather than one per query.
     full = None
     if index.rescore == "float32":
-        full = flat.take(np.concatenate([cand for cand, _ in found]))
+        full = flat.take(
+            np.concatenate([cand for cand, _ in found]) if len(found) > 1 else found[0][0]
+        )
         width = len(found[0][0])
-        if width >= min(k, allowed) and all(len(cand) == width for cand, _ in found):
+        # a batch: rescored together; one query: the loop below takes fewer numpy calls
+        if len(found) > 1 and width >= min(k, allowed) and all(len(c) == width for c, _ in found):
             blocks = full.reshape(len(found), width, -1)
             return _rescored_together(blocks, queries, [cand for cand, _ in found], k, metric)
     out: list[tuple[np.ndarray, np.ndarray]] = []
