@@ -68,6 +68,14 @@ def scores(
 SMALL_TOPK = 256  # arrays up to this size take one stable sort
 
 
+def topk_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """`topk` of each row of a 2-d array at once (a batch's rescored candidates, a few
+    dozen per row): indices and scores, ranked by `topk`'s small-array rule, one stable
+    sort of the negated scores (ties keep index order, NaN last)."""
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(scores, order, axis=1)
+
+
 def topk(row_scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and scores of the k largest values of a 1-d array, best first.
 

@@ -64,12 +64,7 @@ def block_scores(block: np.ndarray, query: np.ndarray, metric: Metric) -> np.nda
     dots = block @ query if len(block) <= SMALL_BLOCK else np.einsum("ij,j->i", block, query)
     if metric is Metric.DOT:
         return dots
-    if metric is Metric.COSINE:
-        norms = np.sqrt(np.einsum("ij,ij->i", block, block)) * np.linalg.norm(query)
-        norms[norms == 0] = 1.0
-        return dots / norms
-    squared = np.einsum("ij,ij->i", block, block) + float(query @ query) - 2.0 * dots
-    return -np.sqrt(np.maximum(squared, 0.0))
+    return _from_dots(dots, np.einsum("ij,ij->i", block, block), float(query @ query), metric)
 
 
 def stacked_scores(blocks: np.ndarray, queries: np.ndarray, metric: Metric) -> np.ndarray:
@@ -79,14 +74,20 @@ def stacked_scores(blocks: np.ndarray, queries: np.ndarray, metric: Metric) -> n
     dots = np.matmul(blocks, queries[:, :, None])[:, :, 0]
     if metric is Metric.DOT:
         return dots
+    rows_squared = np.einsum("mcd,mcd->mc", blocks, blocks)
+    return _from_dots(dots, rows_squared, np.einsum("md,md->m", queries, queries)[:, None], metric)
+
+
+def _from_dots(
+    dots: np.ndarray, rows_squared: np.ndarray, query_squared: float | np.ndarray, metric: Metric
+) -> np.ndarray:
+    """Cosine or negated euclidean distance from dot products and squared norms (the
+    query's broadcast against its rows)."""
     if metric is Metric.COSINE:
-        norms = np.sqrt(np.einsum("mcd,mcd->mc", blocks, blocks))
-        norms *= np.linalg.norm(queries, axis=1)[:, None]
+        norms = np.sqrt(rows_squared) * np.sqrt(query_squared)
         norms[norms == 0] = 1.0
         return dots / norms
-    squared = np.einsum("mcd,mcd->mc", blocks, blocks) - 2.0 * dots
-    squared += np.einsum("md,md->m", queries, queries)[:, None]
-    return -np.sqrt(np.maximum(squared, 0.0))
+    return -np.sqrt(np.maximum(rows_squared + query_squared - 2.0 * dots, 0.0))
 
 
 class FlatVectors:
@@ -96,8 +97,7 @@ class FlatVectors:
         self.dir = folder / VECTORS_DIR
         self.dim = dim
         self.segments: list[Segment] = []
-        self._starts = np.zeros(0, np.int64)  # each segment's first row, for take()
-        self._start_list: list[int] = []
+        self._starts: list[int] = []  # each segment's first row, for take()
 
     @property
     def total(self) -> int:
@@ -123,8 +123,7 @@ class FlatVectors:
             segments.append(seg)
             expected_start = start + count
         self.segments = segments
-        self._starts = np.array([seg.start for seg in segments], dtype=np.int64)
-        self._start_list = self._starts.tolist()
+        self._starts = [seg.start for seg in segments]
 
     def _open(self, path: Path, count: int, checksum: str | None, fix: str) -> np.ndarray:
         if not path.is_file():
@@ -186,7 +185,7 @@ class FlatVectors:
                 return self.segments[0].array[rows]
             out = np.empty((len(listed), self.dim), dtype=np.float32)
             for i, row in enumerate(listed):
-                seg = self.segments[bisect_right(self._start_list, row) - 1]
+                seg = self.segments[bisect_right(self._starts, row) - 1]
                 out[i] = seg.array[row - seg.start]
             return out
         self._check_rows(int(rows.min()), int(rows.max()))

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from embedstack.similarity import Metric, topk
+from embedstack.similarity import Metric, topk, topk_rows
 from embedstack.store.flat import FlatVectors, block_scores, stacked_scores
 from embedstack.store.vecindex import VectorSettings
 
@@ -85,10 +85,10 @@ def search_many(
         full = flat.take(
             np.concatenate([cand for cand, _ in found]) if len(found) > 1 else found[0][0]
         )
-        width = len(found[0][0])
         # a batch: rescored together; one query: the loop below takes fewer numpy calls
-        if len(found) > 1 and width >= min(k, allowed) and all(len(c) == width for c, _ in found):
-            blocks = full.reshape(len(found), width, -1)
+        widths = {len(cand) for cand, _ in found}
+        if len(found) > 1 and len(widths) == 1 and min(widths) >= min(k, allowed):
+            blocks = full.reshape(len(found), min(widths), -1)
             return _rescored_together(blocks, queries, [cand for cand, _ in found], k, metric)
     out: list[tuple[np.ndarray, np.ndarray]] = []
     at, rescoring = 0, Metric(metric)
@@ -115,11 +115,9 @@ def _rescored_together(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Top-k of every query by float32 scores of its own candidates (as many for each:
     the unfiltered case), in one product and one sort for the whole batch. The graph
-    walk just evicted the CPU caches, so each numpy call saved here counts. A stable
-    sort of the negated scores ranks ties by candidate order and NaN last, as `topk`."""
+    walk just evicted the CPU caches, so each numpy call saved here counts."""
     values = stacked_scores(blocks, queries, Metric(metric)).astype(np.float32, copy=False)
-    order = np.argsort(-values, axis=1, kind="stable")[:, :k]
-    top = np.take_along_axis(values, order, axis=1)
+    order, top = topk_rows(values, k)
     rows = np.take_along_axis(np.stack(candidates), order, axis=1)
     return list(zip(rows, top, strict=True))
 
